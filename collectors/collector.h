@@ -1,0 +1,64 @@
+// The collector contract. A collector is one file in collectors/ that defines a class derived from
+// `Collector` and a `CollectorInfo` (name, default interval, options, factory); registry.cpp lists
+// them. The scheduler creates one instance per target, calls `collect` on the target's worker thread
+// inside a read-only transaction with timeouts, and stores the returned snapshot. A collector may keep
+// state between runs (deltas, cumulative histograms); it never touches the HTTP side.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "exporter/config.h"
+#include "exporter/session.h"
+#include "exporter/snapshot.h"
+
+namespace pge {
+
+struct CollectContext {
+  const Target& target;
+  const CollectorSettings& settings;
+  std::chrono::system_clock::time_point now;
+  // Relations the collector left out because another session holds an ACCESS EXCLUSIVE lock on
+  // them; the scheduler exports the running total.
+  int lock_skips = 0;
+};
+
+class Collector {
+ public:
+  virtual ~Collector() = default;
+  // Throws (QueryError, ConnectionLost, std::exception) on failure; the scheduler records it.
+  virtual Snapshot collect(Session& session, CollectContext& ctx) = 0;
+  // Whether `collect` writes (the write probe): the scheduler then opens a read-write transaction.
+  virtual bool writes() const { return false; }
+};
+
+enum class OptionType { Number, String, Flag };
+
+struct OptionSpec {
+  std::string name;
+  OptionType type;
+  std::string help;
+};
+
+struct CollectorInfo {
+  std::string name;
+  std::string help;
+  Seconds default_interval{30};
+  Seconds default_timeout{5};
+  bool enabled_by_default = true;
+  std::vector<OptionSpec> options;
+  std::function<std::unique_ptr<Collector>()> make;
+};
+
+// Shared SQL: `relid`-bearing rows from catalog views are joined with this to leave out relations
+// that someone holds (or waits for) under ACCESS EXCLUSIVE: size functions and pgstattuple would
+// otherwise queue behind a migration's lock. Use as `... WHERE NOT EXISTS (<kLockedByOthers> = x.relid)`.
+inline constexpr const char* kExclusivelyLocked =
+    "SELECT 1 FROM pg_locks l WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'"
+    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    " AND l.pid <> pg_backend_pid() AND l.relation";
+
+}  // namespace pge

@@ -1,0 +1,528 @@
+#include "exporter/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "collectors/registry.h"
+#include "exporter/session.h"
+
+namespace pge {
+
+std::optional<Seconds> parse_duration(const std::string& text) {
+  static const std::regex full("^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$");
+  if (!std::regex_match(text, full)) return std::nullopt;
+  static const std::regex part("([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h)");
+  double total = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), part); it != std::sregex_iterator();
+       ++it) {
+    double v = std::strtod((*it)[1].str().c_str(), nullptr);
+    const std::string unit = (*it)[2];
+    total += unit == "ms" ? v / 1000 : unit == "s" ? v : unit == "m" ? v * 60 : v * 3600;
+  }
+  return Seconds{total};
+}
+
+std::string ConfigError::render() const {
+  std::ostringstream out;
+  out << (file.empty() ? "<config>" : file);
+  if (line > 0) out << ":" << line;
+  if (!key.empty()) out << ": " << key;
+  out << ": " << message;
+  return out.str();
+}
+
+bool Target::selects(const std::string& schema, const std::string& table) const {
+  auto any = [](const std::vector<Pattern>& ps, const std::string& s) {
+    for (const auto& p : ps) {
+      if (p.matches(s)) return true;
+    }
+    return false;
+  };
+  const std::string qualified = schema + "." + table;
+  if (any(exclude_schemas, schema) || any(exclude_tables, qualified)) return false;
+  if (!include_schemas.empty() && !any(include_schemas, schema)) return false;
+  if (!include_tables.empty() && !any(include_tables, qualified)) return false;
+  return true;
+}
+
+namespace {
+
+// Reads one TOML table strictly: every key must be claimed by a getter, types are checked, and
+// finish() reports the keys nobody claimed. toml++ alone would silently fall back to defaults.
+class Reader {
+ public:
+  Reader(const toml::table& table, std::string path, std::string file,
+         std::vector<ConfigError>& errors)
+      : table_(table), path_(std::move(path)), file_(std::move(file)), errors_(errors) {}
+
+  std::string key(const std::string& k) const { return path_.empty() ? k : path_ + "." + k; }
+
+  int line_of(const toml::node& n) const { return static_cast<int>(n.source().begin.line); }
+  int line() const { return static_cast<int>(table_.source().begin.line); }
+
+  void error(const toml::node* n, const std::string& k, const std::string& message) {
+    errors_.push_back({file_, n ? line_of(*n) : line(), key(k), message});
+  }
+
+  const toml::node* get(const std::string& k) {
+    seen_.insert(k);
+    return table_.get(k);
+  }
+
+  std::optional<std::string> string(const std::string& k, bool required = false) {
+    const toml::node* n = get(k);
+    if (!n) {
+      if (required) error(nullptr, k, "is required");
+      return std::nullopt;
+    }
+    if (!n->is_string()) {
+      error(n, k, std::string("must be a string, got ") + type_name(*n));
+      return std::nullopt;
+    }
+    return n->as_string()->get();
+  }
+
+  std::optional<bool> boolean(const std::string& k) {
+    const toml::node* n = get(k);
+    if (!n) return std::nullopt;
+    if (!n->is_boolean()) {
+      error(n, k, std::string("must be a boolean (true/false), got ") + type_name(*n));
+      return std::nullopt;
+    }
+    return n->as_boolean()->get();
+  }
+
+  std::optional<double> number(const std::string& k, double min, double max) {
+    const toml::node* n = get(k);
+    if (!n) return std::nullopt;
+    double v;
+    if (n->is_integer()) {
+      v = static_cast<double>(n->as_integer()->get());
+    } else if (n->is_floating_point()) {
+      v = n->as_floating_point()->get();
+    } else {
+      error(n, k, std::string("must be a number, got ") + type_name(*n));
+      return std::nullopt;
+    }
+    if (v < min || v > max) {
+      std::ostringstream msg;
+      msg << "must be between " << min << " and " << max << ", got " << v;
+      error(n, k, msg.str());
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<Seconds> duration(const std::string& k, Seconds min = Seconds{0.001}) {
+    const toml::node* n = get(k);
+    if (!n) return std::nullopt;
+    if (!n->is_string()) {
+      error(n, k, std::string("must be a duration string such as \"30s\", got ") + type_name(*n));
+      return std::nullopt;
+    }
+    auto d = parse_duration(n->as_string()->get());
+    if (!d) {
+      error(n, k, "is not a duration: \"" + n->as_string()->get() +
+                      "\" (use a number with a unit: 500ms, 30s, 5m, 1h)");
+      return std::nullopt;
+    }
+    if (*d < min) {
+      error(n, k, "must be at least " + std::to_string(min.count()) + "s");
+      return std::nullopt;
+    }
+    return d;
+  }
+
+  std::vector<std::string> strings(const std::string& k) {
+    std::vector<std::string> out;
+    const toml::node* n = get(k);
+    if (!n) return out;
+    const toml::array* arr = n->as_array();
+    if (!arr) {
+      error(n, k, std::string("must be an array of strings, got ") + type_name(*n));
+      return out;
+    }
+    for (const auto& item : *arr) {
+      if (!item.is_string()) {
+        error(&item, k, std::string("must contain only strings, got ") + type_name(item));
+        continue;
+      }
+      out.push_back(item.as_string()->get());
+    }
+    return out;
+  }
+
+  std::optional<Pattern> pattern(const std::string& k, const std::string& text,
+                                 const toml::node* n) {
+    try {
+      return Pattern{text, std::regex(text, std::regex::extended)};
+    } catch (const std::regex_error& e) {
+      error(n, k, "is not a valid regular expression \"" + text + "\": " + e.what());
+      return std::nullopt;
+    }
+  }
+
+  std::vector<Pattern> patterns(const std::string& k) {
+    std::vector<Pattern> out;
+    const toml::node* n = table_.get(k);
+    for (const auto& s : strings(k)) {
+      if (auto p = pattern(k, s, n)) out.push_back(std::move(*p));
+    }
+    return out;
+  }
+
+  std::map<std::string, std::string> string_map(const std::string& k) {
+    std::map<std::string, std::string> out;
+    const toml::node* n = get(k);
+    if (!n) return out;
+    const toml::table* t = n->as_table();
+    if (!t) {
+      error(n, k, std::string("must be a table of strings, got ") + type_name(*n));
+      return out;
+    }
+    for (auto&& [name, value] : *t) {
+      if (!value.is_string()) {
+        error(&value, k + "." + std::string(name.str()),
+              std::string("must be a string, got ") + type_name(value));
+        continue;
+      }
+      out.emplace(std::string(name.str()), value.as_string()->get());
+    }
+    return out;
+  }
+
+  // Calls fn(reader) for each table of an array of tables.
+  template <typename Fn>
+  void each_table(const std::string& k, Fn fn) {
+    const toml::node* n = get(k);
+    if (!n) return;
+    const toml::array* arr = n->as_array();
+    if (!arr) {
+      error(n, k, "must be an array of tables ([[" + key(k) + "]])");
+      return;
+    }
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const toml::table* t = arr->get(i)->as_table();
+      if (!t) {
+        error(arr->get(i), k, "must be an array of tables ([[" + key(k) + "]])");
+        continue;
+      }
+      Reader sub(*t, key(k) + "[" + std::to_string(i) + "]", file_, errors_);
+      fn(sub);
+      sub.finish();
+    }
+  }
+
+  template <typename Fn>
+  void sub_table(const std::string& k, Fn fn) {
+    const toml::node* n = get(k);
+    if (!n) return;
+    const toml::table* t = n->as_table();
+    if (!t) {
+      error(n, k, std::string("must be a table, got ") + type_name(*n));
+      return;
+    }
+    Reader sub(*t, key(k), file_, errors_);
+    fn(sub);
+    sub.finish();
+  }
+
+  const toml::table& table() const { return table_; }
+  void claim_all() {
+    for (auto&& [k, v] : table_) seen_.insert(std::string(k.str()));
+  }
+
+  void finish() {
+    for (auto&& [k, v] : table_) {
+      const std::string name(k.str());
+      if (!seen_.count(name)) {
+        errors_.push_back({file_, static_cast<int>(k.source().begin.line), key(name),
+                           "unknown key"});
+      }
+    }
+  }
+
+  static const char* type_name(const toml::node& n) {
+    switch (n.type()) {
+      case toml::node_type::string: return "a string";
+      case toml::node_type::integer: return "an integer";
+      case toml::node_type::floating_point: return "a float";
+      case toml::node_type::boolean: return "a boolean";
+      case toml::node_type::array: return "an array";
+      case toml::node_type::table: return "a table";
+      default: return "a date/time";
+    }
+  }
+
+ private:
+  const toml::table& table_;
+  std::string path_;
+  std::string file_;
+  std::vector<ConfigError>& errors_;
+  std::set<std::string> seen_;
+};
+
+std::string read_file_trimmed(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return "";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+void split_qualified(const std::string& name, std::string& schema, std::string& table) {
+  auto dot = name.find('.');
+  if (dot == std::string::npos) {
+    table = name;
+  } else {
+    schema = name.substr(0, dot);
+    table = name.substr(dot + 1);
+  }
+}
+
+void read_dsn(Reader& r, Target& t) {
+  auto dsn = r.string("dsn");
+  auto dsn_env = r.string("dsn_env");
+  auto dsn_file = r.string("dsn_file");
+  int given = (dsn ? 1 : 0) + (dsn_env ? 1 : 0) + (dsn_file ? 1 : 0);
+  if (given != 1) {
+    r.error(nullptr, "dsn", "exactly one of dsn, dsn_env, dsn_file is required");
+    return;
+  }
+  if (dsn) {
+    t.dsn = *dsn;
+  } else if (dsn_env) {
+    const char* v = std::getenv(dsn_env->c_str());
+    if (!v || !*v) {
+      r.error(r.table().get("dsn_env"), "dsn_env", "environment variable " + *dsn_env + " is not set");
+      return;
+    }
+    t.dsn = v;
+  } else {
+    std::ifstream probe(*dsn_file);
+    if (!probe) {
+      r.error(r.table().get("dsn_file"), "dsn_file", "cannot read file " + *dsn_file);
+      return;
+    }
+    t.dsn = read_file_trimmed(*dsn_file);
+  }
+}
+
+void read_promoted_column(Reader& r, Target& t) {
+  PromotedColumn c;
+  if (auto table = r.string("table", true)) split_qualified(*table, c.schema, c.table);
+  c.column = r.string("column", true).value_or("");
+  c.source = r.string("source", true).value_or("");
+  c.cast = r.string("cast").value_or("");
+  c.allowed = r.strings("allowed");
+  c.timestamp_column = r.string("timestamp_column").value_or("");
+  c.recent_window = r.duration("recent_window").value_or(c.recent_window);
+  c.cutover_threshold = r.number("cutover_threshold", 0, 1).value_or(c.cutover_threshold);
+  c.references = r.string("references").value_or("");
+  static const std::regex type_name("^[a-z_][a-z0-9_ ]*(\\[\\])?$");
+  if (!c.cast.empty() && !std::regex_match(c.cast, type_name)) {
+    r.error(r.table().get("cast"), "cast", "must be a plain type name such as uuid or bigint");
+  }
+  static const std::regex reference("^([A-Za-z_][A-Za-z0-9_]*\\.)?[A-Za-z_][A-Za-z0-9_]*\\([A-Za-z_][A-Za-z0-9_]*\\)$");
+  if (!c.references.empty() && !std::regex_match(c.references, reference)) {
+    r.error(r.table().get("references"), "references", "must look like schema.table(column)");
+  }
+  t.promoted_columns.push_back(std::move(c));
+}
+
+void read_target(Reader& r, Config& cfg, std::set<std::string>& names) {
+  Target t;
+  t.name = r.string("name", true).value_or("");
+  if (!t.name.empty() && !names.insert(t.name).second) {
+    r.error(r.table().get("name"), "name", "duplicate target name \"" + t.name + "\"");
+  }
+  read_dsn(r, t);
+  t.labels = r.string_map("labels");
+  for (const auto& [k, v] : t.labels) {
+    static const std::regex label_name("^[a-zA-Z_][a-zA-Z0-9_]*$");
+    if (!std::regex_match(k, label_name) || k.rfind("__", 0) == 0 || k == "target") {
+      r.error(r.table().get("labels"), "labels." + k, "is not a usable label name");
+    }
+  }
+  t.include_schemas = r.patterns("include_schemas");
+  t.exclude_schemas = r.patterns("exclude_schemas");
+  t.include_tables = r.patterns("include_tables");
+  t.exclude_tables = r.patterns("exclude_tables");
+  if (auto p = r.string("updated_at_trigger")) {
+    if (auto pat = r.pattern("updated_at_trigger", *p, r.table().get("updated_at_trigger"))) {
+      t.updated_at_trigger = std::move(*pat);
+    }
+  } else {
+    t.updated_at_trigger = Pattern{"updated_at", std::regex("updated_at", std::regex::extended)};
+  }
+  r.each_table("promoted_column", [&](Reader& c) { read_promoted_column(c, t); });
+  r.each_table("query_class", [&](Reader& c) {
+    QueryClass q;
+    q.name = c.string("name", true).value_or("");
+    if (auto p = c.string("pattern", true)) {
+      if (auto pat = c.pattern("pattern", *p, c.table().get("pattern"))) q.pattern = std::move(*pat);
+    }
+    t.query_classes.push_back(std::move(q));
+  });
+  r.each_table("probe", [&](Reader& c) {
+    Probe p;
+    p.name = c.string("name", true).value_or("");
+    p.sql = c.string("sql", true).value_or("");
+    t.probes.push_back(std::move(p));
+  });
+  r.sub_table("write_probe", [&](Reader& c) {
+    t.write_probe.enabled = c.boolean("enabled").value_or(false);
+    t.write_probe.table = c.string("table").value_or(t.write_probe.table);
+    const toml::node* dsn = c.table().get("dsn");
+    const toml::node* dsn_env = c.table().get("dsn_env");
+    const toml::node* dsn_file = c.table().get("dsn_file");
+    if (dsn || dsn_env || dsn_file) {
+      Target holder;
+      read_dsn(c, holder);
+      t.write_probe.dsn = holder.dsn;
+    } else if (t.write_probe.enabled) {
+      c.error(nullptr, "dsn", "the write probe needs its own dsn (a role that may only write the probe table)");
+    }
+  });
+  r.each_table("table_threshold", [&](Reader& c) {
+    TableThreshold th;
+    if (auto table = c.string("table", true)) split_qualified(*table, th.schema, th.table);
+    th.rows = c.number("rows", 0, 1e18);
+    th.bytes = c.number("bytes", 0, 1e18);
+    if (!th.rows && !th.bytes) c.error(nullptr, "rows", "give rows, bytes or both");
+    t.table_thresholds.push_back(std::move(th));
+  });
+  r.each_table("matview", [&](Reader& c) {
+    MatviewSource m;
+    if (auto name = c.string("name", true)) split_qualified(*name, m.schema, m.name);
+    m.cron_command = c.string("cron_command").value_or("");
+    m.log_table = c.string("log_table").value_or("");
+    if (!m.cron_command.empty()) c.pattern("cron_command", m.cron_command, c.table().get("cron_command"));
+    t.matviews.push_back(std::move(m));
+  });
+  r.sub_table("retention", [&](Reader& c) { t.retention.table = c.string("log_table", true).value_or(""); });
+  cfg.targets.push_back(std::move(t));
+}
+
+void read_collector(Reader& r, const CollectorInfo& info, CollectorSettings& s) {
+  s.enabled = r.boolean("enabled").value_or(s.enabled);
+  s.interval = r.duration("interval", Seconds{0.1}).value_or(s.interval);
+  s.timeout = r.duration("timeout", Seconds{0.01}).value_or(s.timeout);
+  for (const auto& opt : info.options) {
+    switch (opt.type) {
+      case OptionType::Number:
+        if (auto v = r.number(opt.name, -1e18, 1e18)) s.numbers[opt.name] = *v;
+        break;
+      case OptionType::String:
+        if (auto v = r.string(opt.name)) s.strings[opt.name] = *v;
+        break;
+      case OptionType::Flag:
+        if (auto v = r.boolean(opt.name)) s.flags[opt.name] = *v;
+        break;
+    }
+  }
+}
+
+std::map<std::string, CollectorSettings> default_collectors() {
+  std::map<std::string, CollectorSettings> out;
+  for (const auto& info : collector_registry()) {
+    CollectorSettings s;
+    s.enabled = info.enabled_by_default;
+    s.interval = info.default_interval;
+    s.timeout = info.default_timeout;
+    out.emplace(info.name, s);
+  }
+  return out;
+}
+
+const std::set<std::string> kLogLevels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+
+ConfigResult from_table(const toml::table& root, const std::string& file) {
+  ConfigResult result;
+  Config cfg;
+  cfg.source_file = file;
+  cfg.collectors = default_collectors();
+  Reader r(root, "", file, result.errors);
+  r.sub_table("exporter", [&](Reader& e) {
+    cfg.listen_address = e.string("listen_address").value_or(cfg.listen_address);
+    if (auto level = e.string("log_level")) {
+      if (!kLogLevels.count(*level)) {
+        e.error(e.table().get("log_level"), "log_level",
+                "must be one of trace, debug, info, warn, error, critical, off");
+      } else {
+        cfg.log_level = *level;
+      }
+    }
+    cfg.web_threads = static_cast<int>(e.number("web_threads", 1, 64).value_or(cfg.web_threads));
+    cfg.lock_timeout = e.duration("lock_timeout").value_or(cfg.lock_timeout);
+    cfg.connect_timeout = e.duration("connect_timeout", Seconds{1}).value_or(cfg.connect_timeout);
+    cfg.max_backoff = e.duration("max_backoff", Seconds{1}).value_or(cfg.max_backoff);
+  });
+  std::set<std::string> names;
+  r.each_table("target", [&](Reader& t) { read_target(t, cfg, names); });
+  if (cfg.targets.empty() && !root.get("target")) {
+    result.errors.push_back({file, 0, "target", "at least one [[target]] is required"});
+  }
+  r.sub_table("collectors", [&](Reader& c) {
+    for (auto&& [k, v] : c.table()) {
+      const std::string name(k.str());
+      const CollectorInfo* info = find_collector(name);
+      if (!info) {
+        std::string known;
+        for (const auto& i : collector_registry()) known += (known.empty() ? "" : ", ") + i.name;
+        result.errors.push_back({file, static_cast<int>(k.source().begin.line), "collectors." + name,
+                                 "unknown collector (known: " + known + ")"});
+        continue;
+      }
+      c.sub_table(name, [&](Reader& s) { read_collector(s, *info, cfg.collectors[name]); });
+    }
+    c.claim_all();
+  });
+  r.finish();
+  if (result.errors.empty()) result.config = std::move(cfg);
+  return result;
+}
+
+ConfigResult parse(const std::string& text, const std::string& name, bool is_file) {
+  try {
+    toml::table root = is_file ? toml::parse_file(name) : toml::parse(text, name);
+    return from_table(root, name);
+  } catch (const toml::parse_error& e) {
+    ConfigResult result;
+    std::string message(e.description());
+    if (is_file && e.source().begin.line == 0) message = "cannot read config file: " + message;
+    result.errors.push_back({name, static_cast<int>(e.source().begin.line), "", message});
+    return result;
+  }
+}
+
+}  // namespace
+
+ConfigResult load_config(const std::string& path) { return parse("", path, true); }
+
+ConfigResult load_config_text(const std::string& toml_text, const std::string& name) {
+  return parse(toml_text, name, false);
+}
+
+ConfigResult config_from_dsn(const std::string& dsn) {
+  ConfigResult result;
+  Config cfg;
+  cfg.collectors = default_collectors();
+  Target t;
+  t.name = "default";
+  t.dsn = dsn;
+  t.updated_at_trigger = Pattern{"updated_at", std::regex("updated_at", std::regex::extended)};
+  cfg.targets.push_back(std::move(t));
+  result.config = std::move(cfg);
+  return result;
+}
+
+std::string redact_dsn(const std::string& dsn) { return scrub(dsn, dsn_password(dsn)); }
+
+}  // namespace pge

@@ -1,0 +1,144 @@
+// Configuration of the exporter: the TOML file (or DATA_SOURCE_NAME) parsed and validated into plain
+// structs. Everything downstream takes a `Config` and may assume it is valid: every check happens in
+// `load_config`, which reports each problem with file, line and key. Immutable after loading; safe to
+// read from any thread.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace pge {
+
+using Seconds = std::chrono::duration<double>;
+
+// Parses "500ms", "5s", "2m", "1h", "1m30s". Returns nullopt on anything else (no bare numbers:
+// a unit is required so that "5" cannot mean milliseconds to one reader and seconds to another).
+std::optional<Seconds> parse_duration(const std::string& text);
+
+// A named regular expression that selects query texts, schemas or tables.
+struct Pattern {
+  std::string source;
+  std::regex re;
+  bool matches(const std::string& s) const { return std::regex_search(s, re); }
+};
+
+struct CollectorSettings {
+  bool enabled = true;
+  Seconds interval{30};
+  Seconds timeout{5};  // statement_timeout for the collector's transaction
+  // Collector-specific integer/float/string knobs (`[collectors.NAME] key = value`), validated against
+  // the collector's declared option names by the registry.
+  std::map<std::string, double> numbers;
+  std::map<std::string, std::string> strings;
+  std::map<std::string, bool> flags;
+};
+
+// A column being promoted out of a JSONB document (the seed's dual-write migrations).
+struct PromotedColumn {
+  std::string schema = "public";
+  std::string table;
+  std::string column;
+  std::string source;           // SQL expression over the row, e.g. metadata->>'source'
+  std::string cast;             // optional SQL type the JSON text is cast to, e.g. uuid
+  std::vector<std::string> allowed;  // optional allowed values (mirrors the CHECK)
+  std::string timestamp_column;      // for recent dual-write health
+  Seconds recent_window{900};
+  double cutover_threshold = 0.01;   // missing ratio below which cutover may happen
+  std::string references;            // optional FK target "schema.table(column)" for invalid rows
+};
+
+struct QueryClass {
+  std::string name;
+  Pattern pattern;
+};
+
+struct Probe {
+  std::string name;
+  std::string sql;
+};
+
+struct WriteProbe {
+  bool enabled = false;
+  std::string dsn;     // a separate role that may INSERT/DELETE into `table` and nothing else
+  std::string table = "pge_probe.write_probe";
+};
+
+struct TableThreshold {
+  std::string schema = "public";
+  std::string table;
+  std::optional<double> rows;
+  std::optional<double> bytes;
+};
+
+// Where a materialized view's refresh history is read from: pg_cron run details whose command
+// matches `cron_command`, or a log table with (view_name, started_at, finished_at, succeeded).
+struct MatviewSource {
+  std::string schema = "public";
+  std::string name;
+  std::string cron_command;  // regex over cron.job.command
+  std::string log_table;     // e.g. ops.matview_refresh_log
+};
+
+struct RetentionLog {
+  std::string table;  // e.g. ops.retention_runs (started_at, finished_at, rows_archived, rows_deleted, succeeded)
+};
+
+struct Target {
+  std::string name;
+  std::string dsn;  // never logged: see redact_dsn()
+  std::map<std::string, std::string> labels;
+  std::vector<Pattern> include_schemas, exclude_schemas, include_tables, exclude_tables;
+  std::vector<PromotedColumn> promoted_columns;
+  std::vector<QueryClass> query_classes;
+  std::vector<Probe> probes;
+  WriteProbe write_probe;
+  std::vector<TableThreshold> table_thresholds;
+  std::vector<MatviewSource> matviews;
+  RetentionLog retention;
+  Pattern updated_at_trigger;  // trigger/function names that maintain updated_at
+
+  // True when schema.table passes the include/exclude patterns (exclude wins).
+  bool selects(const std::string& schema, const std::string& table) const;
+};
+
+struct Config {
+  std::string source_file;  // "" when built from DATA_SOURCE_NAME
+  std::string listen_address = ":9187";
+  std::string log_level = "info";
+  int web_threads = 4;
+  Seconds lock_timeout{0.5};
+  Seconds connect_timeout{5};
+  Seconds max_backoff{60};
+  std::vector<Target> targets;
+  std::map<std::string, CollectorSettings> collectors;  // every registered collector, defaults filled
+};
+
+// One problem found while loading: rendered as "file:line: key: message".
+struct ConfigError {
+  std::string file;
+  int line = 0;
+  std::string key;
+  std::string message;
+  std::string render() const;
+};
+
+struct ConfigResult {
+  std::optional<Config> config;
+  std::vector<ConfigError> errors;  // all problems, not just the first
+};
+
+// Loads and validates a TOML file. Never throws.
+ConfigResult load_config(const std::string& path);
+// Same, from TOML text (tests); `name` stands in for the file name in messages.
+ConfigResult load_config_text(const std::string& toml_text, const std::string& name);
+// One target named "default" with default collectors, from DATA_SOURCE_NAME.
+ConfigResult config_from_dsn(const std::string& dsn);
+
+// Replaces the password in a libpq key=value string or URI with "******".
+std::string redact_dsn(const std::string& dsn);
+
+}  // namespace pge

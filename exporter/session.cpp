@@ -1,0 +1,276 @@
+#include "exporter/session.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <pqxx/pqxx>
+#include <regex>
+
+namespace pge {
+
+Rows::Rows(std::vector<std::string> columns, std::vector<std::vector<Value>> rows)
+    : columns_(std::move(columns)), rows_(std::move(rows)) {}
+
+std::size_t Rows::column(const std::string& name) const {
+  auto it = std::find(columns_.begin(), columns_.end(), name);
+  if (it == columns_.end()) throw std::out_of_range("result has no column '" + name + "'");
+  return static_cast<std::size_t>(it - columns_.begin());
+}
+
+bool Rows::has_column(const std::string& name) const {
+  return std::find(columns_.begin(), columns_.end(), name) != columns_.end();
+}
+
+std::string Rows::text(std::size_t row, const std::string& col) const {
+  const Value& v = at(row, col);
+  return v ? *v : std::string{};
+}
+
+std::optional<double> Rows::number(std::size_t row, const std::string& col) const {
+  const Value& v = at(row, col);
+  if (!v) return std::nullopt;
+  if (*v == "t" || *v == "true") return 1.0;
+  if (*v == "f" || *v == "false") return 0.0;
+  char* end = nullptr;
+  double d = std::strtod(v->c_str(), &end);
+  if (end == v->c_str()) {
+    throw std::invalid_argument("column '" + col + "' is not numeric: '" + *v + "'");
+  }
+  return d;
+}
+
+bool Rows::flag(std::size_t row, const std::string& col) const {
+  const Value& v = at(row, col);
+  return v && (*v == "t" || *v == "true");
+}
+
+Rows Rows::filter(const std::function<bool(std::size_t)>& keep) const {
+  std::vector<std::vector<Value>> kept;
+  for (std::size_t r = 0; r < rows_.size(); ++r) {
+    if (keep(r)) kept.push_back(rows_[r]);
+  }
+  return Rows(columns_, std::move(kept));
+}
+
+std::string quote_ident(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string quote_qualified(const std::string& schema, const std::string& name) {
+  return schema.empty() ? quote_ident(name) : quote_ident(schema) + "." + quote_ident(name);
+}
+
+std::string quote_literal(const std::string& value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+namespace {
+
+bool is_uri(const std::string& dsn) {
+  return dsn.rfind("postgresql://", 0) == 0 || dsn.rfind("postgres://", 0) == 0;
+}
+
+bool has_key(const std::string& dsn, const std::string& key) {
+  if (is_uri(dsn)) {
+    return std::regex_search(dsn, std::regex("[?&]" + key + "="));
+  }
+  return std::regex_search(dsn, std::regex("(^|\\s)" + key + "\\s*="));
+}
+
+std::string add_key(const std::string& dsn, const std::string& key, const std::string& value) {
+  if (has_key(dsn, key)) return dsn;
+  if (is_uri(dsn)) {
+    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
+  }
+  return dsn + (dsn.empty() ? "" : " ") + key + "=" + value;
+}
+
+std::string sqlstate_of(const pqxx::sql_error& e) { return e.sqlstate(); }
+
+std::string ms(Seconds s) {
+  return std::to_string(static_cast<long long>(s.count() * 1000.0 + 0.5)) + "ms";
+}
+
+}  // namespace
+
+std::string augment_dsn(const std::string& dsn, Seconds connect_timeout) {
+  std::string out = add_key(dsn, "application_name", "pg_evolution_exporter");
+  long secs = std::max(1L, static_cast<long>(connect_timeout.count() + 0.5));
+  return add_key(out, "connect_timeout", std::to_string(secs));
+}
+
+std::string dsn_password(const std::string& dsn) {
+  std::smatch m;
+  if (is_uri(dsn)) {
+    static const std::regex uri_pw("^[a-z]+://[^:@/]*:([^@/]*)@");
+    if (std::regex_search(dsn, m, uri_pw)) return m[1];
+    static const std::regex query_pw("[?&]password=([^&]*)");
+    if (std::regex_search(dsn, m, query_pw)) return m[1];
+    return "";
+  }
+  static const std::regex kv_quoted("(^|\\s)password\\s*=\\s*'((?:[^'\\\\]|\\\\.)*)'");
+  if (std::regex_search(dsn, m, kv_quoted)) return m[2];
+  static const std::regex kv_plain("(^|\\s)password\\s*=\\s*([^\\s']\\S*)");
+  if (std::regex_search(dsn, m, kv_plain)) return m[2];
+  return "";
+}
+
+std::string scrub(std::string text, const std::string& secret) {
+  if (secret.empty()) return text;
+  for (std::size_t pos = text.find(secret); pos != std::string::npos;
+       pos = text.find(secret, pos + 6)) {
+    text.replace(pos, secret.size(), "******");
+  }
+  return text;
+}
+
+namespace {
+
+Rows to_rows(const pqxx::result& r) {
+  std::vector<std::string> cols;
+  const auto ncols = r.columns();
+  cols.reserve(ncols);
+  for (pqxx::row::size_type c = 0; c < ncols; ++c) cols.emplace_back(r.column_name(c));
+  std::vector<std::vector<Value>> rows;
+  rows.reserve(r.size());
+  for (const auto& row : r) {
+    std::vector<Value> values;
+    values.reserve(ncols);
+    for (const auto& f : row) {
+      if (f.is_null()) {
+        values.emplace_back(std::nullopt);
+      } else {
+        values.emplace_back(std::string(f.c_str(), f.size()));
+      }
+    }
+    rows.push_back(std::move(values));
+  }
+  return Rows(std::move(cols), std::move(rows));
+}
+
+// The Session handed to a collector: a thin view of the open transaction.
+class TransactionSession final : public Session {
+ public:
+  TransactionSession(pqxx::transaction_base& tx, int version, const std::string& password)
+      : tx_(tx), version_(version), password_(password) {}
+
+  Rows query(const std::string& sql, const std::vector<Value>& params) override {
+    try {
+      return to_rows(exec(sql, params));
+    } catch (const pqxx::broken_connection& e) {
+      throw ConnectionLost(scrub(e.what(), password_));
+    } catch (const pqxx::sql_error& e) {
+      throw QueryError(scrub(e.what(), password_), sqlstate_of(e));
+    }
+  }
+
+  std::optional<Rows> try_query(const std::string& sql, std::string* error,
+                                const std::vector<Value>& params) override {
+    tx_.exec("SAVEPOINT pge_try");
+    try {
+      Rows rows = to_rows(exec(sql, params));
+      tx_.exec("RELEASE SAVEPOINT pge_try");
+      return rows;
+    } catch (const pqxx::broken_connection& e) {
+      throw ConnectionLost(scrub(e.what(), password_));
+    } catch (const pqxx::sql_error& e) {
+      if (error) *error = scrub(first_line(e.what()), password_);
+      tx_.exec("ROLLBACK TO SAVEPOINT pge_try");
+      return std::nullopt;
+    }
+  }
+
+  int server_version() const override { return version_; }
+
+ private:
+  static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+  pqxx::result exec(const std::string& sql, const std::vector<Value>& params) {
+    if (params.empty()) return tx_.exec(sql);
+    std::vector<const char*> raw;
+    raw.reserve(params.size());
+    for (const auto& p : params) raw.push_back(p ? p->c_str() : nullptr);
+    return tx_.exec_params(sql, pqxx::prepare::make_dynamic_params(raw));
+  }
+
+  pqxx::transaction_base& tx_;
+  int version_;
+  const std::string& password_;
+};
+
+}  // namespace
+
+struct Connection::Handle {
+  explicit Handle(const std::string& dsn) : conn(dsn) {}
+  pqxx::connection conn;
+};
+
+Connection::Connection(std::string dsn, Seconds connect_timeout, Seconds max_backoff)
+    : dsn_(augment_dsn(dsn, connect_timeout)), password_(dsn_password(dsn)), max_backoff_(max_backoff) {}
+
+Connection::~Connection() = default;
+
+bool Connection::is_open() const { return conn_ && conn_->conn.is_open(); }
+
+bool Connection::ensure_open(std::chrono::steady_clock::time_point now, std::string* error) {
+  if (is_open()) return true;
+  if (now < next_attempt_) {
+    if (error) *error = "waiting to reconnect (back-off)";
+    return false;
+  }
+  try {
+    conn_ = std::make_unique<Handle>(dsn_);
+    backoff_ = Seconds{1};
+    return true;
+  } catch (const std::exception& e) {
+    conn_.reset();
+    if (error) *error = scrub(e.what(), password_);
+    drop(now);
+    return false;
+  }
+}
+
+void Connection::drop(std::chrono::steady_clock::time_point now) {
+  conn_.reset();
+  next_attempt_ = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(backoff_);
+  backoff_ = std::min(backoff_ * 2, max_backoff_);
+}
+
+int Connection::server_version() const { return conn_ ? conn_->conn.server_version() : 0; }
+
+void Connection::run(const TransactionLimits& limits, const std::function<void(Session&)>& fn) {
+  if (!conn_) throw ConnectionLost("not connected");
+  const std::string set_limits = "SET LOCAL statement_timeout = '" + ms(limits.statement_timeout) +
+                                 "'; SET LOCAL lock_timeout = '" + ms(limits.lock_timeout) + "'";
+  try {
+    if (limits.read_only) {
+      pqxx::read_transaction tx(conn_->conn);
+      tx.exec(set_limits);
+      TransactionSession session(tx, conn_->conn.server_version(), password_);
+      fn(session);
+    } else {
+      pqxx::work tx(conn_->conn);
+      tx.exec(set_limits);
+      TransactionSession session(tx, conn_->conn.server_version(), password_);
+      fn(session);
+      tx.commit();
+    }
+  } catch (const pqxx::broken_connection& e) {
+    throw ConnectionLost(scrub(e.what(), password_));
+  } catch (const pqxx::sql_error& e) {
+    throw QueryError(scrub(e.what(), password_), sqlstate_of(e));
+  } catch (const pqxx::in_doubt_error& e) {
+    throw ConnectionLost(scrub(e.what(), password_));
+  }
+}
+
+}  // namespace pge
