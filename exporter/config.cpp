@@ -382,11 +382,16 @@ void read_target(Reader& r, Config& cfg, std::set<std::string>& names) {
     const toml::node* dsn = c.table().get("dsn");
     const toml::node* dsn_env = c.table().get("dsn_env");
     const toml::node* dsn_file = c.table().get("dsn_file");
-    if (dsn || dsn_env || dsn_file) {
+    if (!t.write_probe.enabled) {
+      // Disabled: the keys are still type-checked, but an unset variable or missing file is fine.
+      c.string("dsn");
+      c.string("dsn_env");
+      c.string("dsn_file");
+    } else if (dsn || dsn_env || dsn_file) {
       Target holder;
       read_dsn(c, holder);
       t.write_probe.dsn = holder.dsn;
-    } else if (t.write_probe.enabled) {
+    } else {
       c.error(nullptr, "dsn", "the write probe needs its own dsn (a role that may only write the probe table)");
     }
   });

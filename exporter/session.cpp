@@ -165,7 +165,7 @@ class TransactionSession final : public Session {
 
   Rows query(const std::string& sql, const std::vector<Value>& params) override {
     try {
-      return to_rows(exec(sql, params));
+      return to_rows(exec(tx_, sql, params));
     } catch (const pqxx::broken_connection& e) {
       throw ConnectionLost(scrub(e.what(), password_));
     } catch (const pqxx::sql_error& e) {
@@ -175,16 +175,16 @@ class TransactionSession final : public Session {
 
   std::optional<Rows> try_query(const std::string& sql, std::string* error,
                                 const std::vector<Value>& params) override {
-    tx_.exec("SAVEPOINT pge_try");
+    // A subtransaction is a savepoint: on failure only it rolls back and tx_ stays usable.
     try {
-      Rows rows = to_rows(exec(sql, params));
-      tx_.exec("RELEASE SAVEPOINT pge_try");
+      pqxx::subtransaction sub(dynamic_cast<pqxx::dbtransaction&>(tx_), "try");
+      Rows rows = to_rows(exec(sub, sql, params));
+      sub.commit();
       return rows;
     } catch (const pqxx::broken_connection& e) {
       throw ConnectionLost(scrub(e.what(), password_));
     } catch (const pqxx::sql_error& e) {
       if (error) *error = scrub(first_line(e.what()), password_);
-      tx_.exec("ROLLBACK TO SAVEPOINT pge_try");
       return std::nullopt;
     }
   }
@@ -194,12 +194,13 @@ class TransactionSession final : public Session {
  private:
   static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-  pqxx::result exec(const std::string& sql, const std::vector<Value>& params) {
-    if (params.empty()) return tx_.exec(sql);
+  static pqxx::result exec(pqxx::transaction_base& tx, const std::string& sql,
+                           const std::vector<Value>& params) {
+    if (params.empty()) return tx.exec(sql);
     std::vector<const char*> raw;
     raw.reserve(params.size());
     for (const auto& p : params) raw.push_back(p ? p->c_str() : nullptr);
-    return tx_.exec_params(sql, pqxx::prepare::make_dynamic_params(raw));
+    return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(raw));
   }
 
   pqxx::transaction_base& tx_;

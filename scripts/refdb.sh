@@ -36,10 +36,52 @@ psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$1" "${@:2}"; }
 now_s() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }'; }
 
+# Empties an existing sharedminds instead of DROP DATABASE: pg_cron's launcher stays connected to
+# it, and when DROP DATABASE ... WITH (FORCE) terminates the launcher, it exits cleanly and is not
+# restarted until the server restarts (no jobs would run). Everything else connected is terminated;
+# then all extensions and schemas go, and public is recreated as on a fresh database.
+reset_db() {
+  psql_db postgres -At -c "
+    SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+     WHERE datname = 'sharedminds' AND pid <> pg_backend_pid() AND backend_type <> 'pg_cron launcher'" >/dev/null
+  psql_db sharedminds <<'SQL'
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' LOOP
+    EXECUTE format('DROP EXTENSION %I CASCADE', r.extname);
+  END LOOP;
+  FOR r IN SELECT nspname FROM pg_namespace
+            WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema' LOOP
+    EXECUTE format('DROP SCHEMA %I CASCADE', r.nspname);
+  END LOOP;
+END
+$$;
+CREATE SCHEMA public AUTHORIZATION pg_database_owner;
+GRANT USAGE ON SCHEMA public TO PUBLIC;
+SQL
+}
+
+cron_launcher_check() {  # warns when pg_cron is preloaded for sharedminds but its launcher is gone
+  local state
+  state=$(psql_db sharedminds -At -c "
+    SELECT current_setting('cron.database_name', true) = 'sharedminds'
+           AND NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher')")
+  if [ "$state" = t ]; then
+    echo "refdb: WARNING: the pg_cron launcher is not running (database dropped while the server ran?)" >&2
+    echo "       jobs will not run until the server restarts (scripts/pg_local.sh restart DIR)" >&2
+    return 1
+  fi
+}
+
 load() {
   local t0 t
   t0=$(now_s)
-  psql_db postgres -c "DROP DATABASE IF EXISTS sharedminds WITH (FORCE)" -c "CREATE DATABASE sharedminds"
+  if [ "$(psql_db postgres -At -c "SELECT count(*) FROM pg_database WHERE datname = 'sharedminds'")" = 0 ]; then
+    psql_db postgres -c "CREATE DATABASE sharedminds"
+  else
+    reset_db
+  fi
   psql_db sharedminds -f "$root/tests/fixtures/schema.sql" >/dev/null
   echo "refdb: schema loaded ($(elapsed "$t0") s)"
   t=$(now_s)
@@ -55,6 +97,7 @@ load() {
         OR relname = 'analytics_events_default'" 
   psql_db sharedminds -At -c "SELECT 'refdb: analytics_events=' || count(*) FROM analytics_events"
   echo "refdb: load done in $(elapsed "$t0") s (database sharedminds on $host:$port)"
+  cron_launcher_check || true
 }
 
 jobs() {
@@ -82,6 +125,7 @@ SELECT 'refdb: job', cron.schedule('pge_create_partitions', '0 0 1 * *',
                                    \$\$SELECT ops.create_future_partitions('public.analytics_events', 2)\$\$),
        '0 0 1 * *', 'create next months'' analytics_events partitions';
 SQL
+  cron_launcher_check || { [ "$wait" = 1 ] && return 1; }
   if [ "$wait" = 1 ]; then
     [ "$fast" = 1 ] || { echo "refdb: --wait needs --fast (the refresh job must run every minute)" >&2; return 2; }
     local since i

@@ -4,6 +4,6 @@
 \set e random(1, :calendar_events)
 \set u random_exponential(1, :users, 5)
 /* q:roadmap_tx */ BEGIN;
-/* q:roadmap_tx_update */ UPDATE roadmap_items SET start_date = current_date + :d, end_date = current_date + :d + 14 WHERE id = ref_uuid('ri', :k);
-/* q:roadmap_tx_projection */ INSERT INTO calendar_projections (calendar_event_id, target_user_id, status) VALUES (ref_uuid('cal', :e), ref_uuid('user', :u), 'pending');
+/* q:roadmap_tx_update */ UPDATE roadmap_items SET start_date = current_date + :d, end_date = current_date + :d + 14 WHERE id = md5('ri:' || :k)::uuid;
+/* q:roadmap_tx_projection */ INSERT INTO calendar_projections (calendar_event_id, target_user_id, status) VALUES (md5('cal:' || :e)::uuid, md5('user:' || :u)::uuid, 'pending');
 /* q:roadmap_tx */ COMMIT;

@@ -1,0 +1,372 @@
+#include "tests/support/test_support.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "collectors/registry.h"
+
+namespace pge::test {
+
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string temp_path(const std::string& stem) {
+  static std::atomic<int> counter{0};
+  return build_dir() + "/" + stem + "_" + std::to_string(getpid()) + "_" +
+         std::to_string(counter++);
+}
+
+Rows to_rows(const pqxx::result& r) {
+  std::vector<std::string> cols;
+  for (pqxx::row::size_type c = 0; c < r.columns(); ++c) cols.emplace_back(r.column_name(c));
+  std::vector<std::vector<Value>> rows;
+  for (const auto& row : r) {
+    std::vector<Value> values;
+    for (const auto& f : row) {
+      values.push_back(f.is_null() ? Value{} : Value{std::string(f.c_str(), f.size())});
+    }
+    rows.push_back(std::move(values));
+  }
+  return Rows(std::move(cols), std::move(rows));
+}
+
+bool labels_include(const prometheus::ClientMetric& m, const Labels& want) {
+  for (const auto& [k, v] : want) {
+    bool found = false;
+    for (const auto& l : m.label) found = found || (l.name == k && l.value == v);
+    if (!found) return false;
+  }
+  return true;
+}
+
+double metric_value(const prometheus::MetricFamily& f, const prometheus::ClientMetric& m) {
+  switch (f.type) {
+    case prometheus::MetricType::Counter: return m.counter.value;
+    case prometheus::MetricType::Gauge: return m.gauge.value;
+    case prometheus::MetricType::Histogram: return static_cast<double>(m.histogram.sample_count);
+    default: return m.untyped.value;
+  }
+}
+
+std::string describe(const Snapshot& s, const std::string& name) {
+  std::ostringstream out;
+  for (const auto& f : s.families) {
+    if (f.name != name) continue;
+    for (const auto& m : f.metric) {
+      out << "\n  " << name << "{";
+      for (const auto& l : m.label) out << l.name << "=\"" << l.value << "\",";
+      out << "} " << metric_value(f, m);
+    }
+  }
+  return out.str();
+}
+
+}  // namespace
+
+int test_port() { return std::stoi(env_or("PGE_TEST_PORT", PGE_DEFAULT_TEST_PORT)); }
+std::string source_dir() { return env_or("PGE_SOURCE_DIR", PGE_DEFAULT_SOURCE_DIR); }
+std::string build_dir() { return env_or("PGE_BUILD_DIR", PGE_DEFAULT_BUILD_DIR); }
+std::string exporter_binary() { return env_or("PGE_EXPORTER", PGE_DEFAULT_EXPORTER); }
+
+std::string admin_dsn(const std::string& dbname) {
+  return "host=127.0.0.1 port=" + std::to_string(test_port()) + " user=postgres dbname=" + dbname;
+}
+
+Rows run_sql(const std::string& dsn, const std::string& sql) {
+  pqxx::connection conn(dsn);
+  pqxx::nontransaction tx(conn);
+  return to_rows(tx.exec(sql));
+}
+
+TestDatabase::TestDatabase() {
+  static std::atomic<int> counter{0};
+  name_ = "pge_t" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+  run_sql(admin_dsn(), "CREATE DATABASE " + name_ + " TEMPLATE pge_template");
+}
+
+TestDatabase::~TestDatabase() {
+  try {
+    run_sql(admin_dsn(), "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+  } catch (...) {
+  }
+}
+
+std::string TestDatabase::dsn(const std::string& user) const {
+  std::string dsn = "host=127.0.0.1 port=" + std::to_string(test_port()) + " dbname=" + name_ +
+                    " user=" + user;
+  if (user == "pge_exporter") dsn += " password=exporter";
+  return dsn;
+}
+
+void TestDatabase::exec(const std::string& sql) const { run_sql(admin_dsn(name_), sql); }
+Rows TestDatabase::query(const std::string& sql) const { return run_sql(admin_dsn(name_), sql); }
+
+double TestDatabase::scalar(const std::string& sql) const {
+  Rows rows = query(sql);
+  if (rows.size() != 1 || rows.columns().size() != 1 || !rows.at(0, 0)) {
+    throw std::runtime_error("scalar query did not return one non-NULL value: " + sql);
+  }
+  return std::stod(*rows.at(0, 0));
+}
+
+Target make_target(const std::string& dsn, const std::string& name) {
+  Target t;
+  t.name = name;
+  t.dsn = dsn;
+  t.updated_at_trigger = Pattern{"updated_at", std::regex("updated_at", std::regex::extended)};
+  return t;
+}
+
+CollectorSettings default_settings(const std::string& collector) {
+  const CollectorInfo* info = find_collector(collector);
+  if (!info) throw std::invalid_argument("no collector named " + collector);
+  CollectorSettings s;
+  s.interval = info->default_interval;
+  s.timeout = info->default_timeout;
+  return s;
+}
+
+CollectorRunner::CollectorRunner(const std::string& collector, Target target,
+                                 std::optional<CollectorSettings> settings)
+    : target_(std::move(target)), settings_(settings ? *settings : default_settings(collector)) {
+  const CollectorInfo* info = find_collector(collector);
+  if (!info) throw std::invalid_argument("no collector named " + collector);
+  collector_ = info->make();
+  conn_ = std::make_unique<Connection>(target_.dsn, Seconds{5}, Seconds{1});
+}
+
+CollectorRunner::~CollectorRunner() = default;
+
+Snapshot CollectorRunner::run() {
+  std::string error;
+  if (!conn_->ensure_open(std::chrono::steady_clock::time_point{}, &error)) {
+    throw std::runtime_error("cannot connect: " + error);
+  }
+  CollectContext ctx{target_, settings_, std::chrono::system_clock::now()};
+  Snapshot snapshot;
+  TransactionLimits limits{settings_.timeout, Seconds{0.5}, !collector_->writes()};
+  conn_->run(limits, [&](Session& s) { snapshot = collector_->collect(s, ctx); });
+  lock_skips_ = ctx.lock_skips;
+  return snapshot;
+}
+
+const prometheus::ClientMetric* find_metric(const Snapshot& snapshot, const std::string& name,
+                                            const Labels& labels) {
+  const prometheus::ClientMetric* found = nullptr;
+  for (const auto& f : snapshot.families) {
+    if (f.name != name) continue;
+    for (const auto& m : f.metric) {
+      if (!labels_include(m, labels)) continue;
+      if (found) throw std::runtime_error("several series match " + name + describe(snapshot, name));
+      found = &m;
+    }
+  }
+  return found;
+}
+
+std::optional<double> find_value(const Snapshot& snapshot, const std::string& name,
+                                 const Labels& labels) {
+  for (const auto& f : snapshot.families) {
+    if (f.name != name) continue;
+    const prometheus::ClientMetric* m = find_metric(snapshot, name, labels);
+    if (m) return metric_value(f, *m);
+  }
+  return std::nullopt;
+}
+
+double value(const Snapshot& snapshot, const std::string& name, const Labels& labels) {
+  auto v = find_value(snapshot, name, labels);
+  if (!v) {
+    std::ostringstream msg;
+    msg << "no series " << name << " with {";
+    for (const auto& [k, val] : labels) msg << k << "=\"" << val << "\",";
+    msg << "}; present:" << describe(snapshot, name);
+    throw std::runtime_error(msg.str());
+  }
+  return *v;
+}
+
+std::size_t count_series(const Snapshot& snapshot, const std::string& name, const Labels& labels) {
+  std::size_t n = 0;
+  for (const auto& f : snapshot.families) {
+    if (f.name != name) continue;
+    for (const auto& m : f.metric) n += labels_include(m, labels) ? 1 : 0;
+  }
+  return n;
+}
+
+std::vector<Sample> parse_exposition(const std::string& text) {
+  static const std::regex line_re(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$)");
+  static const std::regex label_re(R"re(([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)")re");
+  std::vector<Sample> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::smatch m;
+    if (!std::regex_match(line, m, line_re)) continue;
+    Sample s;
+    s.name = m[1];
+    const std::string labels = m[3];
+    for (auto it = std::sregex_iterator(labels.begin(), labels.end(), label_re);
+         it != std::sregex_iterator(); ++it) {
+      s.labels[(*it)[1]] = (*it)[2];
+    }
+    s.value = std::strtod(m[4].str().c_str(), nullptr);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::optional<double> find_sample(const std::vector<Sample>& samples, const std::string& name,
+                                  const std::map<std::string, std::string>& labels) {
+  for (const auto& s : samples) {
+    if (s.name != name) continue;
+    bool ok = true;
+    for (const auto& [k, v] : labels) {
+      auto it = s.labels.find(k);
+      ok = ok && it != s.labels.end() && it->second == v;
+    }
+    if (ok) return s.value;
+  }
+  return std::nullopt;
+}
+
+std::string http_get(int port, const std::string& path, int* status) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket() failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    throw std::runtime_error("cannot connect to 127.0.0.1:" + std::to_string(port));
+  }
+  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (write(fd, req.data(), req.size()) < 0) {
+    close(fd);
+    throw std::runtime_error("write failed");
+  }
+  std::string resp;
+  char buf[65536];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) resp.append(buf, static_cast<size_t>(n));
+  close(fd);
+  auto sp = resp.find(' ');
+  if (status) *status = sp == std::string::npos ? 0 : std::atoi(resp.c_str() + sp + 1);
+  auto body = resp.find("\r\n\r\n");
+  return body == std::string::npos ? "" : resp.substr(body + 4);
+}
+
+bool eventually(const std::function<bool()>& pred, double timeout_s) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (true) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+ExporterProcess::ExporterProcess(const std::string& config_toml, std::vector<std::string> extra_args) {
+  config_path_ = temp_path("exporter_config") + ".toml";
+  log_path_ = config_path_ + ".log";
+  std::ofstream(config_path_) << config_toml;
+  std::vector<std::string> args{exporter_binary(), "--config.file=" + config_path_,
+                                "--web.listen-address=127.0.0.1:0", "--log.level=debug"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  pid_ = fork();
+  if (pid_ == 0) {
+    FILE* log = std::freopen(log_path_.c_str(), "w", stderr);
+    (void)log;
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  static const std::regex port_re("listening address=\\S+ port=([0-9]+)");
+  const bool started = eventually([&] {
+    std::smatch m;
+    const std::string text = read_file(log_path_);
+    if (std::regex_search(text, m, port_re)) port_ = std::stoi(m[1]);
+    return port_ > 0 || waitpid(pid_, nullptr, WNOHANG) != 0;
+  }, 10);
+  if (!started || port_ == 0) {
+    throw std::runtime_error("exporter did not start; log:\n" + read_file(log_path_));
+  }
+}
+
+ExporterProcess::~ExporterProcess() {
+  stop();
+  std::remove(config_path_.c_str());
+  std::remove(log_path_.c_str());
+}
+
+std::string ExporterProcess::log() const { return read_file(log_path_); }
+
+std::vector<Sample> ExporterProcess::wait_for(
+    const std::function<bool(const std::vector<Sample>&)>& pred, double timeout_s) const {
+  std::vector<Sample> samples;
+  eventually([&] {
+    try {
+      samples = parse_exposition(metrics());
+    } catch (const std::exception&) {
+      return false;
+    }
+    return pred(samples);
+  }, timeout_s);
+  return samples;
+}
+
+int ExporterProcess::stop() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::pair<int, std::string> run_exporter(const std::vector<std::string>& args,
+                                         const std::map<std::string, std::string>& env) {
+  const std::string out_path = temp_path("exporter_run") + ".out";
+  std::string cmd = "env ";
+  for (const auto& [k, v] : env) cmd += k + "='" + v + "' ";
+  cmd += exporter_binary();
+  for (const auto& a : args) cmd += " '" + a + "'";
+  cmd += " >" + out_path + " 2>&1";
+  int rc = std::system(cmd.c_str());
+  std::string out = read_file(out_path);
+  std::remove(out_path.c_str());
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+}
+
+}  // namespace pge::test

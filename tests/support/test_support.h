@@ -1,0 +1,126 @@
+// Helpers shared by the tests: a throw-away copy of the reference database per test, running a
+// collector once as the scheduler would, finding series in a snapshot or in scraped text, and
+// running the exporter binary as a child process. Test code only; not thread-safe.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "collectors/collector.h"
+#include "exporter/config.h"
+#include "exporter/session.h"
+#include "exporter/snapshot.h"
+
+namespace pge::test {
+
+int test_port();                 // PGE_TEST_PORT (the CTest fixture's cluster)
+std::string source_dir();        // PGE_SOURCE_DIR
+std::string build_dir();         // PGE_BUILD_DIR
+std::string exporter_binary();   // PGE_EXPORTER
+std::string admin_dsn(const std::string& dbname = "postgres");
+
+// A fresh database copied from the template `pge_template` (reference schema, small data); dropped
+// when the object goes away. exec/query/scalar run as the superuser in autocommit.
+class TestDatabase {
+ public:
+  TestDatabase();
+  ~TestDatabase();
+  TestDatabase(const TestDatabase&) = delete;
+  TestDatabase& operator=(const TestDatabase&) = delete;
+
+  const std::string& name() const { return name_; }
+  // DSN for `user` (postgres: superuser; pge_exporter: the least-privilege monitoring role).
+  std::string dsn(const std::string& user = "postgres") const;
+  void exec(const std::string& sql) const;
+  Rows query(const std::string& sql) const;
+  double scalar(const std::string& sql) const;
+
+ private:
+  std::string name_;
+};
+
+// Runs one statement against any DSN in autocommit (for other databases than a TestDatabase).
+Rows run_sql(const std::string& dsn, const std::string& sql);
+
+// A Target for `dsn` with no filters and the default updated_at pattern.
+Target make_target(const std::string& dsn, const std::string& name = "test");
+// Settings of a registered collector with its defaults.
+CollectorSettings default_settings(const std::string& collector);
+
+// One collector instance (kept across runs, so stateful collectors see deltas), run on its own
+// connection exactly as the scheduler runs it: one read-only transaction with timeouts.
+class CollectorRunner {
+ public:
+  CollectorRunner(const std::string& collector, Target target,
+                  std::optional<CollectorSettings> settings = std::nullopt);
+  ~CollectorRunner();
+  Snapshot run();  // throws what the collector throws
+  int last_lock_skips() const { return lock_skips_; }
+  Target& target() { return target_; }
+  CollectorSettings& settings() { return settings_; }
+
+ private:
+  Target target_;
+  CollectorSettings settings_;
+  std::unique_ptr<Collector> collector_;
+  std::unique_ptr<Connection> conn_;
+  int lock_skips_ = 0;
+};
+
+// The value of the one series named `name` whose labels include every pair in `labels` (histograms:
+// the _count). Absent: nullopt. Several: throws, naming them.
+std::optional<double> find_value(const Snapshot& snapshot, const std::string& name,
+                                 const Labels& labels = {});
+// Same, but throws (with the series that do exist) when absent.
+double value(const Snapshot& snapshot, const std::string& name, const Labels& labels = {});
+// Number of series named `name` whose labels include `labels`.
+std::size_t count_series(const Snapshot& snapshot, const std::string& name, const Labels& labels = {});
+const prometheus::ClientMetric* find_metric(const Snapshot& snapshot, const std::string& name,
+                                            const Labels& labels = {});
+
+// A parsed line of the text exposition format.
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value;
+};
+std::vector<Sample> parse_exposition(const std::string& text);
+std::optional<double> find_sample(const std::vector<Sample>& samples, const std::string& name,
+                                  const std::map<std::string, std::string>& labels = {});
+
+// GET http://127.0.0.1:port/path; returns the body, sets *status. Throws on connection failure.
+std::string http_get(int port, const std::string& path, int* status = nullptr);
+
+// The exporter binary as a child process, listening on an OS-assigned loopback port.
+class ExporterProcess {
+ public:
+  // Writes `config_toml` to a temp file and starts the exporter with it (log level debug).
+  explicit ExporterProcess(const std::string& config_toml, std::vector<std::string> extra_args = {});
+  ~ExporterProcess();
+  int port() const { return port_; }
+  std::string log() const;  // what it wrote to stderr so far
+  std::string metrics() const { return http_get(port_, "/metrics"); }
+  // Polls /metrics until `pred(samples)` holds or `timeout_s` passes; returns the last samples.
+  std::vector<Sample> wait_for(const std::function<bool(const std::vector<Sample>&)>& pred,
+                               double timeout_s) const;
+  int stop();  // SIGTERM, waits; returns the exit status
+
+ private:
+  int pid_ = -1;
+  int port_ = 0;
+  std::string config_path_;
+  std::string log_path_;
+};
+
+// Runs the exporter binary with args and returns {exit status, stdout+stderr}.
+std::pair<int, std::string> run_exporter(const std::vector<std::string>& args,
+                                         const std::map<std::string, std::string>& env = {});
+
+// Polls `pred` every 100 ms until true or `timeout_s` passes; returns the last result.
+bool eventually(const std::function<bool()>& pred, double timeout_s);
+
+}  // namespace pge::test

@@ -1,0 +1,141 @@
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "exporter/config.h"
+#include "tests/support/test_support.h"
+
+namespace pge {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string expected_message(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::string first;
+  std::getline(in, first);
+  const std::string marker = "# expect: ";
+  return first.rfind(marker, 0) == 0 ? first.substr(marker.size()) : "";
+}
+
+TEST(Config, EveryBadConfigFileIsRejectedWithFileLineAndKey) {
+  const auto dir = std::filesystem::path(test::source_dir()) / "tests/config/bad";
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    ++files;
+    const std::string expect = expected_message(entry.path());
+    ASSERT_FALSE(expect.empty()) << entry.path() << " lacks a '# expect: ' first line";
+    ConfigResult r = load_config(entry.path().string());
+    EXPECT_FALSE(r.config.has_value()) << entry.path();
+    std::string all;
+    for (const auto& e : r.errors) all += e.render() + "\n";
+    EXPECT_THAT(all, HasSubstr(expect)) << entry.path();
+  }
+  EXPECT_GE(files, 10);
+}
+
+TEST(Config, ReportsEveryProblemNotJustTheFirst) {
+  ConfigResult r = load_config_text(R"(
+[exporter]
+web_threads = "x"
+bogus = 1
+[[target]]
+name = "a"
+)", "multi.toml");
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.errors.size(), 3u);
+}
+
+TEST(Config, SharedMindsExampleLoads) {
+  setenv("SHAREDMINDS_DSN", "host=127.0.0.1 port=15432 dbname=sharedminds user=pge_exporter", 0);
+  ConfigResult r = load_config(test::source_dir() + "/config/sharedminds.toml");
+  for (const auto& e : r.errors) ADD_FAILURE() << e.render();
+  ASSERT_TRUE(r.config);
+  ASSERT_EQ(r.config->targets.size(), 1u);
+  const Target& t = r.config->targets[0];
+  EXPECT_EQ(t.name, "sharedminds");
+  EXPECT_GE(t.promoted_columns.size(), 3u);
+  EXPECT_FALSE(t.query_classes.empty());
+}
+
+TEST(Config, DefaultsComeFromTheCollectorRegistry) {
+  ConfigResult r = load_config_text("[[target]]\nname = \"a\"\ndsn = \"host=x\"\n", "d.toml");
+  ASSERT_TRUE(r.config);
+  EXPECT_EQ(r.config->listen_address, ":9187");
+  EXPECT_TRUE(r.config->collectors.at("tables").enabled);
+  EXPECT_DOUBLE_EQ(r.config->collectors.at("tables").interval.count(), 30);
+}
+
+TEST(Config, CollectorSettingsOverrideDefaults) {
+  ConfigResult r = load_config_text(R"(
+[[target]]
+name = "a"
+dsn = "host=x"
+labels = { env = "prod" }
+[collectors.tables]
+interval = "1m30s"
+timeout = "250ms"
+enabled = false
+)", "o.toml");
+  ASSERT_TRUE(r.config);
+  const auto& s = r.config->collectors.at("tables");
+  EXPECT_FALSE(s.enabled);
+  EXPECT_DOUBLE_EQ(s.interval.count(), 90);
+  EXPECT_DOUBLE_EQ(s.timeout.count(), 0.25);
+  EXPECT_EQ(r.config->targets[0].labels.at("env"), "prod");
+}
+
+TEST(Config, DsnFromFileIsTrimmed) {
+  const std::string path = test::build_dir() + "/dsn_file_test";
+  std::ofstream(path) << "host=db password=s3cret\n";
+  ConfigResult r = load_config_text("[[target]]\nname = \"a\"\ndsn_file = \"" + path + "\"\n", "f.toml");
+  ASSERT_TRUE(r.config);
+  EXPECT_EQ(r.config->targets[0].dsn, "host=db password=s3cret");
+}
+
+TEST(Config, IncludeAndExcludePatternsSelectTables) {
+  ConfigResult r = load_config_text(R"(
+[[target]]
+name = "a"
+dsn = "host=x"
+include_schemas = ["^public$"]
+exclude_tables = ["_archive$"]
+)", "p.toml");
+  ASSERT_TRUE(r.config);
+  const Target& t = r.config->targets[0];
+  EXPECT_TRUE(t.selects("public", "context_events"));
+  EXPECT_FALSE(t.selects("public", "analytics_events_archive"));
+  EXPECT_FALSE(t.selects("ops", "retention_runs"));
+}
+
+TEST(Duration, ParsesUnitsAndCombinations) {
+  EXPECT_DOUBLE_EQ(parse_duration("500ms")->count(), 0.5);
+  EXPECT_DOUBLE_EQ(parse_duration("30s")->count(), 30);
+  EXPECT_DOUBLE_EQ(parse_duration("2m")->count(), 120);
+  EXPECT_DOUBLE_EQ(parse_duration("1h")->count(), 3600);
+  EXPECT_DOUBLE_EQ(parse_duration("1m30s")->count(), 90);
+  EXPECT_DOUBLE_EQ(parse_duration("1.5s")->count(), 1.5);
+}
+
+TEST(Duration, RejectsBareNumbersAndUnknownUnits) {
+  EXPECT_FALSE(parse_duration("5"));
+  EXPECT_FALSE(parse_duration("5 s"));
+  EXPECT_FALSE(parse_duration("5d"));
+  EXPECT_FALSE(parse_duration(""));
+  EXPECT_FALSE(parse_duration("-5s"));
+}
+
+TEST(Dsn, PasswordIsRedactedInEveryForm) {
+  EXPECT_EQ(redact_dsn("host=x password=hunter2 user=u"), "host=x password=****** user=u");
+  EXPECT_EQ(redact_dsn("host=x password='a b' user=u"), "host=x password='******' user=u");
+  EXPECT_EQ(redact_dsn("postgresql://u:hunter2@h:5432/db"), "postgresql://u:******@h:5432/db");
+  EXPECT_EQ(redact_dsn("postgresql://h/db?password=hunter2&sslmode=off"),
+            "postgresql://h/db?password=******&sslmode=off");
+  EXPECT_EQ(redact_dsn("host=x user=u"), "host=x user=u");
+}
+
+}  // namespace
+}  // namespace pge
