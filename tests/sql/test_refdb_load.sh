@@ -22,7 +22,7 @@ pgdir=$work/pg
 
 cleanup() {
   "$root/scripts/pg_local.sh" stop "$pgdir" || true
-  if [ "$rm_work" = 1 ]; then rm -rf "$work"; else rm -rf "$pgdir"; fi
+  if [ "$rm_work" = 1 ]; then rm -rf "$work"; else rm -rf "$pgdir" "$pgdir.initdb.log"; fi
 }
 trap cleanup EXIT
 
@@ -129,6 +129,16 @@ expect "workload statements are tagged and run as app" \
 
 # --- faults --------------------------------------------------------------------------------------
 F=("$root/scripts/faults.sh" --port "$port")
+sizes="SELECT pg_relation_size('calendar_events') || ' ' || pg_relation_size('idx_calendar_events_user_start_at')"
+read -r heap0 idx0 <<<"$(q "$sizes")"
+"${F[@]}" bloat >/dev/null
+read -r heap1 idx1 <<<"$(q "$sizes")"
+[ "$heap1" -ge $((2 * heap0)) ] && [ "$idx1" -ge $((2 * idx0)) ] \
+  && ok "bloat: heap $heap0 -> $heap1 bytes, index $idx0 -> $idx1 bytes" || fail "bloat: heap $heap0 -> $heap1, index $idx0 -> $idx1"
+expect "bloat: pgstattuple sees dead tuples" \
+  "SELECT dead_tuple_count > 0 FROM pgstattuple('calendar_events')" = t
+expect "bloat: autovacuum disabled on calendar_events" \
+  "SELECT 'autovacuum_enabled=false' = ANY (reloptions) FROM pg_class WHERE relname = 'calendar_events'" = t
 "${F[@]}" drop-index >/dev/null
 expect "drop-index: idx_calendar_events_user_start_at is gone" \
   "SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_calendar_events_user_start_at'" = 0
@@ -143,16 +153,6 @@ q_as app app "INSERT INTO context_events (context_id, created_by, start_at, meta
               VALUES (gen_random_uuid(), gen_random_uuid(), now(), '{\"source\": \"planner\"}', 'planner')" >/dev/null
 expect "stop-backfill: a dual-written insert now loses its column" \
   "SELECT missing - $m0 FROM ops.promotion_check WHERE column_name = 'source_type'" = 201
-sizes="SELECT pg_relation_size('calendar_events') || ' ' || pg_relation_size('idx_calendar_events_start_at')"
-read -r heap0 idx0 <<<"$(q "$sizes")"
-"${F[@]}" bloat >/dev/null
-read -r heap1 idx1 <<<"$(q "$sizes")"
-[ "$heap1" -ge $((2 * heap0)) ] && [ "$idx1" -ge $((2 * idx0)) ] \
-  && ok "bloat: heap $heap0 -> $heap1 bytes, index $idx0 -> $idx1 bytes" || fail "bloat: heap $heap0 -> $heap1, index $idx0 -> $idx1"
-expect "bloat: pgstattuple sees dead tuples" \
-  "SELECT dead_tuple_count > 0 FROM pgstattuple('calendar_events')" = t
-expect "bloat: autovacuum disabled on calendar_events" \
-  "SELECT 'autovacuum_enabled=false' = ANY (reloptions) FROM pg_class WHERE relname = 'calendar_events'" = t
 "${F[@]}" partition-runway >/dev/null 2>&1
 expect "partition-runway: no future partition left" \
   "SELECT count(*) FROM generate_series(1, 2) m WHERE to_regclass('analytics_events_p' ||
