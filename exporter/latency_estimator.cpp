@@ -1,0 +1,243 @@
+#include "exporter/latency_estimator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+
+namespace pge::latency {
+
+namespace {
+
+// The study's parameters (section 6); chosen on its run B, see docs/latency.md for their limits.
+constexpr double kPool = 10;     // calls pooled into one body observation
+constexpr double kQMean = 0.25;  // body mean: this quantile of the pooled means
+constexpr double kQCv2 = 0.10;   // body cv²: this quantile of the pooled cv²
+constexpr double kKMax = 0.5;    // a tail may explain at most this share of an interval's calls
+constexpr double kZ99 = 2.326;   // a tail must lie beyond the body's 99th percentile
+constexpr std::size_t kMinPools = 3;
+constexpr double kMs = 1e-3;     // pg_stat_statements reports milliseconds
+
+// Σ x² of an entry's calls, from its Welford mean and population stddev.
+double sum_sq(double calls, double mean, double stddev) { return calls * (stddev * stddev + mean * mean); }
+
+}  // namespace
+
+const std::vector<double>& bucket_bounds() {
+  static const std::vector<double> bounds = [] {
+    std::vector<double> b;
+    for (int k = 0; k < 46; ++k) b.push_back(1e-5 * std::pow(std::sqrt(2.0), k));
+    return b;
+  }();
+  return bounds;
+}
+
+Histogram::Histogram() : cumulative_(bucket_bounds().size(), 0.0) {}
+
+void Histogram::add_point(double w, double x) {
+  const auto& bounds = bucket_bounds();
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    if (bounds[i] >= x) cumulative_[i] += w;
+  }
+}
+
+void Histogram::add_lognormal_sigma(double w, double mean, double sigma) {
+  if (!(sigma > 0) || !(mean > 0)) {
+    add_point(w, mean);
+    return;
+  }
+  const double mu = std::log(mean) - sigma * sigma / 2;
+  const auto& bounds = bucket_bounds();
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    cumulative_[i] += w * 0.5 * std::erfc(-(std::log(bounds[i]) - mu) / (sigma * std::sqrt(2.0)));
+  }
+}
+
+void Histogram::add_lognormal(double w, double mean, double var) {
+  if (!(mean > 0) || var / (mean * mean) < 1e-10) {
+    add_point(w, mean);
+    return;
+  }
+  add_lognormal_sigma(w, mean, std::sqrt(std::log1p(var / (mean * mean))));
+}
+
+double histogram_quantile(double q, const std::vector<double>& bounds,
+                          const std::vector<double>& cumulative, double count) {
+  if (!(count > 0) || bounds.empty()) return std::numeric_limits<double>::quiet_NaN();
+  if (q < 0) return -std::numeric_limits<double>::infinity();
+  if (q > 1) return std::numeric_limits<double>::infinity();
+  const double rank = q * count;
+  std::size_t b = 0;
+  while (b < bounds.size() && cumulative[b] < rank) ++b;
+  if (b == bounds.size()) return bounds.back();
+  if (b == 0 && bounds[0] <= 0) return bounds[0];
+  const double start = b == 0 ? 0.0 : bounds[b - 1];
+  const double below = b == 0 ? 0.0 : cumulative[b - 1];
+  const double in_bucket = cumulative[b] - below;
+  if (!(in_bucket > 0)) return bounds[b];
+  return start + (bounds[b] - start) * (rank - below) / in_bucket;
+}
+
+std::size_t EntryKeyHash::operator()(const EntryKey& k) const {
+  std::size_t h = std::hash<std::int64_t>{}(k.queryid);
+  h ^= std::hash<std::uint64_t>{}((std::uint64_t{k.userid} << 33) ^ (std::uint64_t{k.dbid} << 1) ^ k.toplevel) +
+       0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  return h;
+}
+
+void LatencyEstimator::Ring::push(float v) {
+  values[next] = v;
+  next = (next + 1) % kHist;
+  size = std::min(size + 1, kHist);
+}
+
+double LatencyEstimator::Ring::quantile(double q) const {
+  std::array<float, kHist> s = values;
+  std::sort(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(size));
+  const double h = static_cast<double>(size - 1) * q;
+  const auto lo = static_cast<std::size_t>(std::floor(h));
+  if (lo + 1 >= size) return s[lo];
+  return s[lo] + (h - static_cast<double>(lo)) * (s[lo + 1] - s[lo]);
+}
+
+void LatencyEstimator::begin(const std::string& stats_reset) {
+  ++sample_;
+  full_reset_ = !baseline_ && stats_reset != stats_reset_;
+  stats_reset_ = stats_reset;
+}
+
+bool LatencyEstimator::recreated(const Entry& e, const EntrySample& s) const {
+  const EntrySample& p = e.prev;
+  // An entry may exist with calls = 0 and min = max = 0 (planned, not executed yet).
+  if (p.calls <= 0) return s.calls < p.calls || s.plans < p.plans;
+  return s.calls < p.calls || s.total_exec < p.total_exec || s.min_exec > p.min_exec ||
+         s.max_exec < p.max_exec || s.plans < p.plans || s.total_plan < p.total_plan;
+}
+
+EntryDelta LatencyEstimator::observe(const EntryKey& key, const EntrySample& s, Histogram& hist) {
+  auto [it, inserted] = entries_.try_emplace(key);
+  Entry& e = it->second;
+  const bool restarted = e.present && (full_reset_ || recreated(e, s));
+  if (restarted) lost_calls_ += 0.5 * e.last_calls;
+  const bool is_new = !e.present || restarted;
+  const EntrySample base = is_new ? EntrySample{} : e.prev;
+
+  EntryDelta d;
+  if (!baseline_) {
+    d.calls = s.calls - base.calls;
+    d.rows = s.rows - base.rows;
+    d.seconds = (s.total_exec - base.total_exec + s.total_plan - base.total_plan) * kMs;
+    if (d.calls > 0) {
+      hist.add_exact(d.calls, d.seconds);
+      estimate(e, s, base, is_new, hist);
+    }
+  }
+  e.prev_max = s.max_exec;
+  e.last_calls = d.calls;
+  e.prev = s;
+  e.present = true;
+  e.last_seen = sample_;
+  return d;
+}
+
+void LatencyEstimator::estimate(Entry& e, const EntrySample& s, const EntrySample& base, bool is_new,
+                                Histogram& hist) {
+  double n = s.calls - base.calls;
+  double s1 = s.total_exec - base.total_exec;
+  double s2 = sum_sq(s.calls, s.mean_exec, s.stddev_exec) - sum_sq(base.calls, base.mean_exec, base.stddev_exec);
+  // Plan time, amortised over calls (cached plans make plans < calls), independent of exec time.
+  const double nplans = s.plans - base.plans;
+  const double p1 = s.total_plan - base.total_plan;
+  const double p = std::max(p1, 0.0) / n;
+  double vp = 0;
+  if (nplans > 0) {
+    const double pm = p1 / nplans;
+    vp = std::max((sum_sq(s.plans, s.mean_plan, s.stddev_plan) -
+                   sum_sq(base.plans, base.mean_plan, base.stddev_plan)) / nplans - pm * pm, 0.0);
+  }
+  s1 = std::max(s1, 0.0);
+  s2 = std::max(s2, 0.0) + 2 * p * s1 + n * (p * p + vp);
+  s1 += n * p;
+
+  // 1. A rise of the cumulative max is one exact call of this interval: take it out.
+  if (is_new || (e.prev_max >= 0 && s.max_exec > e.prev_max)) {
+    const double x = s.max_exec + p;
+    hist.add_point(1, x * kMs);
+    n -= 1;
+    s1 -= x;
+    s2 -= x * x;
+    if (n <= 0) return;
+  }
+  s1 = std::max(s1, 1e-9 * n);
+  s2 = std::max(s2, s1 * s1 / n);
+  const double m = s1 / n;
+  const double v = std::max(s2 / n - m * m, 0.0);
+
+  // 2. The entry's body, learnt from its own pooled history.
+  push_pool(e, n, s1, s2);
+
+  // 3. Explain an excess over the body as k calls at one value x (a stall tail).
+  if (n >= 2 && e.body_ok && m > 0 && e.m_b > 0) {
+    const double m_b = e.m_b;
+    const double v_b = e.cv2_b * m_b * m_b;
+    const double s_b = std::sqrt(std::log1p(e.cv2_b));
+    const double a = s1 - n * m_b;
+    const double b = s2 - n * (m_b * m_b + v_b);
+    if (a > 0 && b > 0) {
+      const double c = b - 2 * m_b * a;
+      const double dx = (c + std::sqrt(c * c + 4 * a * a * v_b)) / (2 * a);
+      const double k = a / dx;
+      const double x = m_b + dx;
+      if (k <= kKMax * n && x >= m_b * std::exp(kZ99 * s_b - s_b * s_b / 2)) {
+        hist.add_lognormal((n - k), m_b * kMs, v_b * kMs * kMs);
+        hist.add_point(k, x * kMs);
+        return;
+      }
+    }
+    if (a <= 0) {
+      const double sigma = std::sqrt(std::log1p(v / (m * m)));
+      hist.add_lognormal_sigma(n, m * kMs, std::min(sigma, s_b));
+      return;
+    }
+  }
+  hist.add_lognormal(n, m * kMs, v * kMs * kMs);
+}
+
+void LatencyEstimator::push_pool(Entry& e, double n, double s1, double s2) {
+  e.acc_n += n;
+  e.acc_s1 += s1;
+  e.acc_s2 += s2;
+  if (e.acc_n < kPool) return;
+  const double pm = e.acc_s1 / e.acc_n;
+  const double pv = std::max(e.acc_s2 / e.acc_n - pm * pm, 0.0);
+  if (pm > 0) {
+    e.pool_mean.push(static_cast<float>(pm));
+    e.pool_cv2.push(static_cast<float>(pv / (pm * pm)));
+  }
+  e.acc_n = e.acc_s1 = e.acc_s2 = 0;
+  e.body_ok = e.pool_mean.size >= kMinPools;
+  if (e.body_ok) {
+    e.m_b = e.pool_mean.quantile(kQMean);
+    e.cv2_b = e.pool_cv2.quantile(kQCv2);
+  }
+}
+
+void LatencyEstimator::end() {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    Entry& e = it->second;
+    if (e.present && e.last_seen != sample_) {
+      lost_calls_ += 0.5 * e.last_calls;
+      e.present = false;
+    }
+    // A re-created entry keeps its body, but not forever.
+    if (sample_ - e.last_seen > static_cast<std::uint64_t>(forget_after_)) {
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  baseline_ = false;
+  full_reset_ = false;
+}
+
+}  // namespace pge::latency
