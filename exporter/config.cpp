@@ -528,6 +528,16 @@ ConfigResult config_from_dsn(const std::string& dsn) {
   return result;
 }
 
-std::string redact_dsn(const std::string& dsn) { return scrub(dsn, dsn_password(dsn)); }
+std::string redact_dsn(const std::string& dsn) {
+  // By position, not by value: a password that also occurs in the user name must not hide it.
+  static const std::regex uri_pw("^([a-z]+://[^:@/]*:)[^@/]*@");
+  static const std::regex query_pw("([?&]password=)[^&]*");
+  static const std::regex kv_quoted("((^|\\s)password\\s*=\\s*')(?:[^'\\\\]|\\\\.)*'");
+  static const std::regex kv_plain("((^|\\s)password\\s*=\\s*)[^\\s']\\S*");
+  std::string out = std::regex_replace(dsn, uri_pw, "$1******@");
+  out = std::regex_replace(out, query_pw, "$1******");
+  out = std::regex_replace(out, kv_quoted, "$1******'");
+  return std::regex_replace(out, kv_plain, "$1******");
+}
 
 }  // namespace pge

@@ -2,11 +2,12 @@
 # One-command demo: PostgreSQL with the SharedMinds reference database, its pg_cron jobs and
 # workload, the exporter, Prometheus (with our rules) and Alertmanager, all on 127.0.0.1.
 #
-#   scripts/demo.sh [--scale S] [--duration S] [--no-exporter] [--skip-deps]
+#   scripts/demo.sh [--scale S] [--duration S] [--no-exporter] [--no-build] [--skip-deps]
 #
 #   --scale S       reference data scale (default 0.1: 100k context_events, loads in seconds)
 #   --duration S    stop everything by itself after S seconds (smoke tests); default: until Ctrl-C
 #   --no-exporter   do not build or start the exporter (database, workload, Prometheus only)
+#   --no-build      start the existing $PGE_BUILD_DIR/pg_evolution_exporter (default build/) without cmake
 #   --skip-deps     do not run scripts/install-deps.sh
 #
 # Ports: PostgreSQL 15432, exporter 9187, Prometheus 9090, Alertmanager 9093. State in .demo/.
@@ -15,13 +16,15 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-scale=0.1 duration=0 exporter=1 deps=1
+builddir=${PGE_BUILD_DIR:-$root/build}   # the same build directory as scripts/test.sh
+scale=0.1 duration=0 exporter=1 deps=1 build=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) scale=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --no-exporter) exporter=0; shift ;;
     --skip-deps) deps=0; shift ;;
+    --no-build) build=0; shift ;;
     -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -83,13 +86,13 @@ wait_http() {  # url seconds
 
 # --- dependencies and build ----------------------------------------------------------------------
 [ "$deps" = 1 ] && { say "installing Debian packages (scripts/install-deps.sh)"; "$root/scripts/install-deps.sh"; }
-if [ "$exporter" = 1 ]; then
+if [ "$exporter" = 1 ] && [ "$build" = 1 ]; then
   [ -f "$root/CMakeLists.txt" ] || die "no CMakeLists.txt yet: run with --no-exporter"
   say "building (log: $log/build.log)"
-  (cd "$root" && cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build -j2) >"$log/build.log" 2>&1 \
+  (cmake -S "$root" -B "$builddir" -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build "$builddir" -j2) >"$log/build.log" 2>&1 \
     || { tail -n 30 "$log/build.log" >&2; die "build failed"; }
-  [ -x "$root/build/pg_evolution_exporter" ] || die "build/pg_evolution_exporter was not built"
 fi
+[ "$exporter" = 0 ] || [ -x "$builddir/pg_evolution_exporter" ] || die "$builddir/pg_evolution_exporter does not exist"
 
 for addr in "127.0.0.1:$PG_PORT" "$PROM_ADDR" "$AM_ADDR" $([ "$exporter" = 1 ] && echo "$EXPORTER_ADDR"); do
   port_busy "$addr" && die "$addr is already in use (another demo running?)"
@@ -105,7 +108,10 @@ start_bg workload "$log/workload.log" "$root/scripts/workload.sh" --port "$PG_PO
 
 # --- exporter ------------------------------------------------------------------------------------
 if [ "$exporter" = 1 ]; then
-  start_bg exporter "$log/exporter.log" "$root/build/pg_evolution_exporter" \
+  # config/sharedminds.toml takes its DSNs from the environment (no password in the file).
+  export SHAREDMINDS_DSN="host=127.0.0.1 port=$PG_PORT dbname=sharedminds user=pge_exporter password=exporter"
+  export SHAREDMINDS_PROBE_DSN="host=127.0.0.1 port=$PG_PORT dbname=sharedminds user=pge_probe_writer password=probe"
+  start_bg exporter "$log/exporter.log" "$builddir/pg_evolution_exporter" \
     --config.file="$root/config/sharedminds.toml" --web.listen-address="$EXPORTER_ADDR"
 fi
 

@@ -135,6 +135,7 @@ TEST(Dsn, PasswordIsRedactedInEveryForm) {
   EXPECT_EQ(redact_dsn("postgresql://h/db?password=hunter2&sslmode=off"),
             "postgresql://h/db?password=******&sslmode=off");
   EXPECT_EQ(redact_dsn("host=x user=u"), "host=x user=u");
+  EXPECT_EQ(redact_dsn("user=pge_exporter password=exporter"), "user=pge_exporter password=******");
 }
 
 }  // namespace

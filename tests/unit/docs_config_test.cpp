@@ -1,0 +1,68 @@
+// docs/config.md stays in step with the code: every collector and option in the registry, and every
+// key of the SharedMinds example, is documented.
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <toml++/toml.h>
+
+#include "collectors/registry.h"
+#include "tests/support/test_support.h"
+
+namespace pge {
+namespace {
+
+std::string read_doc(const std::string& name) {
+  std::ifstream in(test::source_dir() + "/docs/" + name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void collect_keys(const toml::table& table, const std::string& prefix, std::vector<std::string>& out) {
+  for (auto&& [k, node] : table) {
+    const std::string path = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (const toml::table* t = node.as_table(); t && path.find("labels") == std::string::npos) {
+      if (prefix == "collectors") {
+        collect_keys(*t, "collectors.NAME", out);
+      } else {
+        collect_keys(*t, path, out);
+      }
+    } else if (const toml::array* a = node.as_array(); a && a->is_array_of_tables()) {
+      for (const auto& item : *a) collect_keys(*item.as_table(), path, out);
+    } else {
+      out.push_back(path);
+    }
+  }
+}
+
+TEST(Docs, EveryCollectorAndOptionIsInTheConfigReference) {
+  const std::string doc = read_doc("config.md");
+  for (const auto& info : collector_registry()) {
+    EXPECT_NE(doc.find("`collectors." + info.name + "`"), std::string::npos) << info.name;
+    for (const auto& opt : info.options) {
+      EXPECT_NE(doc.find("`collectors." + info.name + "." + opt.name + "`"), std::string::npos)
+          << info.name << "." << opt.name;
+    }
+  }
+}
+
+TEST(Docs, EveryKeyOfTheSharedMindsExampleIsInTheConfigReference) {
+  const std::string doc = read_doc("config.md");
+  toml::table root = toml::parse_file(test::source_dir() + "/config/sharedminds.toml");
+  std::vector<std::string> keys;
+  collect_keys(root, "", keys);
+  EXPECT_GT(keys.size(), 20u);
+  for (const auto& key : keys) {
+    if (key.rfind("collectors.NAME.", 0) == 0) {
+      const std::string leaf = key.substr(16);
+      const bool common = leaf == "enabled" || leaf == "interval" || leaf == "timeout";
+      EXPECT_TRUE(common || doc.find("." + leaf + "`") != std::string::npos) << key;
+      continue;
+    }
+    EXPECT_NE(doc.find("`" + key + "`"), std::string::npos) << key << " is not documented";
+  }
+}
+
+}  // namespace
+}  // namespace pge
