@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""Writes the Grafana dashboards grafana/pg_evolution_*.json (run it after editing; commit both).
+
+The panels live here as data so that the four dashboards share one layout, one datasource variable
+and one `target` variable instead of four hand-edited copies of Grafana's JSON. Every dashboard
+selects its Prometheus through the `datasource` template variable (no datasource uid is written),
+so it works on import into any Grafana >= 8 and with file provisioning.
+"""
+import json
+import pathlib
+
+DS = {"type": "prometheus", "uid": "${datasource}"}
+T = 'target=~"$target"'
+RI = "$__rate_interval"
+
+
+def q(expr, legend="", instant=False):
+    target = {"datasource": DS, "expr": expr, "legendFormat": legend, "refId": ""}
+    if instant:
+        target.update(instant=True, range=False, format="table")
+    return target
+
+
+def panel(title, kind, targets, unit="short", w=12, h=8, description="", thresholds=None,
+          mappings=None, max_value=None):
+    defaults = {"unit": unit}
+    if thresholds:
+        defaults["thresholds"] = {"mode": "absolute", "steps": [
+            {"color": c, "value": v} for v, c in thresholds]}
+        defaults["color"] = {"mode": "thresholds"}
+    if mappings:
+        defaults["mappings"] = mappings
+    if max_value is not None:
+        defaults["max"] = max_value
+    for i, t in enumerate(targets):
+        t["refId"] = chr(ord("A") + i)
+    p = {"type": kind, "title": title, "description": description, "datasource": DS,
+         "targets": targets, "fieldConfig": {"defaults": defaults, "overrides": []},
+         "gridPos": {"w": w, "h": h}, "options": {}}
+    if kind == "table":
+        p["transformations"] = [{"id": "merge", "options": {}},
+                                {"id": "organize", "options": {"excludeByName": {"Time": True}}}]
+    return p
+
+
+def row(title):
+    return {"type": "row", "title": title, "collapsed": False, "panels": [], "gridPos": {"w": 24, "h": 1}}
+
+
+OK_BAD = [(None, "red"), (1, "green")]  # 1 = good
+BAD_OK = [(None, "green"), (1, "red")]  # any positive count = bad
+YES_NO = [{"type": "value", "options": {"0": {"text": "NO", "color": "red"},
+                                        "1": {"text": "YES", "color": "green"}}}]
+
+
+def overview():
+    return [
+        row("Targets"),
+        panel("PostgreSQL up", "stat", [q(f"pg_up{{{T}}}", "{{target}}")], w=6, thresholds=OK_BAD,
+              mappings=[{"type": "value", "options": {"0": {"text": "DOWN"}, "1": {"text": "UP"}}}]),
+        panel("Firing alerts", "table",
+              [q(f'ALERTS{{alertstate="firing",{T}}}', instant=True)], w=18,
+              description="Alerts of alerts/pg_evolution.rules.yml now firing for the selected targets."),
+        row("Collector health"),
+        panel("Collector success", "table",
+              [q(f"pg_evolution_exporter_collector_success{{{T}}}", instant=True),
+               q(f"time() - pg_evolution_exporter_collector_last_success_timestamp_seconds{{{T}}}", instant=True)],
+              description="Value #A: last run succeeded (1). Value #B: seconds since the last success."),
+        panel("Collector duration", "timeseries",
+              [q(f"pg_evolution_exporter_collector_duration_seconds{{{T}}}", "{{target}} {{collector}}")], unit="s"),
+        panel("Collector errors and lock skips", "timeseries",
+              [q(f"rate(pg_evolution_exporter_collector_errors_total{{{T}}}[{RI}])", "errors {{target}} {{collector}}"),
+               q(f"rate(pg_evolution_exporter_collector_lock_skips_total{{{T}}}[{RI}])", "lock skips {{target}} {{collector}}"),
+               q(f"rate(pg_evolution_exporter_collector_lock_timeouts_total{{{T}}}[{RI}])", "lock timeouts {{target}} {{collector}}")],
+              unit="ops"),
+        panel("Series per collector", "timeseries",
+              [q(f"pg_evolution_exporter_collector_series{{{T}}}", "{{target}} {{collector}}")]),
+        row("Database"),
+        panel("Cache hit ratio", "timeseries",
+              [q(f"datname:pg_cache_hit_ratio:rate5m{{{T}}}", "{{target}} {{datname}}")], unit="percentunit",
+              thresholds=[(None, "red"), (0.95, "green")]),
+        panel("Transactions per second", "timeseries",
+              [q(f"rate(pg_stat_database_xact_commit_total{{{T}}}[{RI}])", "commit {{target}} {{datname}}"),
+               q(f"rate(pg_stat_database_xact_rollback_total{{{T}}}[{RI}])", "rollback {{target}} {{datname}}")],
+              unit="ops"),
+        panel("Connections by state", "timeseries",
+              [q(f"sum by (target, datname, state) (pg_stat_activity_connections{{{T}}})", "{{target}} {{state}}")]),
+        panel("Oldest transaction, longest query, lock waits", "timeseries",
+              [q(f"pg_stat_activity_oldest_xact_age_seconds{{{T}}}", "oldest xact {{target}}"),
+               q(f"pg_stat_activity_longest_query_seconds{{{T}}}", "longest query {{target}}")], unit="s"),
+        panel("Sessions waiting on locks", "timeseries",
+              [q(f"pg_stat_activity_waiting_on_locks{{{T}}}", "{{target}} {{datname}}")]),
+        panel("Database size", "timeseries",
+              [q(f"pg_database_size_bytes{{{T}}}", "{{target}} {{datname}}")], unit="bytes"),
+    ]
+
+
+def quantiles(metric, by, legend, extra=""):
+    sel = f"{T}{extra}"
+    return [q(f"histogram_quantile({p}, sum by ({by}, le) (rate({metric}_bucket{{{sel}}}[{RI}])))",
+              f"p{int(p * 100)} {legend}") for p in (0.5, 0.95, 0.99)]
+
+
+def latency():
+    cls = ',class=~"$class"'
+    return [
+        row("Statements by query class (estimated from pg_stat_statements)"),
+        panel("p50 / p95 / p99 by class and command", "timeseries",
+              quantiles("pg_stat_statements_duration_seconds", "target, class, command",
+                        "{{class}} {{command}}", cls), unit="s", w=24, h=10),
+        panel("p95 now vs the same hour yesterday", "timeseries",
+              [q(f"class:pg_stat_statements_duration_seconds:p95_rate5m{{{T}{cls}}}", "now {{class}}"),
+               q(f"class:pg_stat_statements_duration_seconds:p95_rate5m_baseline1d{{{T}{cls}}}", "yesterday {{class}}")],
+              unit="s", description="The regression alerts fire at +20% (reads) and +30% (writes) for 15 minutes."),
+        panel("Calls per second by class", "timeseries",
+              [q(f"sum by (target, class, command) (rate(pg_stat_statements_calls_total{{{T}{cls}}}[{RI}]))",
+                 "{{class}} {{command}}")], unit="ops"),
+        panel("Mean duration by class", "timeseries",
+              [q(f"sum by (target, class) (rate(pg_stat_statements_duration_seconds_sum{{{T}{cls}}}[{RI}]))"
+                 f" / sum by (target, class) (rate(pg_stat_statements_duration_seconds_count{{{T}{cls}}}[{RI}]))",
+                 "{{class}}")], unit="s"),
+        panel("pg_stat_statements evictions and lost calls", "timeseries",
+              [q(f"increase(pg_stat_statements_dealloc_total{{{T}}}[1h])", "evictions/h {{target}}"),
+               q(f"rate(pg_stat_statements_lost_calls_total{{{T}}}[{RI}])", "lost calls/s {{target}}")]),
+        row("Probes (timed by the exporter)"),
+        panel("Canary query probes", "timeseries",
+              quantiles("pg_probe_duration_seconds", "target, probe", "{{probe}}"), unit="s"),
+        panel("Write probe (INSERT + COMMIT)", "timeseries",
+              quantiles("pg_write_probe_duration_seconds", "target", "{{target}}"), unit="s"),
+        row("WAL"),
+        panel("Mean WAL sync time", "timeseries",
+              [q(f"target:pg_stat_wal_sync_duration_seconds:mean_rate5m{{{T}}}", "{{target}}")], unit="s"),
+        panel("WAL syncs per second", "timeseries",
+              [q(f"rate(pg_stat_wal_sync_total{{{T}}}[{RI}])", "{{target}}")], unit="ops"),
+    ]
+
+
+def migration():
+    return [
+        row("Promoted JSONB columns (dual-write, cutover under 1% NULL)"),
+        panel("Cutover ready", "stat",
+              [q(f"pg_promoted_column_cutover_ready{{{T}}}", "{{relname}}.{{column}}")], w=8,
+              mappings=YES_NO, thresholds=OK_BAD,
+              description="YES when the missing ratio is under the cutover threshold, no row disagrees with "
+                          "the JSONB source and recent writes fill the column."),
+        panel("Missing ratio (all rows, recent rows)", "timeseries",
+              [q(f"pg_promoted_column_missing_ratio{{{T}}}", "all {{relname}}.{{column}}"),
+               q(f"pg_promoted_column_recent_missing_ratio{{{T}}}", "recent {{relname}}.{{column}}")],
+              unit="percentunit", w=16, thresholds=[(None, "green"), (0.01, "red")]),
+        panel("Rows disagreeing with JSONB / invalid / constraint validated", "table",
+              [q(f"pg_promoted_column_mismatch_rows{{{T}}}", instant=True),
+               q(f"pg_promoted_column_invalid_rows{{{T}}}", instant=True),
+               q(f"pg_promoted_column_constraint_valid{{{T}}}", instant=True)], w=24,
+              description="Value #A: mismatching rows. Value #B: invalid rows. Value #C: constraint VALID (1)."),
+        row("Partitions"),
+        panel("Partition runway", "bargauge",
+              [q(f"pg_partitioned_table_runway_seconds{{{T}}}", "{{schemaname}}.{{relname}}")], unit="s",
+              w=8, thresholds=[(None, "red"), (172800, "orange"), (604800, "green")]),
+        panel("Rows in DEFAULT partition", "stat",
+              [q(f"pg_partitioned_table_default_rows{{{T}}}", "{{relname}}")], w=4, thresholds=BAD_OK),
+        panel("Partitions", "stat",
+              [q(f"pg_partitioned_table_partitions{{{T}}}", "{{relname}}")], w=4,
+              thresholds=[(None, "green"), (37, "orange")]),
+        panel("Gaps / invalid partition indexes", "stat",
+              [q(f"pg_partitioned_table_gaps{{{T}}}", "gaps {{relname}}"),
+               q(f"pg_partitioned_table_invalid_indexes{{{T}}}", "invalid idx {{relname}}")], w=8,
+              thresholds=BAD_OK),
+        row("Growth against the partitioning thresholds"),
+        panel("Estimated rows, 30-day forecast, threshold", "timeseries",
+              [q(f"pg_table_estimated_rows{{{T}}}", "rows {{relname}}"),
+               q(f"predict_linear(pg_table_estimated_rows{{{T}}}[6h], 30 * 86400)", "in 30 days {{relname}}"),
+               q(f"pg_table_rows_threshold{{{T}}}", "threshold {{relname}}")]),
+        panel("Table size and growth per day", "timeseries",
+              [q(f"pg_table_total_bytes{{{T}}}", "{{relname}}"),
+               q(f"deriv(pg_table_total_bytes{{{T}}}[1h]) * 86400", "growth/day {{relname}}")], unit="bytes"),
+        row("Jobs: dashboard_statistics refresh, pg_cron, retention"),
+        panel("Matview staleness", "timeseries",
+              [q(f"pg_matview_staleness_seconds{{{T}}}", "{{schemaname}}.{{relname}}")], unit="s",
+              thresholds=[(None, "green"), (900, "red")]),
+        panel("Matview last refresh succeeded", "stat",
+              [q(f"pg_matview_last_refresh_success{{{T}}}", "{{relname}}")], mappings=YES_NO, thresholds=OK_BAD),
+        panel("pg_cron jobs", "table",
+              [q(f"pg_cron_job_last_run_success{{{T}}}", instant=True),
+               q(f"pg_cron_job_recent_failures{{{T}}}", instant=True),
+               q(f"pg_cron_job_overdue_seconds{{{T}}}", instant=True)], w=24,
+              description="Value #A: last run succeeded (1). Value #B: recent failed runs. Value #C: seconds overdue."),
+        panel("Retention: last run", "timeseries",
+              [q(f"pg_retention_last_run_rows_archived{{{T}}}", "archived {{target}}"),
+               q(f"pg_retention_last_run_rows_deleted{{{T}}}", "deleted {{target}}")]),
+    ]
+
+
+def storage():
+    rel = f'{T},relname=~"$relname"'
+    return [
+        row("Bloat and vacuum"),
+        panel("Index bloat (share of table size)", "bargauge",
+              [q(f"pg_index_bloat_table_ratio{{{rel}}}", "{{relname}}.{{indexrelname}} ({{method}})")],
+              unit="percentunit", thresholds=[(None, "green"), (0.3, "red")], max_value=1),
+        panel("Table bloat", "bargauge",
+              [q(f"pg_table_bloat_ratio{{{rel}}}", "{{schemaname}}.{{relname}}")], unit="percentunit", max_value=1),
+        panel("Dead tuples", "timeseries",
+              [q(f"pg_stat_user_tables_n_dead_tup{{{rel}}}", "{{relname}}")]),
+        panel("Dead tuple ratio", "timeseries",
+              [q(f"pg_stat_user_tables_dead_tuple_ratio{{{rel}}}", "{{relname}}")], unit="percentunit"),
+        panel("Time since last autovacuum", "bargauge",
+              [q(f"time() - (pg_stat_user_tables_last_autovacuum{{{rel}}} > 0)", "{{relname}}")], unit="s"),
+        panel("Table frozen XID age", "bargauge",
+              [q(f"pg_table_frozen_xid_age{{{rel}}}", "{{relname}}")]),
+        row("Updates and indexes"),
+        panel("HOT update ratio", "timeseries",
+              [q(f"pg_table_hot_update_ratio{{{rel}}}", "{{relname}}"),
+               q(f"rate(pg_stat_user_tables_n_tup_hot_upd_total{{{rel}}}[{RI}])"
+                 f" / (rate(pg_stat_user_tables_n_tup_upd_total{{{rel}}}[{RI}]) > 0)", "now {{relname}}")],
+              unit="percentunit"),
+        panel("Indexes per table", "bargauge",
+              [q(f"count by (target, schemaname, relname) (pg_index_info{{{rel}}})", "{{relname}}")]),
+        panel("Index scans per second", "timeseries",
+              [q(f"rate(pg_stat_user_indexes_idx_scan_total{{{rel}}}[{RI}])", "{{relname}}.{{indexrelname}}")],
+              unit="ops"),
+        panel("Index entries read per second", "timeseries",
+              [q(f"rate(pg_stat_user_indexes_idx_tup_read_total{{{rel}}}[{RI}])", "{{relname}}.{{indexrelname}}")],
+              unit="ops"),
+        panel("Sequential vs index scans", "timeseries",
+              [q(f"rate(pg_stat_user_tables_seq_scan_total{{{rel}}}[{RI}])", "seq {{relname}}"),
+               q(f"rate(pg_stat_user_tables_idx_scan_total{{{rel}}}[{RI}])", "idx {{relname}}")], unit="ops"),
+        panel("Unused indexes (idx_scan = 0 since stats reset)", "table",
+              [q(f"pg_stat_user_indexes_size_bytes{{{rel}}}"
+                 f" and on (job, instance, target, datname, schemaname, relname, indexrelname)"
+                 f" (pg_stat_user_indexes_idx_scan_total{{{rel}}} == 0)", instant=True)], unit="bytes"),
+        panel("Invalid indexes", "table",
+              [q(f"pg_index_valid{{{rel}}} == 0", instant=True)]),
+        panel("Table and index sizes", "timeseries",
+              [q(f"pg_stat_user_tables_table_size_bytes{{{rel}}}", "table {{relname}}"),
+               q(f"pg_stat_user_tables_index_size_bytes{{{rel}}}", "indexes {{relname}}")], unit="bytes"),
+        row("Triggers"),
+        panel("updated_at trigger functions", "stat",
+              [q(f"pg_updated_at_trigger_functions{{{T}}}", "{{target}}")], w=12,
+              thresholds=[(None, "green"), (2, "orange")],
+              description="The Phase 3 plan keeps one shared function; more than one means the consolidation is incomplete."),
+        panel("track_functions enabled", "stat",
+              [q(f"pg_settings_track_functions_enabled{{{T}}}", "{{target}}")], w=12, mappings=YES_NO,
+              thresholds=OK_BAD),
+    ]
+
+
+def variables(extra):
+    ds = {"name": "datasource", "label": "Prometheus", "type": "datasource", "query": "prometheus",
+          "current": {}, "hide": 0, "refresh": 1, "options": []}
+    target = {"name": "target", "label": "Target", "type": "query", "datasource": DS,
+              "query": {"query": "label_values(pg_up, target)", "refId": "target"},
+              "definition": "label_values(pg_up, target)", "refresh": 2, "multi": True,
+              "includeAll": True, "allValue": ".*", "current": {}, "options": [], "sort": 1}
+    out = [ds, target]
+    for name, metric in extra:
+        out.append({"name": name, "label": name, "type": "query", "datasource": DS,
+                    "query": {"query": f'label_values({metric}{{{T}}}, {name})', "refId": name},
+                    "definition": f'label_values({metric}{{{T}}}, {name})', "refresh": 2,
+                    "multi": True, "includeAll": True, "allValue": ".*", "current": {}, "options": [],
+                    "sort": 1})
+    return out
+
+
+def layout(panels):
+    x = y = row_h = 0
+    for i, p in enumerate(panels, start=1):
+        p["id"] = i
+        w, h = p["gridPos"]["w"], p["gridPos"]["h"]
+        if x + w > 24:
+            x, y = 0, y + row_h
+            row_h = 0
+        p["gridPos"].update(x=x, y=y)
+        x += w
+        row_h = max(row_h, h)
+        if p["type"] == "row":
+            x, y, row_h = 0, y + h, 0
+    return panels
+
+
+def dashboard(uid, title, panels, extra_vars=()):
+    return {
+        "uid": uid, "title": title, "tags": ["postgresql", "pg_evolution_exporter"],
+        "timezone": "browser", "schemaVersion": 37, "version": 1, "editable": True,
+        "time": {"from": "now-6h", "to": "now"}, "refresh": "30s",
+        "templating": {"list": variables(extra_vars)},
+        "annotations": {"list": []},
+        "links": [{"title": "pg_evolution dashboards", "type": "dashboards", "tags": ["pg_evolution_exporter"],
+                   "asDropdown": True}],
+        "panels": layout(panels),
+    }
+
+
+DASHBOARDS = {
+    "pg_evolution_overview.json": dashboard("pge-overview", "PostgreSQL evolution: overview", overview()),
+    "pg_evolution_latency.json": dashboard(
+        "pge-latency", "PostgreSQL evolution: latency", latency(),
+        [("class", "pg_stat_statements_duration_seconds_count")]),
+    "pg_evolution_migration.json": dashboard("pge-migration", "PostgreSQL evolution: Phase 3 migration", migration()),
+    "pg_evolution_storage.json": dashboard(
+        "pge-storage", "PostgreSQL evolution: storage and indexes", storage(),
+        [("relname", "pg_stat_user_tables_total_size_bytes")]),
+}
+
+if __name__ == "__main__":
+    here = pathlib.Path(__file__).resolve().parent
+    for name, board in DASHBOARDS.items():
+        (here / name).write_text(json.dumps(board, indent=2) + "\n")
+        print(f"wrote grafana/{name}")

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# End to end with a real Prometheus: PostgreSQL (reference DB) -> pg_evolution_exporter -> Prometheus
+# loading alerts/pg_evolution.rules.yml. Checks:
+#   1. `promtool check metrics` accepts the exporter's /metrics
+#   2. the target is up in Prometheus and pg_up == 1
+#   3. recording rules produce values (transaction rate; statement p95 under a short workload)
+#   4. every alert and recording-rule expression and every Grafana panel/variable query evaluates
+#      without error through the query API
+#   5. PostgresInvalidIndex is not firing, then fires after a failed CREATE UNIQUE INDEX
+#      CONCURRENTLY (scripts/faults.sh invalidate-index)
+# The rules are loaded with every `for:` cut to 10s so that step 5 takes seconds, not 10 minutes;
+# the `for:` durations themselves are covered by the promtool unit tests (alerts/tests).
+# Everything started here is stopped on exit.
+# Usage: test_prometheus_e2e.sh BUILD_DIR
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:?usage: test_prometheus_e2e.sh BUILD_DIR}" && pwd)
+pg_port=25541 prom_addr=127.0.0.1:25542 exporter_addr=127.0.0.1:25543
+work="$build/e2e-prometheus"
+pgdir="$build/e2e-pg"
+exporter="$build/pg_evolution_exporter"
+
+fail() {
+  echo "FAIL: $*" >&2
+  for log in "$work"/*.log; do [ -f "$log" ] && { echo "--- $log (tail)" >&2; tail -n 20 "$log" >&2; }; done
+  exit 1
+}
+for tool in prometheus promtool curl psql python3; do
+  command -v "$tool" >/dev/null || fail "$tool not found"
+done
+[ -x "$exporter" ] || fail "$exporter not built"
+[ -x "$root/scripts/refdb.sh" ] || fail "scripts/refdb.sh missing"
+
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  "$root/scripts/pg_local.sh" stop "$pgdir" || true
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+rm -rf "$work" && mkdir -p "$work/tsdb"
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: retry once a second
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || fail "timed out after waiting for: $what"
+    sleep 1
+  done
+}
+
+# PromQL query -> JSON result on stdout; fails on an HTTP error or a status other than success.
+promql() {
+  curl -sfG "http://$prom_addr/api/v1/query" --data-urlencode "query=$1" \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); sys.exit(r["status"]!="success") or print(json.dumps(r["data"]["result"]))'
+}
+has_result() { [ "$(promql "$1" 2>/dev/null || echo '[]')" != "[]" ]; }
+
+echo "== PostgreSQL on $pg_port with the reference database"
+"$root/scripts/pg_local.sh" start "$pgdir" "$pg_port"
+"$root/scripts/refdb.sh" load --port "$pg_port" --scale 0.01 >"$work/refdb.log" 2>&1 || fail "refdb.sh load failed"
+
+echo "== exporter on $exporter_addr (every collector every 2s)"
+# The SharedMinds config's target section, with the write probe on; every registered collector at 2s.
+{
+  sed -n '/^\[\[target\]\]/,/^# Per-collector settings/p' "$root/config/sharedminds.toml" \
+    | sed '/^# Per-collector settings/d; /^\[target.write_probe\]/,/^$/ s/^enabled = false/enabled = true/'
+  sed -n 's/^ *X(\([a-z_]*\)).*/\1/p' "$root/collectors/registry.cpp" | while read -r name; do
+    printf '\n[collectors.%s]\ninterval = "2s"\ntimeout = "2s"\n' "$name"
+  done
+} >"$work/exporter.toml"
+export SHAREDMINDS_DSN="host=127.0.0.1 port=$pg_port dbname=sharedminds user=pge_exporter password=exporter"
+export SHAREDMINDS_PROBE_DSN="host=127.0.0.1 port=$pg_port dbname=sharedminds user=pge_probe_writer password=probe"
+"$exporter" --config.check --config.file="$work/exporter.toml" >"$work/config-check.log" 2>&1 \
+  || fail "generated exporter config rejected (see $work/config-check.log)"
+"$exporter" --config.file="$work/exporter.toml" --web.listen-address="$exporter_addr" >"$work/exporter.log" 2>&1 &
+pids+=($!)
+wait_for 30 "exporter /metrics with pg_up 1" \
+  sh -c "curl -sf http://$exporter_addr/metrics | grep -q '^pg_up{target=\"sharedminds\"} 1'"
+sleep 5  # every collector has run at least once
+
+echo "== promtool check metrics"
+curl -sf "http://$exporter_addr/metrics" >"$work/metrics.txt"
+promtool check metrics <"$work/metrics.txt" >"$work/check-metrics.log" 2>&1 \
+  || { cat "$work/check-metrics.log" >&2; fail "promtool check metrics rejected /metrics"; }
+
+echo "== Prometheus on $prom_addr"
+sed -E 's/^( +for:) .*/\1 10s/' "$root/alerts/pg_evolution.rules.yml" >"$work/rules.yml"
+cat >"$work/prometheus.yml" <<YML
+global:
+  scrape_interval: 2s
+  evaluation_interval: 2s
+rule_files:
+  - $work/rules.yml
+scrape_configs:
+  - job_name: pg_evolution_exporter
+    static_configs:
+      - targets: ['$exporter_addr']
+YML
+promtool check config "$work/prometheus.yml" >"$work/check-config.log" 2>&1 || fail "promtool check config"
+prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
+  --web.listen-address="$prom_addr" >"$work/prometheus.log" 2>&1 &
+pids+=($!)
+wait_for 30 "Prometheus ready" curl -sf "http://$prom_addr/-/ready" -o /dev/null
+wait_for 30 "scrape target up" has_result 'up{job="pg_evolution_exporter"} == 1'
+has_result 'pg_up{target="sharedminds"} == 1' || fail "pg_up is not 1"
+
+echo "== recording rules"
+wait_for 30 "datname:pg_stat_database_xact:rate5m" has_result 'datname:pg_stat_database_xact:rate5m > 0'
+"$root/scripts/workload.sh" --port "$pg_port" --rate 50 --duration 20 >"$work/workload.log" 2>&1 &
+pids+=($!)
+wait_for 60 "a statement p95 by class under the workload" \
+  has_result 'class:pg_stat_statements_duration_seconds:p95_rate5m > 0'
+
+echo "== every alert, recording rule and dashboard expression evaluates"
+python3 - "$root" "$prom_addr" <<'PY' || fail "some expressions do not evaluate"
+import glob, json, re, sys, urllib.parse, urllib.request, yaml
+
+root, addr = sys.argv[1:]
+exprs = [(r.get("alert") or r.get("record"), r["expr"])
+         for g in yaml.safe_load(open(f"{root}/alerts/pg_evolution.rules.yml"))["groups"] for r in g["rules"]]
+variables = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h"}
+for path in sorted(glob.glob(f"{root}/grafana/*.json")):
+    board = json.load(open(path))
+    for v in board["templating"]["list"]:
+        variables.setdefault("$" + v["name"], ".*")
+        if v.get("type") == "query":
+            exprs.append((f"{path} variable {v['name']}",
+                          re.sub(r"^label_values\((.*),\s*\w+\)$", r"\1", v["definition"])))
+    exprs += [(f"{path} '{p['title']}'", t["expr"]) for p in board["panels"] for t in p.get("targets", [])]
+bad = 0
+for where, expr in exprs:
+    for var in sorted(variables, key=len, reverse=True):
+        expr = expr.replace(var, variables[var])
+    url = f"http://{addr}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    try:
+        status = json.load(urllib.request.urlopen(url, timeout=10))["status"]
+    except Exception as e:  # HTTP 400/422 carry the parse or execution error
+        status = getattr(e, "read", lambda: str(e).encode())().decode()
+    if status != "success":
+        bad += 1
+        print(f"  {where}: {status}\n    {expr}")
+print(f"  {len(exprs) - bad}/{len(exprs)} expressions evaluate")
+sys.exit(1 if bad else 0)
+PY
+
+echo "== PostgresInvalidIndex: silent, then firing after a failed CREATE UNIQUE INDEX CONCURRENTLY"
+firing() {
+  curl -sf "http://$prom_addr/api/v1/alerts" | python3 -c '
+import json, sys
+alerts = json.load(sys.stdin)["data"]["alerts"]
+sys.exit(not any(a["labels"].get("alertname") == "PostgresInvalidIndex" and a["state"] == "firing"
+                 and a["labels"].get("indexrelname") == "idx_context_events_created_by_uniq" for a in alerts))'
+}
+sleep 12  # longer than the shortened for: so a wrongly matching expression would already fire
+if firing; then fail "PostgresInvalidIndex fires before the fault"; fi
+"$root/scripts/faults.sh" --port "$pg_port" invalidate-index >"$work/fault.log" 2>&1 || fail "faults.sh invalidate-index"
+wait_for 60 "PostgresInvalidIndex firing for idx_context_events_created_by_uniq" firing
+curl -sf "http://$prom_addr/api/v1/alerts" | python3 -c '
+import json, sys
+for a in json.load(sys.stdin)["data"]["alerts"]:
+    if a["labels"]["alertname"] == "PostgresInvalidIndex":
+        print("  firing:", a["annotations"]["summary"], "severity=" + a["labels"]["severity"])'
+echo "PASS"
