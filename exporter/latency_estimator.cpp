@@ -1,6 +1,7 @@
 #include "exporter/latency_estimator.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -21,7 +22,71 @@ constexpr double kMs = 1e-3;     // pg_stat_statements reports milliseconds
 // Σ x² of an entry's calls, from its Welford mean and population stddev.
 double sum_sq(double calls, double mean, double stddev) { return calls * (stddev * stddev + mean * mean); }
 
+// Skips blanks and SQL comments (nested block comments included) from `i`.
+std::size_t skip_blanks(const std::string& q, std::size_t i) {
+  while (i < q.size()) {
+    if (std::isspace(static_cast<unsigned char>(q[i]))) {
+      ++i;
+    } else if (q.compare(i, 2, "--") == 0) {
+      i = q.find('\n', i);
+      if (i == std::string::npos) return q.size();
+    } else if (q.compare(i, 2, "/*") == 0) {
+      int depth = 0;
+      do {
+        if (q.compare(i, 2, "/*") == 0) { ++depth; i += 2; }
+        else if (q.compare(i, 2, "*/") == 0) { --depth; i += 2; }
+        else ++i;
+      } while (depth > 0 && i < q.size());
+    } else {
+      break;
+    }
+  }
+  return i;
+}
+
+// The lower-case keywords at parenthesis depth 0, in order (enough to see past a WITH clause).
+std::vector<std::string> top_level_words(const std::string& q, std::size_t limit) {
+  std::vector<std::string> words;
+  int depth = 0;
+  for (std::size_t i = skip_blanks(q, 0); i < q.size() && words.size() < limit; i = skip_blanks(q, i)) {
+    const char ch = q[i];
+    if (ch == '(') { ++depth; ++i; continue; }
+    if (ch == ')') { --depth; ++i; continue; }
+    if (ch == '\'' || ch == '"') {  // literals and quoted names cannot hold keywords
+      const std::size_t close = q.find(ch, i + 1);
+      i = close == std::string::npos ? q.size() : close + 1;
+      continue;
+    }
+    if (!std::isalpha(static_cast<unsigned char>(ch))) { ++i; continue; }
+    std::string w;
+    while (i < q.size() && (std::isalnum(static_cast<unsigned char>(q[i])) || q[i] == '_')) {
+      w += static_cast<char>(std::tolower(static_cast<unsigned char>(q[i++])));
+    }
+    if (depth == 0) words.push_back(std::move(w));
+  }
+  return words;
+}
+
 }  // namespace
+
+std::string statement_command(const std::string& query) {
+  static const char* const kCommands[] = {"select", "insert", "update", "delete", "merge"};
+  const auto words = top_level_words(query, 4096);
+  if (words.empty()) return "utility";
+  const std::string& first = words.front();
+  if (first == "values" || first == "table") return "select";
+  for (const char* c : kCommands) {
+    if (first == c) return c;
+  }
+  if (first != "with") return "utility";
+  for (const auto& w : words) {
+    for (const char* c : kCommands) {
+      if (w == c) return c;
+    }
+  }
+  return "utility";
+}
+
 
 const std::vector<double>& bucket_bounds() {
   static const std::vector<double> bounds = [] {

@@ -22,6 +22,11 @@ const std::vector<double>& bucket_bounds();
 class Histogram {
  public:
   Histogram();
+  // One exactly measured observation (probes): bucket, count and sum all exact.
+  void observe(double seconds) {
+    add_point(1, seconds);
+    add_exact(1, seconds);
+  }
   // `w` observations at exactly `x` seconds.
   void add_point(double w, double x);
   // `w` observations from a log-normal with the given mean (seconds) and log-sd `sigma`.
@@ -45,6 +50,11 @@ class Histogram {
   double count_ = 0;
   double sum_ = 0;
 };
+
+// The command of a (normalized) statement text: select, insert, update, delete, merge, or utility for
+// everything else (BEGIN, COMMIT, SET, DDL, COPY, EXPLAIN ...). Comments are skipped; a WITH clause
+// takes the command of its main statement.
+std::string statement_command(const std::string& query);
 
 // Prometheus' histogram_quantile over cumulative counts (bounds without +Inf; `count` is +Inf's):
 // linear interpolation inside the bucket, the first bucket starting at 0, and the highest finite
@@ -99,6 +109,7 @@ class LatencyEstimator {
   // reset or re-created (on average half an interval of its traffic was never sampled).
   double lost_calls() const { return lost_calls_; }
   std::size_t tracked_entries() const { return entries_.size(); }
+  bool tracks(const EntryKey& key) const { return entries_.count(key) > 0; }
 
  private:
   static constexpr std::size_t kHist = 120;

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Accuracy benchmark of the pg_stat_statements latency histograms (issue 4 item 3, docs/latency.md).
+# Starts its own cluster on port 25511, loads the reference DB, logs every statement of role `app`
+# (auto_explain.log_min_duration=0: exec time; log_min_duration_statement=0: whole statement) to
+# csvlog, runs the SharedMinds workload and the statements collector side by side, and prints true
+# vs estimated p50/p95/p99 per command, class and overall.
+#
+#   bench/latency_accuracy.sh BUILD_DIR [--scale S] [--duration S] [--interval S] [--rate TPS]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:?usage: latency_accuracy.sh BUILD_DIR [--scale S] [--duration S] [--interval S] [--rate TPS]}" && pwd)
+shift
+scale=0.05 duration=90 interval=5 rate=300 port=25511
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --scale) scale=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --interval) interval=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+dir=$build/bench_pg
+"$root/scripts/pg_local.sh" start "$dir" "$port"
+trap '"$root/scripts/pg_local.sh" stop "$dir"' EXIT
+export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres
+"$root/scripts/refdb.sh" load --port "$port" --scale "$scale" >/dev/null
+# Exec-time basis (auto_explain measures exec only), everything of role app logged.
+psql -X -q -d postgres <<SQL
+ALTER SYSTEM SET logging_collector = on;
+ALTER SYSTEM SET log_destination = 'csvlog';
+ALTER SYSTEM SET log_filename = 'bench.log';
+ALTER SYSTEM SET log_truncate_on_rotation = on;
+ALTER SYSTEM SET pg_stat_statements.track_planning = off;
+ALTER ROLE app SET auto_explain.log_min_duration = 0;
+ALTER ROLE app SET log_min_duration_statement = 0;
+SQL
+"$root/scripts/pg_local.sh" restart "$dir"
+rm -f "$dir/log/bench.csv"
+psql -X -q -d postgres -c "SELECT pg_rotate_logfile()" >/dev/null
+"$root/scripts/workload.sh" --port "$port" --rate "$rate" --duration $(( ${duration%.*} + 4 * ${interval%.*} + 10 )) >/dev/null 2>&1 &
+workload=$!
+sleep 3
+"$build/bench/latency_accuracy" --dsn "host=127.0.0.1 port=$port dbname=sharedminds user=pge_exporter password=exporter" \
+  --csvlog "$dir/log/bench.csv" --duration "$duration" --interval "$interval"
+kill "$workload" 2>/dev/null || true
+wait "$workload" 2>/dev/null || true

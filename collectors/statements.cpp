@@ -1,0 +1,247 @@
+// Statement latency histograms from pg_stat_statements (docs/latency.md). Every interval (default
+// 5 s) one statement samples `pg_stat_statements(false)` (no texts: 3x cheaper) with
+// pg_stat_statements_info; the estimator in exporter/latency_estimator turns each entry's interval
+// into expected bucket counts, summed by command and configured query class, never by queryid. Only
+// top-level entries of the connected database count, and not the exporter's own role. Query texts are
+// read once, in one batch, when a key is first seen: later the entry may be evicted and its text gone.
+// All counters live in this object (one per target), so they survive resets, evictions and
+// reconnects and never decrease.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <unordered_map>
+
+#include "collectors/collector.h"
+#include "exporter/latency_estimator.h"
+
+namespace pge {
+namespace {
+
+using latency::EntryKey;
+using latency::EntrySample;
+using latency::Histogram;
+
+constexpr const char* kDuration = "pg_stat_statements_duration_seconds";
+constexpr const char* kCalls = "pg_stat_statements_calls_total";
+constexpr const char* kRows = "pg_stat_statements_rows_total";
+constexpr const char* kLost = "pg_stat_statements_lost_calls_total";
+constexpr const char* kDealloc = "pg_stat_statements_dealloc_total";
+constexpr const char* kEntries = "pg_stat_statements_entries";
+constexpr const char* kBasis = "pg_stat_statements_time_basis_info";
+
+const char* const kCallsHelp = "Calls of top-level statements (pg_stat_statements calls), by command and query class.";
+const char* const kRowsHelp = "Rows retrieved or affected by top-level statements, by command and query class.";
+const char* const kLostHelp =
+    "Calls estimated lost with entries evicted, reset or re-created between samples (half of the "
+    "entry's calls in its last sampled interval).";
+const char* const kDeallocHelp =
+    "Times pg_stat_statements deallocated least-used entries (pg_stat_statements_info.dealloc), kept "
+    "increasing across resets.";
+const char* const kEntriesHelp = "Entries currently in pg_stat_statements (all databases), to compare with pg_stat_statements.max.";
+const char* const kBasisHelp =
+    "Which server time the duration histogram measures: plan+exec (track_planning on) or exec.";
+
+// Who may read what: checked first so that a missing extension or privilege is one clear message.
+const std::string kSetupQuery = R"SQL(
+SELECT current_database() AS datname,
+       (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+        WHERE e.extname = 'pg_stat_statements') AS ext_schema,
+       (SELECT oid FROM pg_roles WHERE rolname = current_user) AS own_role,
+       pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS read_all_stats,
+       current_setting('pg_stat_statements.track_planning', true) AS track_planning
+)SQL";
+
+// One scan: the whole view is counted for `entries`, the LEFT JOIN keeps one row when none match.
+std::string sample_query(const std::string& schema) {
+  return "WITH s AS MATERIALIZED (SELECT * FROM " + quote_ident(schema) + ".pg_stat_statements(false)),"
+         " c AS (SELECT (SELECT count(*) FROM s) AS entries, i.dealloc, i.stats_reset::text AS stats_reset"
+         " FROM " + quote_ident(schema) + ".pg_stat_statements_info i)"
+         " SELECT c.entries, c.dealloc, c.stats_reset, s.userid, s.dbid, s.toplevel, s.queryid, s.calls,"
+         " s.rows, s.total_exec_time, s.mean_exec_time, s.stddev_exec_time, s.min_exec_time,"
+         " s.max_exec_time, s.plans, s.total_plan_time, s.mean_plan_time, s.stddev_plan_time"
+         " FROM c LEFT JOIN s ON s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+         " AND s.toplevel AND s.userid <> $1::oid AND s.queryid IS NOT NULL";
+}
+
+// showtext = true reads the whole query-text file, so all new keys of a sample go in one call.
+std::string texts_query(const std::string& schema) {
+  return "SELECT s.userid, s.queryid, s.query FROM " + quote_ident(schema) +
+         ".pg_stat_statements(true) s WHERE s.queryid = ANY($1::bigint[])"
+         " AND s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+         " AND s.toplevel AND s.userid <> $2::oid";
+}
+
+struct Group {
+  Histogram hist;
+  double calls = 0;
+  double rows = 0;
+};
+
+struct EntryLabels {
+  std::string command;
+  std::string klass;
+};
+
+EntrySample read_sample(const Rows& rows, std::size_t r) {
+  auto num = [&](const char* col) { return rows.number(r, col).value_or(0.0); };
+  return {num("calls"), num("rows"), num("total_exec_time"), num("mean_exec_time"),
+          num("stddev_exec_time"), num("min_exec_time"), num("max_exec_time"), num("plans"),
+          num("total_plan_time"), num("mean_plan_time"), num("stddev_plan_time")};
+}
+
+EntryKey read_key(const Rows& rows, std::size_t r) {
+  return {static_cast<std::uint32_t>(std::stoul(rows.text(r, "userid"))),
+          static_cast<std::uint32_t>(std::stoul(rows.text(r, "dbid"))), rows.flag(r, "toplevel"),
+          std::stoll(rows.text(r, "queryid"))};
+}
+
+class StatementsCollector final : public Collector {
+ public:
+  Snapshot collect(Session& session, CollectContext& ctx) override {
+    const Rows setup = session.query(kSetupQuery);
+    const std::string datname = setup.text(0, "datname");
+    check_setup(setup, datname);
+    const std::string schema = setup.text(0, "ext_schema");
+    const std::string own_role = setup.text(0, "own_role");
+    const bool plan_time = setup.text(0, "track_planning") == "on";
+    if (!estimator_) {
+      const double interval = std::max(ctx.settings.interval.count(), 0.1);
+      estimator_.emplace(static_cast<int>(std::ceil(3600 / interval)));
+    }
+
+    // Shortest-exact floats: S2 = Δ[calls·(sd² + mean²)] cancels badly with rounded inputs.
+    session.query("SET LOCAL extra_float_digits = 1");
+    std::string error;
+    auto sampled = session.try_query(sample_query(schema), &error, {own_role});
+    if (!sampled) {
+      throw std::runtime_error("cannot read pg_stat_statements in database " + datname + ": " +
+                               error.substr(0, error.find('\n')) +
+                               " (it must be in shared_preload_libraries)");
+    }
+    const Rows& rows = *sampled;
+    fetch_new_labels(session, ctx.target, schema, own_role, rows);
+    book(rows);
+    prune_labels();
+    return emit(datname, plan_time, rows);
+  }
+
+ private:
+  static void check_setup(const Rows& setup, const std::string& datname) {
+    if (!setup.at(0, "ext_schema")) {
+      throw std::runtime_error("pg_stat_statements is not installed in database " + datname +
+                               ": CREATE EXTENSION pg_stat_statements and add it to "
+                               "shared_preload_libraries");
+    }
+    if (!setup.flag(0, "read_all_stats")) {
+      throw std::runtime_error("the exporter's role cannot see other roles' statements in database " +
+                               datname + ": GRANT pg_read_all_stats (or pg_monitor) to it");
+    }
+  }
+
+  void fetch_new_labels(Session& session, const Target& target, const std::string& schema,
+                        const std::string& own_role, const Rows& rows) {
+    std::ostringstream ids;
+    bool any = false;
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      if (!rows.at(r, "queryid") || labels_.count(read_key(rows, r))) continue;
+      ids << (any ? "," : "{") << rows.text(r, "queryid");
+      any = true;
+    }
+    if (!any) return;
+    ids << "}";
+    const Rows texts = session.query(texts_query(schema), {ids.str(), own_role});
+    for (std::size_t r = 0; r < texts.size(); ++r) {
+      const std::string text = texts.text(r, "query");
+      std::string klass = "other";
+      for (const auto& qc : target.query_classes) {
+        if (qc.pattern.matches(text)) {
+          klass = qc.name;
+          break;
+        }
+      }
+      for (std::size_t s = 0; s < rows.size(); ++s) {
+        if (rows.text(s, "queryid") == texts.text(r, "queryid") &&
+            rows.text(s, "userid") == texts.text(r, "userid")) {
+          labels_[read_key(rows, s)] = {latency::statement_command(text), klass};
+        }
+      }
+    }
+  }
+
+  void book(const Rows& rows) {
+    estimator_->begin(rows.empty() ? "" : rows.text(0, "stats_reset"));
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      if (!rows.at(r, "queryid")) continue;
+      const EntryKey key = read_key(rows, r);
+      // A text evicted between the sample and its fetch leaves the entry unclassified this time.
+      auto it = labels_.find(key);
+      const EntryLabels labels = it != labels_.end() ? it->second : EntryLabels{"utility", "other"};
+      Group& g = groups_[{labels.command, labels.klass}];
+      const auto d = estimator_->observe(key, read_sample(rows, r), g.hist);
+      g.calls += d.calls;
+      g.rows += std::max(d.rows, 0.0);
+    }
+    estimator_->end();
+    if (!rows.empty()) book_dealloc(rows.number(0, "dealloc").value_or(0));
+  }
+
+  // The server's dealloc restarts at a full reset; ours keeps counting from the first value seen.
+  void book_dealloc(double server) {
+    if (!last_dealloc_) {
+      dealloc_ = server;
+    } else {
+      dealloc_ += server >= *last_dealloc_ ? server - *last_dealloc_ : server;
+    }
+    last_dealloc_ = server;
+  }
+
+  void prune_labels() {
+    if (labels_.size() <= 2 * estimator_->tracked_entries() + 1000) return;
+    std::erase_if(labels_, [&](const auto& kv) { return !estimator_->tracks(kv.first); });
+  }
+
+  Snapshot emit(const std::string& datname, bool plan_time, const Rows& rows) const {
+    SnapshotBuilder out;
+    const std::string basis = plan_time ? "plan+exec" : "exec";
+    const std::string help =
+        "Server time of top-level statements (" + std::string(plan_time ? "plan+exec" : "exec only") +
+        "), estimated from pg_stat_statements counters by command and query class; excludes parse, "
+        "network and the commit's WAL flush. _sum and _count are exact, buckets are estimates.";
+    out.family(kDuration, help, prometheus::MetricType::Histogram);
+    out.family(kCalls, kCallsHelp, kCounter);
+    out.family(kRows, kRowsHelp, kCounter);
+    for (const auto& [key, g] : groups_) {
+      const Labels labels{{"datname", datname}, {"command", key.first}, {"class", key.second}};
+      out.histogram(kDuration, help, labels, latency::bucket_bounds(), g.hist.cumulative(), g.hist.sum(),
+                    g.hist.count());
+      out.counter(kCalls, kCallsHelp, labels, g.calls);
+      out.counter(kRows, kRowsHelp, labels, g.rows);
+    }
+    const Labels db{{"datname", datname}};
+    out.counter(kLost, kLostHelp, db, estimator_->lost_calls());
+    out.counter(kDealloc, kDeallocHelp, db, dealloc_);
+    if (!rows.empty()) out.gauge(kEntries, kEntriesHelp, db, rows.number(0, "entries").value_or(0));
+    out.gauge(kBasis, kBasisHelp, {{"datname", datname}, {"basis", basis}}, 1);
+    return out.take();
+  }
+
+  std::optional<latency::LatencyEstimator> estimator_;
+  std::unordered_map<EntryKey, EntryLabels, latency::EntryKeyHash> labels_;
+  std::map<std::pair<std::string, std::string>, Group> groups_;
+  double dealloc_ = 0;
+  std::optional<double> last_dealloc_;
+};
+
+}  // namespace
+
+CollectorInfo statements_info() {
+  return {"statements",
+          "Statement latency histograms, calls and rows by command and query class from "
+          "pg_stat_statements (the interval is the sampling period).",
+          Seconds{5}, Seconds{5}, true, {},
+          [] { return std::make_unique<StatementsCollector>(); }};
+}
+
+}  // namespace pge

@@ -1,0 +1,278 @@
+// The latency estimator against synthetic pg_stat_statements entries whose every call is known.
+#include "exporter/latency_estimator.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <random>
+
+namespace pge::latency {
+namespace {
+
+// One pg_stat_statements entry as the server keeps it: Welford mean and variance, min, max (ms).
+class FakeEntry {
+ public:
+  void call(double ms) {
+    ++calls_;
+    total_ += ms;
+    const double old_mean = mean_;
+    mean_ += (ms - old_mean) / calls_;
+    m2_ += (ms - old_mean) * (ms - mean_);
+    min_ = calls_ == 1 ? ms : std::min(min_, ms);
+    max_ = calls_ == 1 ? ms : std::max(max_, ms);
+  }
+  EntrySample sample() const {
+    EntrySample s;
+    s.calls = calls_;
+    s.rows = calls_;
+    s.total_exec = total_;
+    s.mean_exec = mean_;
+    s.stddev_exec = calls_ > 0 ? std::sqrt(m2_ / calls_) : 0;
+    s.min_exec = min_;
+    s.max_exec = max_;
+    return s;
+  }
+
+ private:
+  double calls_ = 0, total_ = 0, mean_ = 0, m2_ = 0, min_ = 0, max_ = 0;
+};
+
+double true_quantile(std::vector<double> v, double q) {  // nearest rank
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::max<std::size_t>(rank, 1) - 1];
+}
+
+double quantile(const Histogram& h, double q) {
+  return histogram_quantile(q, bucket_bounds(), h.cumulative(), h.count());
+}
+
+const EntryKey kKey{10, 5, true, 42};
+
+// Feeds `intervals` samples of `per_interval` calls drawn by `draw` (ms) to one entry after a
+// baseline; returns every call made after the baseline, in seconds.
+std::vector<double> run_entry(LatencyEstimator& est, Histogram& hist, int intervals, int per_interval,
+                              const std::function<double()>& draw) {
+  FakeEntry entry;
+  entry.call(draw());
+  est.begin("r0");
+  est.observe(kKey, entry.sample(), hist);
+  est.end();
+  std::vector<double> truth;
+  for (int i = 0; i < intervals; ++i) {
+    for (int c = 0; c < per_interval; ++c) {
+      const double ms = draw();
+      entry.call(ms);
+      truth.push_back(ms / 1000);
+    }
+    est.begin("r0");
+    est.observe(kKey, entry.sample(), hist);
+    est.end();
+  }
+  return truth;
+}
+
+TEST(LatencyBuckets, AreFortySixSteppedBySqrtTwoFromTenMicroseconds) {
+  const auto& b = bucket_bounds();
+  ASSERT_EQ(b.size(), 46u);
+  EXPECT_DOUBLE_EQ(b.front(), 1e-5);
+  for (std::size_t i = 1; i < b.size(); ++i) EXPECT_NEAR(b[i] / b[i - 1], std::sqrt(2.0), 1e-12);
+  EXPECT_NEAR(b.back(), 59.3, 0.1);
+}
+
+TEST(HistogramQuantile, InterpolatesLinearlyInsideTheBucketLikePrometheus) {
+  const std::vector<double> bounds{1, 2, 4};
+  const std::vector<double> cum{10, 30, 40};
+  EXPECT_DOUBLE_EQ(histogram_quantile(0.5, bounds, cum, 40), 1.5);   // rank 20: half of (1,2]
+  EXPECT_DOUBLE_EQ(histogram_quantile(0.125, bounds, cum, 40), 0.5); // rank 5 in (0,1]
+  EXPECT_DOUBLE_EQ(histogram_quantile(0.99, bounds, cum, 50), 4);    // rank in +Inf: highest bound
+  EXPECT_TRUE(std::isnan(histogram_quantile(0.5, bounds, {0, 0, 0}, 0)));
+}
+
+TEST(LatencyEstimator, PointMassLandsInItsBucketWithExactSumAndCount) {
+  LatencyEstimator est;
+  Histogram hist;
+  const auto truth = run_entry(est, hist, 20, 7, [] { return 2.0; });
+  EXPECT_DOUBLE_EQ(hist.count(), 140);
+  EXPECT_NEAR(hist.sum(), 140 * 0.002, 1e-12);
+  const auto& b = bucket_bounds();
+  const auto i = static_cast<std::size_t>(std::lower_bound(b.begin(), b.end(), 0.002) - b.begin());
+  EXPECT_NEAR(hist.cumulative()[i - 1], 0, 1e-9);
+  EXPECT_NEAR(hist.cumulative()[i], 140, 1e-9);
+  for (double q : {0.5, 0.99}) {
+    EXPECT_GT(quantile(hist, q), b[i - 1]);
+    EXPECT_LE(quantile(hist, q), b[i]);
+  }
+}
+
+TEST(LatencyEstimator, LogNormalQuantilesWithinFifteenPercent) {
+  std::mt19937 rng(7);
+  std::lognormal_distribution<double> dist(std::log(3.0), 0.5);  // ms
+  LatencyEstimator est;
+  Histogram hist;
+  const auto truth = run_entry(est, hist, 200, 25, [&] { return dist(rng); });
+  double sum = 0;
+  for (double x : truth) sum += x;
+  EXPECT_DOUBLE_EQ(hist.count(), static_cast<double>(truth.size()));
+  EXPECT_NEAR(hist.sum(), sum, 1e-9 * sum);
+  for (double q : {0.5, 0.95, 0.99}) {
+    const double t = true_quantile(truth, q);
+    EXPECT_NEAR(quantile(hist, q) / t, 1.0, 0.15) << "q=" << q << " true=" << t;
+  }
+}
+
+// The v2 split: rare stalls (0.5 % at 40x the body) must not inflate the fast body's p95 the way a
+// single log-normal over the interval moments does.
+TEST(LatencyEstimator, RareStallsDoNotInflateTheBodyPercentiles) {
+  std::mt19937 rng(11);
+  std::lognormal_distribution<double> body(std::log(0.02), 0.3);
+  std::bernoulli_distribution stall(0.005);
+  auto draw = [&] { return stall(rng) ? 0.8 : body(rng); };
+  LatencyEstimator est;
+  Histogram hist;
+  const auto truth = run_entry(est, hist, 300, 20, draw);
+  const double t95 = true_quantile(truth, 0.95);
+  EXPECT_NEAR(quantile(hist, 0.95) / t95, 1.0, 0.25) << "true p95 " << t95;
+  EXPECT_NEAR(quantile(hist, 0.5) / true_quantile(truth, 0.5), 1.0, 0.15);
+}
+
+TEST(LatencyEstimator, FirstSampleIsOnlyABaseline) {
+  LatencyEstimator est;
+  Histogram hist;
+  FakeEntry e;
+  for (int i = 0; i < 50; ++i) e.call(1.0);
+  est.begin("r0");
+  const auto d = est.observe(kKey, e.sample(), hist);
+  est.end();
+  EXPECT_EQ(d.calls, 0);
+  EXPECT_EQ(hist.count(), 0);
+}
+
+TEST(LatencyEstimator, NewKeyCountsFromZero) {
+  LatencyEstimator est;
+  Histogram hist;
+  est.begin("r0");
+  est.end();
+  FakeEntry e;
+  for (int i = 0; i < 9; ++i) e.call(1.0);
+  est.begin("r0");
+  EXPECT_EQ(est.observe(kKey, e.sample(), hist).calls, 9);
+  est.end();
+  EXPECT_EQ(hist.count(), 9);
+}
+
+TEST(LatencyEstimator, StatsResetRestartsEveryEntryAndCountsHalfAnIntervalLost) {
+  LatencyEstimator est;
+  Histogram hist;
+  FakeEntry before;
+  for (int i = 0; i < 100; ++i) before.call(1.0);
+  est.begin("r0");
+  est.observe(kKey, before.sample(), hist);
+  est.end();
+  for (int i = 0; i < 40; ++i) before.call(1.0);
+  est.begin("r0");
+  EXPECT_EQ(est.observe(kKey, before.sample(), hist).calls, 40);
+  est.end();
+  FakeEntry after;  // the reset emptied the entry; 150 > 140 calls, so only stats_reset tells
+  for (int i = 0; i < 150; ++i) after.call(1.0);
+  est.begin("r1");
+  EXPECT_EQ(est.observe(kKey, after.sample(), hist).calls, 150);
+  est.end();
+  EXPECT_EQ(hist.count(), 190);
+  EXPECT_DOUBLE_EQ(est.lost_calls(), 20);
+}
+
+TEST(LatencyEstimator, RecreatedEntryIsDetectedByCallsBackwardsOrMinRisingOrMaxFalling) {
+  struct Case {
+    const char* name;
+    std::vector<double> recreated_calls;
+  };
+  // First incarnation: 10 calls of 1 ms plus one of 0.5 ms and one of 9 ms.
+  const std::vector<Case> cases{
+      {"calls backwards", {1, 1, 1}},
+      {"min rising", std::vector<double>(30, 1.0)},  // more calls, same max, but min 0.5 -> 1
+      {"max falling", [] { std::vector<double> v(49, 1.0); v.push_back(0.5); return v; }()},
+  };
+  for (const auto& c : cases) {
+    LatencyEstimator est;
+    Histogram hist;
+    FakeEntry first;
+    for (int i = 0; i < 10; ++i) first.call(1.0);
+    first.call(0.5);
+    first.call(9.0);
+    est.begin("r0");
+    est.observe(kKey, first.sample(), hist);
+    est.end();
+    FakeEntry second;
+    for (double ms : c.recreated_calls) second.call(ms);
+    if (std::string(c.name) == "min rising") second.call(9.0);
+    est.begin("r0");
+    const auto d = est.observe(kKey, second.sample(), hist);
+    est.end();
+    EXPECT_EQ(d.calls, second.sample().calls) << c.name;
+    EXPECT_NEAR(d.seconds, second.sample().total_exec / 1000, 1e-12) << c.name;
+  }
+}
+
+TEST(LatencyEstimator, VanishedEntryCountsHalfItsLastIntervalAsLost) {
+  LatencyEstimator est;
+  Histogram hist;
+  FakeEntry e;
+  e.call(1.0);
+  est.begin("r0");
+  est.observe(kKey, e.sample(), hist);
+  est.end();
+  for (int i = 0; i < 30; ++i) e.call(1.0);
+  est.begin("r0");
+  est.observe(kKey, e.sample(), hist);
+  est.end();
+  est.begin("r0");  // evicted
+  est.end();
+  EXPECT_DOUBLE_EQ(est.lost_calls(), 15);
+}
+
+TEST(LatencyEstimator, CumulativeBucketsNeverDecreaseOverTimeOrAlongTheBounds) {
+  std::mt19937 rng(3);
+  std::lognormal_distribution<double> fast(std::log(0.05), 0.8), slow(std::log(40.0), 0.6);
+  std::bernoulli_distribution coin(0.1);
+  LatencyEstimator est;
+  Histogram hist;
+  FakeEntry a, b;
+  std::vector<double> last(bucket_bounds().size(), 0.0);
+  for (int s = 0; s < 200; ++s) {
+    for (int i = 0; i < 15; ++i) a.call(coin(rng) ? slow(rng) : fast(rng));
+    if (s % 3 == 0) b.call(slow(rng));
+    if (s == 100) b = FakeEntry{};  // re-created
+    est.begin(s < 150 ? "r0" : "r1");
+    est.observe(kKey, a.sample(), hist);
+    est.observe({10, 5, true, 43}, b.sample(), hist);
+    est.end();
+    const auto& cum = hist.cumulative();
+    for (std::size_t i = 0; i < cum.size(); ++i) {
+      ASSERT_GE(cum[i], last[i] - 1e-9) << "sample " << s << " bucket " << i;
+      if (i > 0) {
+        ASSERT_GE(cum[i], cum[i - 1] - 1e-9);
+      }
+      ASSERT_LE(cum[i], hist.count() + 1e-6);
+    }
+    last = cum;
+  }
+}
+
+TEST(StatementCommand, ReadsTheFirstKeywordPastCommentsAndWithClauses) {
+  EXPECT_EQ(statement_command("/* q:guardrail */ SELECT id FROM t"), "select");
+  EXPECT_EQ(statement_command("-- note\n  insert into t values ($1)"), "insert");
+  EXPECT_EQ(statement_command("WITH x AS (SELECT 1) UPDATE t SET a = 1"), "update");
+  EXPECT_EQ(statement_command("with d as (delete from t returning *) select * from d"), "select");
+  EXPECT_EQ(statement_command("DELETE FROM t WHERE id = $1"), "delete");
+  EXPECT_EQ(statement_command("MERGE INTO t USING s ON true WHEN MATCHED THEN DO NOTHING"), "merge");
+  EXPECT_EQ(statement_command("VALUES (1)"), "select");
+  EXPECT_EQ(statement_command("COMMIT"), "utility");
+  EXPECT_EQ(statement_command("CREATE INDEX ON t (a)"), "utility");
+  EXPECT_EQ(statement_command("/* a /* nested */ comment */ BEGIN"), "utility");
+}
+
+}  // namespace
+}  // namespace pge::latency
