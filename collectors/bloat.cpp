@@ -1,0 +1,361 @@
+// Table and index bloat, two ways, told apart by the `method` label.
+//   estimate: every table and btree index, from catalog sizes (relpages, reltuples) and pg_stats
+//             column widths; no relation is read, so it costs a catalog query. It is as fresh as
+//             the last ANALYZE and counts dead index entries not yet vacuumed as bloat.
+//   exact:    pgstattuple_approx (tables) and pgstatindex (btree) on the largest relations, a few per
+//             cycle: the pass stops when its time budget is spent and the next cycle resumes the
+//             rotation where this one stopped. Figures of relations not visited this cycle are the
+//             ones from their last visit.
+// Bloat = space a rebuild would give back: for a table, dead tuples plus free space beyond its
+// fillfactor reserve; for a btree, leaf space beyond the fillfactor target plus empty and deleted
+// pages. GIN has no such measure (pgstatginindex reports the pending list only). docs/storage.md.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "collectors/collector.h"
+
+namespace pge {
+namespace {
+
+struct Family {
+  const char* name;
+  const char* help;
+};
+
+constexpr Family kTableRatio{"pg_table_bloat_ratio", "Share of the table's main fork that is bloat (dead tuples and free space beyond the fillfactor reserve), 0..1."};
+constexpr Family kTableBytes{"pg_table_bloat_bytes", "Bytes of the table's main fork that are bloat (dead tuples and free space beyond the fillfactor reserve)."};
+constexpr Family kIndexRatio{"pg_index_bloat_ratio", "Share of the btree index that is bloat (leaf space beyond the fillfactor target, empty and deleted pages), 0..1."};
+constexpr Family kIndexBytes{"pg_index_bloat_bytes", "Bytes of the btree index that are bloat (leaf space beyond the fillfactor target, empty and deleted pages)."};
+constexpr Family kIndexTableRatio{"pg_index_bloat_table_ratio", "Index bloat bytes divided by the size of its table's main fork (the seed alerts above 0.3)."};
+constexpr Family kGinPendingPages{"pg_gin_index_pending_pages", "Pages in the GIN index's pending list (pgstatginindex)."};
+constexpr Family kGinPendingTuples{"pg_gin_index_pending_tuples", "Tuples in the GIN index's pending list (pgstatginindex)."};
+constexpr Family kPassDuration{"pg_bloat_exact_pass_duration_seconds", "Wall time of this cycle's exact bloat pass (kept within the collector's budget)."};
+constexpr Family kPassMeasured{"pg_bloat_exact_pass_relations", "Relations measured with pgstattuple_approx/pgstatindex in this cycle's exact pass."};
+constexpr Family kCandidateCount{"pg_bloat_exact_candidates", "Relations in the exact rotation (the largest tables and btree indexes, up to max_relations)."};
+constexpr Family kAvailable{"pg_bloat_exact_available", "1 when the pgstattuple extension is installed and callable, so exact figures exist; 0 otherwise."};
+
+// Locked relations are flagged rather than filtered in SQL so that each one is counted as a skip.
+const std::string kLockedFlag = std::string("EXISTS (") + kExclusivelyLocked;
+
+const std::string kTableEstimate = R"SQL(
+WITH cols AS (
+  SELECT s.schemaname, s.tablename, sum((1 - s.null_frac) * s.avg_width) AS datawidth,
+         bool_or(s.null_frac > 0) AS has_nulls
+  FROM pg_stats s WHERE NOT s.inherited GROUP BY s.schemaname, s.tablename
+),
+t AS (
+  SELECT n.nspname AS schemaname, c.relname, c.oid AS relid, c.relpages, c.reltuples,
+         -- heap tuple header (23 bytes + null bitmap) and data each padded to MAXALIGN, a line pointer
+         ceil((23 + CASE WHEN cols.has_nulls THEN ceil(c.relnatts / 8.0) ELSE 0 END) / 8.0) * 8
+           + ceil(cols.datawidth / 8.0) * 8 + 4 AS tuple_bytes,
+         COALESCE((SELECT o.option_value::numeric FROM pg_options_to_table(c.reloptions) o
+                   WHERE o.option_name = 'fillfactor'), 100) AS fillfactor,
+         current_setting('block_size')::numeric AS bs
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN cols ON cols.schemaname = n.nspname AND cols.tablename = c.relname
+  WHERE c.relkind IN ('r', 'm') AND c.reltuples >= 0 AND c.relpages > 0
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+)
+SELECT current_database() AS datname, schemaname, relname, relid::text AS relid,
+       )SQL" + kLockedFlag + R"SQL( = relid) AS locked,
+       relpages * bs AS size_bytes,
+       greatest(relpages - ceil(reltuples * tuple_bytes / ((bs - 24) * fillfactor / 100)), 0) * bs AS bloat_bytes
+FROM t
+)SQL";
+
+const std::string kIndexEstimate = R"SQL(
+WITH idx AS (
+  SELECT n.nspname AS schemaname, t.relname, ic.relname AS indexrelname, i.indexrelid, i.indrelid,
+         ic.relpages, ic.reltuples, t.relpages AS table_pages, i.indkey::int2[] AS keys,
+         COALESCE((SELECT o.option_value::numeric FROM pg_options_to_table(ic.reloptions) o
+                   WHERE o.option_name = 'fillfactor'), 90) AS fillfactor
+  FROM pg_index i
+  JOIN pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_class t ON t.oid = i.indrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+  JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'btree'
+  WHERE t.relkind IN ('r', 'm') AND ic.relpages > 1 AND ic.reltuples >= 0
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+),
+widths AS (
+  -- Expression columns have their statistics under the index's own name.
+  SELECT idx.indexrelid, sum((1 - s.null_frac) * s.avg_width) AS datawidth,
+         bool_or(s.null_frac > 0) AS has_nulls, count(s.attname) = count(*) AS complete
+  FROM idx
+  CROSS JOIN LATERAL unnest(idx.keys) WITH ORDINALITY AS k(attnum, pos)
+  JOIN pg_attribute a ON a.attrelid = CASE WHEN k.attnum = 0 THEN idx.indexrelid ELSE idx.indrelid END
+                     AND a.attnum = CASE WHEN k.attnum = 0 THEN k.pos ELSE k.attnum END
+  LEFT JOIN pg_stats s ON s.schemaname = idx.schemaname AND NOT s.inherited AND s.attname = a.attname
+                      AND s.tablename = CASE WHEN k.attnum = 0 THEN idx.indexrelname ELSE idx.relname END
+  GROUP BY idx.indexrelid
+),
+est AS (
+  SELECT idx.*, current_setting('block_size')::numeric AS bs,
+         -- leaf tuple: 8-byte header (+ null bitmap) and data padded to MAXALIGN, plus a line pointer
+         ceil((CASE WHEN w.has_nulls THEN 12 ELSE 8 END + w.datawidth) / 8.0) * 8 + 4 AS tuple_bytes
+  FROM idx JOIN widths w ON w.indexrelid = idx.indexrelid AND w.complete
+)
+SELECT current_database() AS datname, schemaname, relname, indexrelname, indexrelid::text AS relid,
+       )SQL" + kLockedFlag + R"SQL( IN (indexrelid, indrelid)) AS locked,
+       relpages * bs AS size_bytes, table_pages * bs AS table_bytes,
+       -- the metapage besides the leaf pages; 24-byte page header and 16-byte btree special space
+       greatest(relpages - 1 - ceil(reltuples * tuple_bytes / ((bs - 40) * fillfactor / 100)), 0) * bs AS bloat_bytes
+FROM est
+)SQL";
+
+constexpr const char* kExtensionSchema =
+    "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+    " WHERE e.extname = 'pgstattuple'";
+
+// The largest tables and btree indexes: the exact pass visits them in this order.
+const std::string kCandidates = R"SQL(
+SELECT current_database() AS datname, n.nspname AS schemaname, t.relname,
+       CASE WHEN c.oid = t.oid THEN '' ELSE c.relname END AS indexrelname,
+       c.oid::text AS relid, c.relkind = 'i' AS is_index,
+       )SQL" + kLockedFlag + R"SQL( IN (c.oid, t.oid)) AS locked,
+       COALESCE((SELECT o.option_value::numeric FROM pg_options_to_table(c.reloptions) o
+                 WHERE o.option_name = 'fillfactor'), CASE WHEN c.relkind = 'i' THEN 90 ELSE 100 END) AS fillfactor,
+       t.relpages::numeric * current_setting('block_size')::numeric AS table_bytes,
+       current_setting('block_size')::numeric AS bs
+FROM pg_class c
+LEFT JOIN pg_index i ON i.indexrelid = c.oid
+JOIN pg_class t ON t.oid = COALESCE(i.indrelid, c.oid)
+JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+  AND t.relkind IN ('r', 'm') AND c.relpages > 0
+  AND (c.relkind IN ('r', 'm') OR c.relam = (SELECT oid FROM pg_am WHERE amname = 'btree'))
+ORDER BY c.relpages DESC, c.oid
+LIMIT $1
+)SQL";
+
+const std::string kGinIndexes = R"SQL(
+SELECT current_database() AS datname, n.nspname AS schemaname, t.relname, c.relname AS indexrelname,
+       c.oid::text AS relid, )SQL" + kLockedFlag + R"SQL( IN (c.oid, t.oid)) AS locked
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE c.relam = (SELECT oid FROM pg_am WHERE amname = 'gin') AND t.relkind IN ('r', 'm')
+)SQL";
+
+Labels labels_of(const Rows& rows, std::size_t r, bool index) {
+  Labels labels{{"datname", rows.text(r, "datname")},
+                {"schemaname", rows.text(r, "schemaname")},
+                {"relname", rows.text(r, "relname")}};
+  if (index) labels.emplace_back("indexrelname", rows.text(r, "indexrelname"));
+  return labels;
+}
+
+Labels with(Labels labels, const char* key, const std::string& value) {
+  labels.emplace_back(key, value);
+  return labels;
+}
+
+void gauge(SnapshotBuilder& out, const Family& f, const Labels& labels, double value) {
+  out.gauge(f.name, f.help, labels, value);
+}
+
+// One relation's bloat by one method.
+struct Bloat {
+  Labels labels;  // without `method`
+  bool index = false;
+  double size_bytes = 0;
+  double bloat_bytes = 0;
+  double table_bytes = 0;  // indexes: the table's main fork
+};
+
+void emit(SnapshotBuilder& out, const Bloat& b, const std::string& method) {
+  const Labels labels = with(b.labels, "method", method);
+  if (b.size_bytes > 0) gauge(out, b.index ? kIndexRatio : kTableRatio, labels, b.bloat_bytes / b.size_bytes);
+  gauge(out, b.index ? kIndexBytes : kTableBytes, labels, b.bloat_bytes);
+  if (b.index && b.table_bytes > 0) gauge(out, kIndexTableRatio, labels, b.bloat_bytes / b.table_bytes);
+}
+
+// Table: dead tuples and free space, less what the fillfactor keeps free on purpose.
+Bloat exact_table(const Rows& m, const Rows& cand, std::size_t r, double fillfactor) {
+  const double len = m.number(0, "table_len").value_or(0);
+  const double waste = m.number(0, "dead_tuple_len").value_or(0) + m.number(0, "approx_free_space").value_or(0);
+  return {labels_of(cand, r, false), false, len, std::max(0.0, waste - len * (1 - fillfactor / 100)), 0};
+}
+
+// Btree: leaf space short of the fillfactor target, plus pages that hold nothing.
+Bloat exact_index(const Rows& m, const Rows& cand, std::size_t r, double fillfactor, double bs) {
+  const double leaf = m.number(0, "leaf_pages").value_or(0);
+  const double density = m.number(0, "avg_leaf_density").value_or(fillfactor);
+  const double leaf_waste = leaf > 0 && std::isfinite(density) ? std::max(0.0, leaf * bs * (1 - density / fillfactor)) : 0;
+  const double empty = m.number(0, "empty_pages").value_or(0) + m.number(0, "deleted_pages").value_or(0);
+  return {labels_of(cand, r, true), true, m.number(0, "index_size").value_or(0), leaf_waste + empty * bs,
+          cand.number(r, "table_bytes").value_or(0)};
+}
+
+// Floor of the statement_timeout a measurement gets: the savepoint around it (SAVEPOINT, RELEASE or
+// ROLLBACK TO) runs under the same timeout, and a cancelled ROLLBACK TO would abort the whole
+// collector transaction. So a pass may overrun its budget by at most this much.
+constexpr long kMinStatementMs = 50;
+
+class BloatCollector final : public Collector {
+ public:
+  Snapshot collect(Session& session, CollectContext& ctx) override {
+    SnapshotBuilder out;
+    for (const Family* f : {&kTableRatio, &kTableBytes, &kIndexRatio, &kIndexBytes, &kIndexTableRatio}) {
+      out.family(f->name, f->help, kGauge);
+    }
+    locked_.clear();
+    emit_estimates(out, session.query(kTableEstimate), ctx, false);
+    emit_estimates(out, session.query(kIndexEstimate), ctx, true);
+    const Rows ext = session.query(kExtensionSchema);
+    gauge(out, kAvailable, {}, ext.empty() ? 0 : 1);
+    if (ext.empty()) {
+      warn_once("pgstattuple is not installed in this database: exact bloat and GIN pending lists are "
+                "not collected (the estimate still is)");
+    } else {
+      const std::string schema = quote_ident(ext.text(0, "nspname"));
+      exact_pass(out, session, ctx, schema);
+      gin_pending(out, session, ctx, schema);
+    }
+    ctx.lock_skips += static_cast<int>(locked_.size());
+    return out.take();
+  }
+
+ private:
+  bool skip_locked(const Rows& rows, std::size_t r) {
+    if (!rows.flag(r, "locked")) return false;
+    locked_.insert(rows.text(r, "relid"));
+    return true;
+  }
+
+  void emit_estimates(SnapshotBuilder& out, const Rows& rows, CollectContext& ctx, bool index) {
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      if (!ctx.target.selects(rows.text(r, "schemaname"), rows.text(r, "relname"))) continue;
+      if (skip_locked(rows, r)) continue;
+      emit(out, {labels_of(rows, r, index), index, rows.number(r, "size_bytes").value_or(0),
+                 rows.number(r, "bloat_bytes").value_or(0), index ? rows.number(r, "table_bytes").value_or(0) : 0},
+           "estimate");
+    }
+  }
+
+  // Measures unvisited candidates, largest first, until the budget is spent. Each statement runs
+  // under a statement_timeout equal to the budget left, so one large relation cannot overrun it.
+  void exact_pass(SnapshotBuilder& out, Session& session, CollectContext& ctx, const std::string& schema) {
+    const double budget = setting(ctx, "budget", 2.0);
+    const Rows all = session.query(kCandidates, {std::to_string(static_cast<long>(setting(ctx, "max_relations", 100)))});
+    const Rows cand = all.filter([&](std::size_t r) {
+      return ctx.target.selects(all.text(r, "schemaname"), all.text(r, "relname"));
+    });
+    forget_vanished(cand);
+    const std::string saved_timeout = session.query("SELECT current_setting('statement_timeout') AS t").text(0, "t");
+    const auto started = std::chrono::steady_clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+    int measured = 0, attempted = 0;
+    for (std::size_t r = 0; r < cand.size() && elapsed() < budget; ++r) {
+      const std::string relid = cand.text(r, "relid");
+      if (visited_.count(relid)) continue;
+      visited_.insert(relid);
+      if (skip_locked(cand, r)) continue;
+      const long left_ms = std::max(kMinStatementMs, std::lround((budget - elapsed()) * 1000));
+      session.query("SELECT set_config('statement_timeout', $1, true)", {std::to_string(left_ms)});
+      const Outcome outcome = measure(session, cand, r, schema);
+      measured += outcome == Outcome::kMeasured ? 1 : 0;
+      // Cut short by what earlier relations used: it starts the next pass with the whole budget.
+      // A relation that does not fit in a whole budget is left for the next round.
+      if (outcome == Outcome::kOutOfTime && attempted > 0) visited_.erase(relid);
+      ++attempted;
+    }
+    session.query("SELECT set_config('statement_timeout', $1, true)", {saved_timeout});
+    if (visited_.size() == cand.size()) {
+      visited_.clear();  // the rotation is complete: the next cycle starts again from the largest
+    }
+    gauge(out, kPassDuration, {}, elapsed());
+    gauge(out, kPassMeasured, {}, measured);
+    gauge(out, kCandidateCount, {}, static_cast<double>(cand.size()));
+    for (const auto& [relid, b] : exact_) emit(out, b, "exact");
+  }
+
+  enum class Outcome { kMeasured, kOutOfTime, kFailed };
+
+  Outcome measure(Session& session, const Rows& cand, std::size_t r, const std::string& schema) {
+    const bool index = cand.flag(r, "is_index");
+    const double fillfactor = cand.number(r, "fillfactor").value_or(index ? 90 : 100);
+    const std::string relid = cand.text(r, "relid");
+    const std::string sql = index ? "SELECT * FROM " + schema + ".pgstatindex($1::oid::regclass)"
+                                  : "SELECT * FROM " + schema + ".pgstattuple_approx($1::oid::regclass)";
+    std::string error;
+    const auto m = session.try_query(sql, &error, {relid});
+    if (!m || m->empty()) {
+      // A lock taken since the candidate query (lock_timeout), the budget running out
+      // (statement_timeout), or the relation dropped meanwhile.
+      spdlog::debug("exact bloat skipped relid={} error=\"{}\"", relid, error.substr(0, error.find('\n')));
+      if (error.find("lock timeout") != std::string::npos) locked_.insert(relid);
+      return error.find("statement timeout") != std::string::npos ? Outcome::kOutOfTime : Outcome::kFailed;
+    }
+    exact_[relid] = index ? exact_index(*m, cand, r, fillfactor, cand.number(r, "bs").value_or(8192))
+                          : exact_table(*m, cand, r, fillfactor);
+    return Outcome::kMeasured;
+  }
+
+  void gin_pending(SnapshotBuilder& out, Session& session, CollectContext& ctx, const std::string& schema) {
+    const Rows rows = session.query(kGinIndexes);
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      if (!ctx.target.selects(rows.text(r, "schemaname"), rows.text(r, "relname"))) continue;
+      if (skip_locked(rows, r)) continue;
+      std::string error;
+      const auto m = session.try_query("SELECT pending_pages, pending_tuples FROM " + schema +
+                                           ".pgstatginindex($1::oid::regclass)",
+                                       &error, {rows.text(r, "relid")});
+      if (!m || m->empty()) continue;
+      const Labels labels = labels_of(rows, r, true);
+      gauge(out, kGinPendingPages, labels, m->number(0, "pending_pages").value_or(0));
+      gauge(out, kGinPendingTuples, labels, m->number(0, "pending_tuples").value_or(0));
+    }
+  }
+
+  static std::set<std::string> cand_ids(const Rows& cand) {
+    std::set<std::string> ids;
+    for (std::size_t r = 0; r < cand.size(); ++r) ids.insert(cand.text(r, "relid"));
+    return ids;
+  }
+
+  // Relations dropped or no longer among the largest lose their exact series.
+  void forget_vanished(const Rows& cand) {
+    const std::set<std::string> ids = cand_ids(cand);
+    std::erase_if(exact_, [&](const auto& e) { return !ids.count(e.first); });
+    std::erase_if(visited_, [&](const std::string& id) { return !ids.count(id); });
+  }
+
+  static double setting(const CollectContext& ctx, const std::string& name, double fallback) {
+    auto it = ctx.settings.numbers.find(name);
+    return it == ctx.settings.numbers.end() ? fallback : it->second;
+  }
+
+  void warn_once(const std::string& message) {
+    if (warned_) return;
+    spdlog::warn("collector=bloat {}", message);
+    warned_ = true;
+  }
+
+  std::set<std::string> visited_;         // rotation cursor: relations measured in this round
+  std::map<std::string, Bloat> exact_;    // last exact figures by relation oid
+  std::set<std::string> locked_;          // relations skipped in the current run
+  bool warned_ = false;
+};
+
+}  // namespace
+
+CollectorInfo bloat_info() {
+  return {"bloat",
+          "Table and btree bloat: pg_stats estimate for all, pgstattuple exact figures for the largest "
+          "in a time-budgeted rotation; GIN pending lists.",
+          Seconds{300},
+          Seconds{30},
+          true,
+          {{"budget", OptionType::Number, "Seconds of exact measurement (pgstattuple_approx, pgstatindex) per cycle."},
+           {"max_relations", OptionType::Number, "How many of the largest tables and btree indexes the exact rotation covers."}},
+          [] { return std::make_unique<BloatCollector>(); }};
+}
+
+}  // namespace pge
