@@ -53,9 +53,9 @@ struct CollectorInfo {
   std::function<std::unique_ptr<Collector>()> make;
 };
 
-// Shared SQL: `relid`-bearing rows from catalog views are joined with this to leave out relations
-// that someone holds (or waits for) under ACCESS EXCLUSIVE: size functions and pgstattuple would
-// otherwise queue behind a migration's lock. Use as `... WHERE NOT EXISTS (<kLockedByOthers> = x.relid)`.
+// Shared SQL: whether another session holds (or waits for) an ACCESS EXCLUSIVE lock on a relation.
+// Size functions and pgstattuple would otherwise queue behind a migration's lock, so collectors
+// leave such relations out. Use as `EXISTS (` + kExclusivelyLocked + ` = x.relid)`.
 inline constexpr const char* kExclusivelyLocked =
     "SELECT 1 FROM pg_locks l WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'"
     " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"

@@ -8,26 +8,20 @@
 namespace pge {
 namespace {
 
-constexpr const char* kQuery = R"SQL(
-WITH locked AS (
-  SELECT DISTINCT relation FROM pg_locks
-  WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock' AND pid <> pg_backend_pid()
-    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-)
+const std::string kQuery = std::string(R"SQL(
 SELECT current_database() AS datname, s.schemaname, s.relname, s.indexrelname,
        s.idx_scan, s.idx_tup_read, s.idx_tup_fetch,
        io.idx_blks_read, io.idx_blks_hit,
        i.indisvalid AS valid, i.indisready AS ready, i.indisunique AS is_unique,
        i.indisprimary AS is_primary, (i.indpred IS NOT NULL) AS is_partial, am.amname,
-       (l.relation IS NOT NULL OR lt.relation IS NOT NULL) AS locked,
-       CASE WHEN l.relation IS NULL AND lt.relation IS NULL THEN pg_relation_size(s.indexrelid) END AS size_bytes
+       l.locked,
+       CASE WHEN NOT l.locked THEN pg_relation_size(s.indexrelid) END AS size_bytes
 FROM pg_stat_user_indexes s
 JOIN pg_index i ON i.indexrelid = s.indexrelid
 JOIN pg_class c ON c.oid = s.indexrelid
 JOIN pg_am am ON am.oid = c.relam
 LEFT JOIN pg_statio_user_indexes io ON io.indexrelid = s.indexrelid
-LEFT JOIN locked l ON l.relation = s.indexrelid
-LEFT JOIN locked lt ON lt.relation = s.relid
+CROSS JOIN LATERAL (SELECT EXISTS ()SQL") + kExclusivelyLocked + R"SQL( IN (s.indexrelid, s.relid)) AS locked) l
 )SQL";
 
 constexpr std::array<MetricSpec, 9> kMetrics{{

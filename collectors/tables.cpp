@@ -9,11 +9,6 @@ namespace pge {
 namespace {
 
 const std::string kQuery = std::string(R"SQL(
-WITH locked AS (
-  SELECT DISTINCT relation FROM pg_locks
-  WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock' AND pid <> pg_backend_pid()
-    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-)
 SELECT current_database() AS datname, s.schemaname, s.relname,
        s.seq_scan, s.seq_tup_read, s.idx_scan, s.idx_tup_fetch, s.n_tup_ins, s.n_tup_upd,
        s.n_tup_del, s.n_tup_hot_upd, s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
@@ -25,16 +20,16 @@ SELECT current_database() AS datname, s.schemaname, s.relname,
        s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count,
        io.heap_blks_read, io.heap_blks_hit, io.idx_blks_read, io.idx_blks_hit,
        io.toast_blks_read, io.toast_blks_hit, io.tidx_blks_read, io.tidx_blks_hit,
-       l.relation IS NOT NULL AS locked,
-       CASE WHEN l.relation IS NULL THEN pg_table_size(s.relid) END AS table_size,
-       CASE WHEN l.relation IS NULL THEN pg_indexes_size(s.relid) END AS index_size,
-       CASE WHEN l.relation IS NULL THEN COALESCE(pg_total_relation_size(NULLIF(c.reltoastrelid, 0)), 0) END AS toast_size,
-       CASE WHEN l.relation IS NULL THEN pg_total_relation_size(s.relid) END AS total_size
+       l.locked,
+       CASE WHEN NOT l.locked THEN pg_table_size(s.relid) END AS table_size,
+       CASE WHEN NOT l.locked THEN pg_indexes_size(s.relid) END AS index_size,
+       CASE WHEN NOT l.locked THEN COALESCE(pg_total_relation_size(NULLIF(c.reltoastrelid, 0)), 0) END AS toast_size,
+       CASE WHEN NOT l.locked THEN pg_total_relation_size(s.relid) END AS total_size
 FROM pg_stat_user_tables s
 JOIN pg_class c ON c.oid = s.relid
 LEFT JOIN pg_statio_user_tables io ON io.relid = s.relid
-LEFT JOIN locked l ON l.relation = s.relid
-)SQL");
+CROSS JOIN LATERAL (SELECT EXISTS ()SQL") + kExclusivelyLocked + R"SQL( = s.relid) AS locked) l
+)SQL";
 
 constexpr std::array<MetricSpec, 32> kMetrics{{
     {"pg_stat_user_tables_seq_scan_total", kCounter, "seq_scan", "Sequential scans initiated on this table."},
