@@ -6,20 +6,44 @@
 # vs estimated p50/p95/p99 per command, class and overall.
 #
 #   bench/latency_accuracy.sh BUILD_DIR [--scale S] [--duration S] [--interval S] [--rate TPS]
+#                             [--sensitivity CLASS]
+#
+# --sensitivity CLASS (issue 4 item 3): after the first window, apply CLASS's fault (below) while the
+# workload runs, then measure a second window; prints each class's estimated and true p95 before and
+# after. The workload then runs for both windows.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=$(cd "${1:?usage: latency_accuracy.sh BUILD_DIR [--scale S] [--duration S] [--interval S] [--rate TPS]}" && pwd)
+build=$(cd "${1:?usage: latency_accuracy.sh BUILD_DIR [--scale S] [--duration S] [--interval S] [--rate TPS] [--sensitivity CLASS]}" && pwd)
 shift
-scale=0.05 duration=90 interval=5 rate=300 port=25511
+scale=0.05 duration=90 interval=5 rate=300 port=25511 sensitivity=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) scale=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --interval) interval=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
+    --sensitivity) sensitivity=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
+# Faults that slow one class and nothing else. analytics_insert: two more indexes on its table (the
+# seed's risk: Phase 3 indexes make writes slower); only analytics_rollup also reads that table and
+# filters on created_at, which neither index serves.
+fault_sql() {
+  case "$1" in
+    analytics_insert) echo "CREATE INDEX IF NOT EXISTS pge_bench_fault_session ON analytics_events (session_id);
+                            CREATE INDEX IF NOT EXISTS pge_bench_fault_path ON analytics_events ((properties ->> 'path'));" ;;
+    *) echo "latency_accuracy.sh: no fault defined for class '$1' (known: analytics_insert)" >&2; exit 2 ;;
+  esac
+}
+fault_args=()
+windows=1
+if [ -n "$sensitivity" ]; then
+  sql=$(fault_sql "$sensitivity")
+  fault_args=(--fault-cmd "psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $port -U postgres -d sharedminds -c \"$sql\""
+              --target-class "$sensitivity")
+  windows=2
+fi
 dir=$build/bench_pg
 "$root/scripts/pg_local.sh" start "$dir" "$port"
 trap '"$root/scripts/pg_local.sh" stop "$dir"' EXIT
@@ -38,10 +62,10 @@ SQL
 "$root/scripts/pg_local.sh" restart "$dir"
 rm -f "$dir/log/bench.csv"
 psql -X -q -d postgres -c "SELECT pg_rotate_logfile()" >/dev/null
-"$root/scripts/workload.sh" --port "$port" --rate "$rate" --duration $(( ${duration%.*} + 4 * ${interval%.*} + 10 )) >/dev/null 2>&1 &
+"$root/scripts/workload.sh" --port "$port" --rate "$rate" --duration $(( windows * ${duration%.*} + 6 * ${interval%.*} + 10 )) >/dev/null 2>&1 &
 workload=$!
 sleep 3
 "$build/bench/latency_accuracy" --dsn "host=127.0.0.1 port=$port dbname=sharedminds user=pge_exporter password=exporter" \
-  --csvlog "$dir/log/bench.csv" --duration "$duration" --interval "$interval"
+  --csvlog "$dir/log/bench.csv" --duration "$duration" --interval "$interval" "${fault_args[@]}"
 kill "$workload" 2>/dev/null || true
 wait "$workload" 2>/dev/null || true

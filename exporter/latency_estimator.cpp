@@ -17,6 +17,7 @@ constexpr double kQCv2 = 0.10;   // body cv²: this quantile of the pooled cv²
 constexpr double kKMax = 0.5;    // a tail may explain at most this share of an interval's calls
 constexpr double kZ99 = 2.326;   // a tail must lie beyond the body's 99th percentile
 constexpr std::size_t kMinPools = 3;
+constexpr std::size_t kShiftPools = 6;  // consecutive pools beyond the quartiles that mean a new body
 constexpr double kMs = 1e-3;     // pg_stat_statements reports milliseconds
 
 // Σ x² of an entry's calls, from its Welford mean and population stddev.
@@ -165,6 +166,26 @@ double LatencyEstimator::Ring::quantile(double q) const {
   return s[lo] + (h - static_cast<double>(lo)) * (s[lo + 1] - s[lo]);
 }
 
+bool LatencyEstimator::Ring::shifted(std::size_t recent) const {
+  if (size < 3 * recent) return false;
+  Ring older;
+  for (std::size_t i = recent; i < size; ++i) older.push(values[(next + kHist - 1 - i) % kHist]);
+  const double lo = older.quantile(0.25), hi = older.quantile(0.75);
+  bool all_above = true, all_below = true;
+  for (std::size_t i = 0; i < recent; ++i) {
+    const double v = values[(next + kHist - 1 - i) % kHist];
+    all_above = all_above && v > hi;
+    all_below = all_below && v < lo;
+  }
+  return all_above || all_below;
+}
+
+void LatencyEstimator::Ring::keep_last(std::size_t recent) {
+  Ring kept;
+  for (std::size_t i = std::min(recent, size); i > 0; --i) kept.push(values[(next + kHist - i) % kHist]);
+  *this = kept;
+}
+
 void LatencyEstimator::begin(const std::string& stats_reset) {
   ++sample_;
   full_reset_ = !baseline_ && stats_reset != stats_reset_;
@@ -278,6 +299,12 @@ void LatencyEstimator::push_pool(Entry& e, double n, double s1, double s2) {
   if (pm > 0) {
     e.pool_mean.push(static_cast<float>(pm));
     e.pool_cv2.push(static_cast<float>(pv / (pm * pm)));
+    // After a lasting change (an index dropped or added) the old pools would hold the body for up to kHist
+    // pools, and every interval's excess would be booked as stalls: forget them.
+    if (e.pool_mean.shifted(kShiftPools)) {
+      e.pool_mean.keep_last(kShiftPools);
+      e.pool_cv2.keep_last(kShiftPools);
+    }
   }
   e.acc_n = e.acc_s1 = e.acc_s2 = 0;
   e.body_ok = e.pool_mean.size >= kMinPools;

@@ -120,6 +120,10 @@ class LatencyEstimator {
     std::size_t size = 0, next = 0;
     void push(float v);
     double quantile(double q) const;
+    // True when each of the last `recent` values lies above the older values' upper quartile, or
+    // each below their lower quartile: the body moved (a stall tail does not move every pool).
+    bool shifted(std::size_t recent) const;
+    void keep_last(std::size_t recent);
   };
 
   struct Entry {

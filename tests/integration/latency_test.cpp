@@ -1,9 +1,11 @@
 // Latency collectors against a real PostgreSQL with pg_stat_statements preloaded: statements of
-// known duration (pg_sleep), resets and a simulated eviction, probes, the write probe and pg_stat_wal.
+// known duration (pg_sleep), resets and a single-entry reset, real evictions on a cluster of its own
+// with pg_stat_statements.max = 100, probes, the write probe and pg_stat_wal.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include <pqxx/pqxx>
 
@@ -129,10 +131,9 @@ TEST_F(StatementsTest, ExporterOwnStatementsAreNotCounted) {
   EXPECT_EQ(test::count_series(s, kDuration, {{"command", "select"}}), 0u);
 }
 
-// Eviction is simulated with the single-entry reset pg_stat_statements_reset(userid, dbid, queryid):
-// the entry disappears exactly as an evicted one does (pg_stat_statements.max is a postmaster setting
-// of the shared test cluster).
-TEST_F(StatementsTest, ResetsAndEvictionNeverMakeCountersDecrease) {
+// A single-entry reset pg_stat_statements_reset(userid, dbid, queryid) makes the entry vanish between
+// two samples and come back with fewer calls (real eviction: StatementsEviction below).
+TEST_F(StatementsTest, ResetsAndReCreatedEntriesNeverMakeCountersDecrease) {
   const Shape& mid = kShapes[1];
   run_shape(mid, 10);
   Snapshot before = runner->run();
@@ -161,6 +162,144 @@ TEST_F(StatementsTest, ResetsAndEvictionNeverMakeCountersDecrease) {
   for (std::size_t i = 0; i < a->histogram.bucket.size(); ++i) {
     EXPECT_GE(b->histogram.bucket[i].cumulative_count, a->histogram.bucket[i].cumulative_count) << i;
   }
+}
+
+// A cluster of its own (pg_stat_statements.max is a postmaster setting; the shared test cluster keeps
+// 5000), stopped when the test ends.
+class EvictionCluster {
+ public:
+  EvictionCluster() : dir_(test::build_dir() + "/evict-pg"), port_(test::test_port() + 11) {
+    sh("start " + dir_ + " " + std::to_string(port_));
+    admin("ALTER SYSTEM SET pg_stat_statements.max = 100");
+    sh("restart " + dir_);
+    admin("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    admin("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'evict_app') THEN "
+          "CREATE ROLE evict_app LOGIN; CREATE ROLE evict_monitor LOGIN IN ROLE pg_monitor; END IF; END $$");
+    admin("SELECT pg_stat_statements_reset()");
+  }
+  ~EvictionCluster() { std::system((script() + " stop " + dir_).c_str()); }
+  std::string dsn(const std::string& user) const {
+    return "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=postgres user=" + user;
+  }
+  double scalar(const std::string& sql) const {
+    return std::stod(test::run_sql(dsn("postgres"), "SELECT (" + sql + ") AS v").text(0, "v"));
+  }
+
+ private:
+  static std::string script() { return test::source_dir() + "/scripts/pg_local.sh"; }
+  static void sh(const std::string& args) {
+    if (std::system((script() + " " + args).c_str()) != 0) throw std::runtime_error("pg_local.sh " + args + " failed");
+  }
+  void admin(const std::string& sql) const { test::run_sql(dsn("postgres"), sql); }
+  std::string dir_;
+  int port_;
+};
+
+// Every cumulative value of `before` (counters, histogram counts, sums and buckets) is <= its value in
+// `after`, and no series vanished.
+void expect_no_decrease(const Snapshot& before, const Snapshot& after, int step) {
+  for (const auto& fam : before.families) {
+    if (fam.type != prometheus::MetricType::Counter && fam.type != prometheus::MetricType::Histogram) continue;
+    for (const auto& m : fam.metric) {
+      Labels labels;
+      for (const auto& l : m.label) labels.emplace_back(l.name, l.value);
+      const prometheus::ClientMetric* a = test::find_metric(after, fam.name, labels);
+      ASSERT_NE(a, nullptr) << fam.name << " vanished at step " << step;
+      if (fam.type == prometheus::MetricType::Counter) {
+        EXPECT_GE(a->counter.value, m.counter.value) << fam.name << " step " << step;
+        continue;
+      }
+      EXPECT_GE(a->histogram.sample_count, m.histogram.sample_count) << fam.name << " step " << step;
+      EXPECT_GE(a->histogram.sample_sum, m.histogram.sample_sum) << fam.name << " step " << step;
+      for (std::size_t i = 0; i < m.histogram.bucket.size(); ++i) {
+        EXPECT_GE(a->histogram.bucket[i].cumulative_count, m.histogram.bucket[i].cumulative_count)
+            << fam.name << " bucket " << i << " step " << step;
+      }
+    }
+  }
+}
+
+// Real eviction: with pg_stat_statements.max = 100, batches of new statement shapes (SELECT with
+// 1..N constants: each count is its own queryid) make pg_stat_statements deallocate the least-used
+// entries, among them a rarely called `victim` shape, while a `hot` shape survives.
+TEST(StatementsEviction, EvictionsNeverMakeCountersDecreaseAndAreCountedAsDeallocAndLostCalls) {
+  EvictionCluster cluster;
+  Target t = make_target(cluster.dsn("evict_monitor"));
+  t.query_classes = {query_class("hot"), query_class("victim"), query_class("flood")};
+  CollectorRunner runner("statements", t);
+  pqxx::connection app(cluster.dsn("evict_app"));
+  pqxx::nontransaction tx(app);
+  auto run = [&](const std::string& sql, int times) { for (int i = 0; i < times; ++i) tx.exec(sql); };
+  const std::string hot = "/* q:hot */ SELECT count(*) FROM pg_class WHERE relkind = 'r'";
+  const std::string victim = "/* q:victim */ SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'x%'";
+  const Labels hot_labels{{"command", "select"}, {"class", "hot"}};
+  const Labels victim_labels{{"command", "select"}, {"class", "victim"}};
+
+  runner.run();  // baseline
+  run(hot, 50);
+  run(victim, 4);
+  Snapshot prev = runner.run();
+  ASSERT_EQ(value(prev, "pg_stat_statements_calls_total", victim_labels), 4);
+  const double dealloc_start = value(prev, "pg_stat_statements_dealloc_total");
+  const double lost_start = value(prev, "pg_stat_statements_lost_calls_total");
+  int hot_calls = 50, shape = 1;
+  for (int step = 1; step <= 4; ++step) {
+    for (int i = 0; i < 60; ++i, ++shape) {
+      std::string sql = "/* q:flood */ SELECT 1";
+      for (int c = 0; c < shape; ++c) sql += ", 1";
+      run(sql, 5);  // more used than the victim: it goes first
+    }
+    run(hot, 50);
+    hot_calls += 50;
+    Snapshot now = runner.run();
+    expect_no_decrease(prev, now, step);
+    prev = now;
+  }
+  const double server_dealloc = cluster.scalar("SELECT dealloc FROM pg_stat_statements_info");
+  EXPECT_EQ(cluster.scalar("SELECT count(*) FROM pg_stat_statements WHERE query LIKE '/* q:victim */%'"), 0)
+      << "the victim was not evicted: the test proves nothing";
+  EXPECT_GT(value(prev, "pg_stat_statements_dealloc_total"), dealloc_start);
+  EXPECT_LE(value(prev, "pg_stat_statements_dealloc_total"), server_dealloc);
+  // The vanished victim had 4 calls in its last interval: half of them are counted as lost.
+  EXPECT_GE(value(prev, "pg_stat_statements_lost_calls_total") - lost_start, 2);
+  EXPECT_EQ(value(prev, "pg_stat_statements_calls_total", victim_labels), 4);
+  EXPECT_EQ(value(prev, "pg_stat_statements_calls_total", hot_labels), hot_calls);
+  EXPECT_LE(value(prev, "pg_stat_statements_entries"), 100);
+
+  // Re-created after its eviction: counted from zero, on top of what we had.
+  run(victim, 3);
+  Snapshot back = runner.run();
+  expect_no_decrease(prev, back, 5);
+  EXPECT_EQ(value(back, "pg_stat_statements_calls_total", victim_labels), 4 + 3);
+}
+
+// The exporter binary with the statements collector (plus probes and wal) after a workload of known
+// shapes: its whole /metrics output passes `promtool check metrics`.
+TEST(StatementsCollector, ExporterOutputPassesPromtoolCheckMetrics) {
+  TestDatabase db;
+  db.exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  const std::string config =
+      "[exporter]\nconnect_timeout = \"2s\"\n[[target]]\nname = \"db\"\ndsn = \"" + db.dsn("pge_exporter") +
+      "\"\n[[target.query_class]]\nname = \"roadmap\"\npattern = \"roadmap_items\"\n"
+      "[[target.probe]]\nname = \"lookup\"\nsql = \"SELECT count(*) FROM public.roadmap_items\"\n"
+      "[collectors.statements]\ninterval = \"1s\"\n[collectors.probes]\ninterval = \"1s\"\n";
+  test::ExporterProcess exporter(config);
+  pqxx::connection app(db.dsn());
+  auto has_roadmap_calls = [](const std::vector<test::Sample>& s) {
+    auto v = test::find_sample(s, "pg_stat_statements_duration_seconds_count", {{"class", "roadmap"}});
+    return v && *v >= 20;
+  };
+  auto samples = exporter.wait_for([&](const auto& s) {
+    pqxx::nontransaction tx(app);
+    for (int i = 0; i < 10; ++i) tx.exec("SELECT count(*) FROM public.roadmap_items WHERE status = 'active'");
+    tx.exec("UPDATE public.roadmap_items SET updated_at = updated_at WHERE false");
+    return has_roadmap_calls(s) && test::find_sample(s, "pg_probe_duration_seconds_count").has_value();
+  }, 20);
+  ASSERT_TRUE(has_roadmap_calls(samples)) << exporter.log();
+  ASSERT_TRUE(test::find_sample(samples, "pg_stat_statements_dealloc_total"));
+  auto [rc, lint] = test::promtool_check_metrics(
+      exporter.metrics(), test::build_dir() + "/statements_metrics_" + db.name() + ".txt");
+  EXPECT_EQ(rc, 0) << lint;
 }
 
 TEST(StatementsCollector, MissingExtensionIsAClearError) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -353,6 +354,13 @@ int ExporterProcess::stop() {
   waitpid(pid_, &status, 0);
   pid_ = -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::pair<int, std::string> promtool_check_metrics(const std::string& exposition, const std::string& path) {
+  std::ofstream(path) << exposition;
+  const int rc = std::system(("promtool check metrics < " + path + " > " + path + ".out 2>&1").c_str());
+  std::ifstream out(path + ".out");
+  return {rc, std::string((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>())};
 }
 
 std::pair<int, std::string> run_exporter(const std::vector<std::string>& args,

@@ -120,6 +120,9 @@ class ExporterProcess {
 std::pair<int, std::string> run_exporter(const std::vector<std::string>& args,
                                          const std::map<std::string, std::string>& env = {});
 
+// Writes `exposition` to `path` and runs `promtool check metrics` on it: {exit status, its output}.
+std::pair<int, std::string> promtool_check_metrics(const std::string& exposition, const std::string& path);
+
 // Polls `pred` every 100 ms until true or `timeout_s` passes; returns the last result.
 bool eventually(const std::function<bool()>& pred, double timeout_s);
 
