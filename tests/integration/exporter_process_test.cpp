@@ -13,6 +13,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "collectors/registry.h"
 #include "tests/support/test_support.h"
 
 namespace pge {
@@ -68,19 +69,33 @@ TEST(Exporter, BadLogLevelFlagIsRejected) {
   EXPECT_THAT(out, HasSubstr("--log.level must be one of"));
 }
 
-TEST(Exporter, MetricsPassPromtoolCheckMetrics) {
+// Every collector, configured as for SharedMinds, against the reference database: each one
+// succeeds and the whole /metrics output passes promtool's linter.
+TEST(Exporter, EveryCollectorSucceedsAndMetricsPassPromtoolCheckMetrics) {
   TestDatabase db;
-  ExporterProcess exporter(config_for(db.dsn("pge_exporter")));
-  auto samples = exporter.wait_for([](const auto& s) {
-    return test::find_sample(s, "pg_stat_user_tables_n_live_tup").has_value() &&
-           test::find_sample(s, "pg_index_valid").has_value();
-  }, 20);
-  ASSERT_TRUE(test::find_sample(samples, "pg_stat_user_tables_n_live_tup")) << exporter.log();
-  const std::string path = test::build_dir() + "/metrics_" + db.name() + ".txt";
-  std::ofstream(path) << exporter.metrics();
-  const int rc = std::system(("promtool check metrics < " + path + " > " + path + ".out 2>&1").c_str());
-  std::ifstream out(path + ".out");
-  std::string lint((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
+  std::ifstream in(test::source_dir() + "/config/sharedminds.toml");
+  const std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  setenv("SHAREDMINDS_DSN", db.dsn("pge_exporter").c_str(), 1);
+  ExporterProcess exporter(config);
+  auto all_ran = [](const std::vector<Sample>& samples) {
+    for (const auto& info : collector_registry()) {
+      const std::map<std::string, std::string> l{{"collector", info.name}, {"target", "sharedminds"}};
+      auto ok = test::find_sample(samples, "pg_evolution_exporter_collector_success", l);
+      auto errors = test::find_sample(samples, "pg_evolution_exporter_collector_errors_total", l);
+      if (!ok || (*ok == 0 && errors.value_or(0) == 0)) return false;
+    }
+    return true;
+  };
+  auto samples = exporter.wait_for(all_ran, 60);
+  ASSERT_TRUE(all_ran(samples)) << exporter.log();
+  for (const auto& info : collector_registry()) {
+    EXPECT_EQ(test::find_sample(samples, "pg_evolution_exporter_collector_success",
+                                {{"collector", info.name}, {"target", "sharedminds"}}),
+              1)
+        << info.name << " failed; log:\n" << exporter.log();
+  }
+  auto [rc, lint] = test::promtool_check_metrics(exporter.metrics(),
+                                                 test::build_dir() + "/metrics_" + db.name() + ".txt");
   EXPECT_EQ(rc, 0) << lint;
 }
 
