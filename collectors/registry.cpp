@@ -7,7 +7,20 @@
   X(database)             \
   X(tables)               \
   X(indexes)              \
-  X(activity)
+  X(bloat)                \
+  X(maintenance)          \
+  X(write_amplification)  \
+  X(functions)            \
+  X(growth)               \
+  X(partitions)           \
+  X(matviews)             \
+  X(cron_jobs)            \
+  X(promoted_columns)     \
+  X(activity)             \
+  X(statements)           \
+  X(probes)               \
+  X(write_probe)          \
+  X(wal)
 
 namespace pge {
 

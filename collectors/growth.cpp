@@ -1,0 +1,95 @@
+// Rows and bytes per table, partitioned tables rolled up to their root, beside the thresholds the
+// config sets for them (the seed partitions analytics_events at 10M rows, calendar_events at 5M),
+// so that a rule such as predict_linear(pg_table_estimated_rows[7d], 30*86400) >
+// pg_table_rows_threshold warns a month ahead. Row counts are planner estimates (reltuples), never
+// count(*): the collector costs a catalog read whatever the table size.
+//
+// The partition tree is walked through pg_inherits, not pg_partition_tree(): the latter locks every
+// partition and would queue behind a migration's ACCESS EXCLUSIVE lock. Sizes of trees with a locked
+// member are left out for that cycle (counted in lock skips).
+#include <array>
+
+#include "collectors/collector.h"
+
+namespace pge {
+namespace {
+
+const std::string kQuery = std::string(R"SQL(
+WITH RECURSIVE tree AS (
+  SELECT c.oid AS root, c.oid AS relid
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+  UNION ALL
+  SELECT t.root, i.inhrelid
+  FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid
+  JOIN pg_class c ON c.oid = i.inhrelid AND c.relispartition
+), member AS (
+  SELECT t.root, c.oid, c.relkind, c.reltuples, s.n_live_tup,
+         EXISTS ()SQL") + kExclusivelyLocked + R"SQL( = c.oid) AS locked
+  FROM tree t JOIN pg_class c ON c.oid = t.relid
+  LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
+)
+SELECT current_database() AS datname, n.nspname AS schemaname, r.relname,
+       COALESCE(sum(CASE WHEN m.reltuples >= 0 THEN m.reltuples ELSE m.n_live_tup END)
+                  FILTER (WHERE m.relkind = 'r'), 0) AS estimated_rows,
+       bool_or(m.locked) AS locked,
+       CASE WHEN NOT bool_or(m.locked)
+            THEN sum(CASE WHEN NOT m.locked THEN pg_total_relation_size(m.oid) END) END AS total_bytes,
+       count(*) FILTER (WHERE m.relkind = 'r' AND m.reltuples < 0) AS never_analyzed
+FROM member m
+JOIN pg_class r ON r.oid = m.root
+JOIN pg_namespace n ON n.oid = r.relnamespace
+GROUP BY n.nspname, r.relname
+)SQL";
+
+constexpr std::array<MetricSpec, 3> kMetrics{{
+    {"pg_table_estimated_rows", kGauge, "estimated_rows",
+     "Planner estimate of the table's rows (pg_class.reltuples, n_live_tup where never analyzed), summed over all leaf partitions for a partitioned table."},
+    {"pg_table_total_bytes", kGauge, "total_bytes",
+     "Disk space of the table with indexes and TOAST (pg_total_relation_size), summed over all partitions for a partitioned table."},
+    {"pg_table_never_analyzed_partitions", kGauge, "never_analyzed",
+     "Leaf relations of this table never analyzed (reltuples = -1), whose rows come from n_live_tup instead."},
+}};
+
+constexpr std::array<const char*, 3> kLabels{"datname", "schemaname", "relname"};
+
+constexpr const char* kRowsThresholdHelp =
+    "Configured row count at which this table needs action (target.table_threshold.rows).";
+constexpr const char* kBytesThresholdHelp =
+    "Configured size in bytes at which this table needs action (target.table_threshold.bytes).";
+
+void emit_thresholds(SnapshotBuilder& out, const Target& target, const std::string& datname) {
+  out.family("pg_table_rows_threshold", kRowsThresholdHelp, kGauge);
+  out.family("pg_table_bytes_threshold", kBytesThresholdHelp, kGauge);
+  for (const auto& t : target.table_thresholds) {
+    const Labels labels{{"datname", datname}, {"schemaname", t.schema}, {"relname", t.table}};
+    if (t.rows) out.gauge("pg_table_rows_threshold", kRowsThresholdHelp, labels, *t.rows);
+    if (t.bytes) out.gauge("pg_table_bytes_threshold", kBytesThresholdHelp, labels, *t.bytes);
+  }
+}
+
+class GrowthCollector final : public Collector {
+ public:
+  Snapshot collect(Session& session, CollectContext& ctx) override {
+    Rows all = session.query(kQuery);
+    Rows rows = all.filter([&](std::size_t r) {
+      return ctx.target.selects(all.text(r, "schemaname"), all.text(r, "relname"));
+    });
+    for (std::size_t r = 0; r < rows.size(); ++r) ctx.lock_skips += rows.flag(r, "locked") ? 1 : 0;
+    SnapshotBuilder out;
+    emit_rows(out, rows, kMetrics, kLabels);
+    const std::string datname = session.query("SELECT current_database() AS d").text(0, "d");
+    emit_thresholds(out, ctx.target, datname);
+    return out.take();
+  }
+};
+
+}  // namespace
+
+CollectorInfo growth_info() {
+  return {"growth", "Rows and bytes per table (partitions rolled up) and the configured thresholds.",
+          Seconds{300}, Seconds{10}, true, {}, [] { return std::make_unique<GrowthCollector>(); }};
+}
+
+}  // namespace pge

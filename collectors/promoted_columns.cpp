@@ -1,0 +1,384 @@
+// Columns promoted out of a JSONB document (target.promoted_column): how far the backfill and the
+// dual-write have come, and whether the column is ready for cutover.
+//
+// Per column, with j = the configured source expression (e.g. metadata->>'source'):
+//   valid j   : present, castable to the column's type (uuid and integer types checked with a
+//               regex: PG 15 has no exception-free cast test), in `allowed`, and its `references`
+//               target exists. Only a valid j can ever be backfilled.
+//   missing   : valid j, column NULL            (what blocks cutover)
+//   mismatch  : both present and different      (dual-write drift)
+//   invalid   : j present but not valid         (can never be backfilled)
+//
+// Cost. Counting these needs every row. A full check runs every `full_check_interval` (default 1h),
+// stretched so that full checks take at most `full_check_budget_ratio` (0.5 %) of the time, in one
+// scan per table (all of a table's columns at once) over the rows whose timestamp column is
+// at or before a watermark (the check's start minus `watermark_lag`, 10 min by default, so that rows
+// of transactions still open at check time are not lost). Between full checks every run rescans the
+// rows after the watermark only, through an index on the timestamp column, and adds them: the counts
+// follow new rows within one interval, while changes to older rows (a backfill) show at the next full
+// check. The recent-window ratio (rows written in the last recent_window) uses the same index. With
+// no usable index on the timestamp column both index passes are skipped
+// (pg_promoted_column_timestamp_indexed 0) and only full checks run. The full check's statement may
+// take long on a large table: this collector's default timeout is 5 minutes.
+#include <array>
+#include <cmath>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "collectors/collector.h"
+#include "collectors/migration_common.h"
+
+namespace pge {
+namespace {
+
+// Counts kept per column; the order is the order of the SELECT list built by `aggregates`.
+enum Count { kRows, kNull, kValid, kMissing, kMismatch, kInvalid, kCounts };
+constexpr std::array<const char*, kCounts> kCountNames{"rows", "null", "valid", "missing", "mismatch", "invalid"};
+using Counts = std::array<double, kCounts>;
+
+const char* format_regex(const std::string& cast) {
+  static const std::map<std::string, const char*> kFormats{
+      {"uuid", "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"},
+      {"smallint", "^\\s*[+-]?[0-9]{1,4}\\s*$"}, {"int2", "^\\s*[+-]?[0-9]{1,4}\\s*$"},
+      {"integer", "^\\s*[+-]?[0-9]{1,9}\\s*$"},  {"int", "^\\s*[+-]?[0-9]{1,9}\\s*$"},
+      {"int4", "^\\s*[+-]?[0-9]{1,9}\\s*$"},     {"bigint", "^\\s*[+-]?[0-9]{1,18}\\s*$"},
+      {"int8", "^\\s*[+-]?[0-9]{1,18}\\s*$"}};
+  auto it = kFormats.find(cast);
+  return it == kFormats.end() ? nullptr : it->second;
+}
+
+// The SQL predicates of one column, given the expressions for its value (`col`) and for j.
+struct ColumnSql {
+  std::string col, j, castable, valid;
+
+  ColumnSql(const PromotedColumn& c, std::string col_expr, std::string j_expr)
+      : col(std::move(col_expr)), j(std::move(j_expr)) {
+    const char* re = c.cast.empty() ? nullptr : format_regex(c.cast);
+    castable = re ? "(" + j + " ~* " + quote_literal(re) + ")" : "true";
+    std::string allowed = "true";
+    if (!c.allowed.empty()) {
+      allowed = j + " IN (";
+      for (std::size_t i = 0; i < c.allowed.size(); ++i) allowed += (i ? ", " : "") + quote_literal(c.allowed[i]);
+      allowed += ")";
+    }
+    std::string target = "true";
+    if (!c.references.empty()) target = reference_exists(c, re != nullptr);
+    valid = "(" + j + " IS NOT NULL AND CASE WHEN " + castable + " THEN " + allowed + " AND " + target +
+            " ELSE false END)";
+  }
+
+  // "both present and different": compared as the column's type when j is known castable (so an
+  // upper-case uuid is not a mismatch), as text otherwise.
+  std::string mismatch(const PromotedColumn& c) const {
+    const std::string typed = c.cast.empty() || castable == "true"
+                                  ? col + "::text <> " + j
+                                  : "CASE WHEN " + castable + " THEN " + col + " <> " + j + "::" + c.cast +
+                                        " ELSE " + col + "::text <> " + j + " END";
+    return "(" + col + " IS NOT NULL AND " + j + " IS NOT NULL AND " + typed + ")";
+  }
+
+  std::string reference_exists(const PromotedColumn& c, bool typed) const {
+    static const std::regex ref_re("^(?:([A-Za-z_][A-Za-z0-9_]*)\\.)?([A-Za-z_][A-Za-z0-9_]*)\\(([A-Za-z_][A-Za-z0-9_]*)\\)$");
+    std::smatch m;
+    std::regex_match(c.references, m, ref_re);  // validated by the config loader
+    const std::string table = quote_qualified(m[1].matched ? m[1].str() : "public", m[2].str());
+    const std::string key = "r." + quote_ident(m[3].str());
+    const std::string match = typed ? key + " = " + j + "::" + c.cast : key + "::text = " + j;
+    return "EXISTS (SELECT 1 FROM " + table + " r WHERE " + match + ")";
+  }
+};
+
+// One scan of a table for all its promoted columns, in three levels so that each row's JSON is
+// extracted once (a) and its validity, FK lookup included, decided once (b); OFFSET 0 keeps the
+// planner from folding the levels back into one and repeating those expressions per aggregate.
+// `where` filters rows of `t` (timestamp column `t.ts`); conds[i] restricts column i's counts
+// (over `b.ts`).
+std::string scan_sql(const std::vector<const PromotedColumn*>& columns, const std::string& table,
+                     const std::string& ts_column, const std::string& where,
+                     const std::vector<std::string>& conds) {
+  std::string inner = "SELECT " + (ts_column.empty() ? std::string("NULL::timestamptz") : "t." + quote_ident(ts_column)) + " AS ts";
+  std::string mid = "SELECT a.*";
+  std::string outer = "SELECT 1 AS one";
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    const PromotedColumn& c = *columns[i];
+    const std::string n = std::to_string(i);
+    // The source is an SQL expression by design (trusted configuration, not quotable).
+    inner += ", t." + quote_ident(c.column) + " AS c" + n + ", (" + c.source + ") AS j" + n;
+    mid += ", " + ColumnSql(c, "a.c" + n, "a.j" + n).valid + " AS v" + n;
+    const ColumnSql b(c, "b.c" + n, "b.j" + n);
+    const std::array<std::string, kCounts> preds{"true", b.col + " IS NULL", "b.v" + n, "b.v" + n + " AND " + b.col + " IS NULL",
+                                                 b.mismatch(c), b.j + " IS NOT NULL AND NOT b.v" + n};
+    for (int k = 0; k < kCounts; ++k) {
+      outer += ", count(*) FILTER (WHERE (" + conds[i] + ") AND " + preds[k] + ") AS c" + n + "_" + kCountNames[k];
+    }
+  }
+  return outer + " FROM (" + mid + " FROM (" + inner + " FROM " + table + " t WHERE " + where +
+         " OFFSET 0) a OFFSET 0) b";
+}
+
+Counts read_counts(const Rows& rows, std::size_t index) {
+  Counts out{};
+  for (int k = 0; k < kCounts; ++k) {
+    out[k] = rows.number(0, "c" + std::to_string(index) + "_" + kCountNames[k]).value_or(0);
+  }
+  return out;
+}
+
+Counts operator+(Counts a, const Counts& b) {
+  for (int k = 0; k < kCounts; ++k) a[k] += b[k];
+  return a;
+}
+
+double ratio(double part, double whole) { return whole > 0 ? part / whole : 0; }
+
+// Columns of one table sharing one timestamp column: one scan serves them all.
+struct Group {
+  std::string schema, table, timestamp_column;
+  std::vector<const PromotedColumn*> columns;
+  // State of the last full check.
+  bool checked = false;
+  bool indexed = false;            // whether that check left the rows after `watermark` to index passes
+  double watermark = 0;            // epoch seconds; rows at or before it are in `full`
+  double checked_at = 0;           // database time the full check started
+  double check_duration = 0;
+  std::vector<Counts> full;
+};
+
+std::string group_key(const PromotedColumn& c) {
+  return c.schema + "\x1f" + c.table + "\x1f" + c.timestamp_column;
+}
+
+constexpr const char* kMetaQuery = R"SQL(
+SELECT current_database() AS datname, extract(epoch FROM now()) AS now,
+       EXISTS ()SQL";
+
+class PromotedColumnsCollector final : public Collector {
+ public:
+  Snapshot collect(Session& session, CollectContext& ctx) override {
+    sync_groups(ctx.target);
+    SnapshotBuilder out;
+    declare_families(out);
+    for (auto& [key, g] : groups_) collect_group(session, ctx, g, out);
+    return out.take();
+  }
+
+ private:
+  std::map<std::string, Group> groups_;
+
+  void sync_groups(const Target& target) {
+    std::map<std::string, Group> next;
+    for (const auto& c : target.promoted_columns) {
+      const std::string key = group_key(c);
+      auto [it, inserted] = next.try_emplace(key);
+      if (inserted) {
+        auto old = groups_.find(key);
+        it->second = old != groups_.end() ? std::move(old->second) : Group{c.schema, c.table, c.timestamp_column, {}, false, false, 0, 0, 0, {}};
+        it->second.columns.clear();
+      }
+      it->second.columns.push_back(&c);
+    }
+    for (auto& [key, g] : next) {
+      if (g.full.size() != g.columns.size()) g.checked = false;
+    }
+    groups_ = std::move(next);
+  }
+
+  static void declare_families(SnapshotBuilder& out);
+
+  void collect_group(Session& session, CollectContext& ctx, Group& g, SnapshotBuilder& out) {
+    const std::string table = quote_qualified(g.schema, g.table);
+    const bool has_ts = !g.timestamp_column.empty();
+    const std::string ts = "t." + quote_ident(g.timestamp_column);
+    Rows meta = session.query(
+        std::string(kMetaQuery) + kExclusivelyLocked + R"SQL( = to_regclass($1)) AS locked,
+       EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+               WHERE i.indrelid = to_regclass($1) AND a.attname = $2 AND i.indisvalid AND i.indpred IS NULL) AS ts_indexed,
+       (SELECT extract(epoch FROM now() - greatest(last_analyze, last_autoanalyze)) FROM pg_stat_all_tables
+         WHERE relid = to_regclass($1)) AS stats_age
+)SQL",
+        {table, g.timestamp_column});
+    if (meta.flag(0, "locked")) {
+      ctx.lock_skips += 1;
+      return;
+    }
+    const std::string datname = meta.text(0, "datname");
+    const double now = *meta.number(0, "now");
+    const bool indexed = has_ts && meta.flag(0, "ts_indexed");
+    // A full check longer than budget × interval pushes the next one out, so that its share of the
+    // database's time stays bounded whatever the table grows to.
+    const double budget = migration::option(ctx, "full_check_budget_ratio", 0.005);
+    const double interval = std::max(migration::option(ctx, "full_check_interval", 3600.0),
+                                     budget > 0 ? g.check_duration / budget : 0.0);
+    const double lag = migration::option(ctx, "watermark_lag", 600.0);
+    if (!g.checked || g.indexed != indexed || now - g.checked_at >= interval) full_check(session, g, table, ts, indexed, now - lag, now);
+
+    std::vector<Counts> tail(g.columns.size(), Counts{});
+    std::vector<Counts> recent(g.columns.size(), Counts{});
+    if (indexed) {
+      tail = scan(session, g, table, ts + " > to_timestamp(" + std::to_string(g.watermark) + ")", all_rows(g));
+      recent = scan_recent(session, g, table, ts);
+    }
+    for (std::size_t i = 0; i < g.columns.size(); ++i) {
+      const PromotedColumn& c = *g.columns[i];
+      const Labels labels{{"datname", datname}, {"schemaname", g.schema}, {"relname", g.table}, {"column", c.column}};
+      emit_column(session, out, c, labels, g.full[i] + tail[i], indexed ? &recent[i] : nullptr, meta, g, table);
+      if (has_ts) out.gauge("pg_promoted_column_timestamp_indexed", help("timestamp_indexed"), labels, indexed ? 1 : 0);
+    }
+  }
+
+  static std::vector<std::string> all_rows(const Group& g) { return std::vector<std::string>(g.columns.size(), "true"); }
+
+  static std::vector<Counts> scan(Session& session, const Group& g, const std::string& table,
+                                  const std::string& where, const std::vector<std::string>& conds) {
+    Rows rows = session.query(scan_sql(g.columns, table, g.timestamp_column, where, conds));
+    std::vector<Counts> out;
+    for (std::size_t i = 0; i < g.columns.size(); ++i) out.push_back(read_counts(rows, i));
+    return out;
+  }
+
+  // Each column has its own recent_window: scan the widest, count each column in its own.
+  static std::vector<Counts> scan_recent(Session& session, const Group& g, const std::string& table,
+                                         const std::string& ts) {
+    auto since = [](double seconds) { return " >= now() - make_interval(secs => " + std::to_string(seconds) + ")"; };
+    double widest = 0;
+    std::vector<std::string> conds;
+    for (const auto* c : g.columns) {
+      widest = std::max(widest, c->recent_window.count());
+      conds.push_back("b.ts" + since(c->recent_window.count()));
+    }
+    return scan(session, g, table, ts + since(widest), conds);
+  }
+
+  // Without an index on the timestamp column nothing rescans the rows after a watermark, so the
+  // full check then covers every row.
+  static void full_check(Session& session, Group& g, const std::string& table, const std::string& ts,
+                         bool indexed, double watermark, double now) {
+    const auto start = std::chrono::steady_clock::now();
+    // NULL timestamps have no place after any watermark: the full check owns them.
+    const std::string where = indexed ? "NOT (" + ts + " > to_timestamp(" + std::to_string(watermark) + "))" : "true";
+    g.full = scan(session, g, table, where, all_rows(g));
+    g.watermark = indexed ? watermark : 0;
+    g.indexed = indexed;
+    g.checked_at = now;
+    g.checked = true;
+    g.check_duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  static const char* help(const std::string& what);
+
+  static void emit_column(Session& session, SnapshotBuilder& out, const PromotedColumn& c, Labels labels,
+                          const Counts& n, const Counts* recent, const Rows& meta, const Group& g,
+                          const std::string& table) {
+    auto put = [&](const std::string& what, double v, const Labels& l) {
+      out.gauge("pg_promoted_column_" + what, help(what), l, v);
+    };
+    Labels measured = labels;
+    measured.emplace_back("method", "measured");
+    put("null_ratio", ratio(n[kNull], n[kRows]), measured);
+    Rows stats = session.query(
+        "SELECT null_frac FROM pg_stats WHERE schemaname = $1 AND tablename = $2 AND attname = $3",
+        {g.schema, g.table, c.column});
+    if (!stats.empty() && stats.at(0, "null_frac")) {
+      Labels by_stats = labels;
+      by_stats.emplace_back("method", "pg_stats");
+      put("null_ratio", *stats.number(0, "null_frac"), by_stats);
+    }
+    if (auto age = meta.number(0, "stats_age")) put("stats_age_seconds", *age, labels);
+    put("checked_rows", n[kRows], labels);
+    put("missing_rows", n[kMissing], labels);
+    put("missing_ratio", ratio(n[kMissing], n[kValid]), labels);
+    put("mismatch_rows", n[kMismatch], labels);
+    put("invalid_rows", n[kInvalid], labels);
+    if (recent) {
+      put("recent_rows", (*recent)[kRows], labels);
+      put("recent_missing_rows", (*recent)[kMissing], labels);
+      put("recent_missing_ratio", ratio((*recent)[kMissing], (*recent)[kValid]), labels);
+    }
+    put("full_check_timestamp_seconds", g.checked_at, labels);
+    put("full_check_duration_seconds", g.check_duration, labels);
+    const bool constraints_ok = emit_constraints(session, out, c, labels, table);
+    put("cutover_threshold_ratio", c.cutover_threshold, labels);
+    const bool ready = ratio(n[kMissing], n[kValid]) < c.cutover_threshold && n[kMismatch] == 0 && constraints_ok;
+    put("cutover_ready", ready ? 1 : 0, labels);
+  }
+
+  // Exports each CHECK/FK constraint and index on the column; returns whether every constraint the
+  // config implies (a CHECK for `allowed`, a FOREIGN KEY for `references`) exists and all are validated.
+  static bool emit_constraints(Session& session, SnapshotBuilder& out, const PromotedColumn& c,
+                               const Labels& labels, const std::string& table) {
+    Rows cons = session.query(R"SQL(
+SELECT con.conname, CASE con.contype WHEN 'c' THEN 'check' ELSE 'foreign_key' END AS type,
+       con.convalidated AS valid
+FROM pg_constraint con JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = ANY (con.conkey)
+WHERE con.conrelid = to_regclass($1) AND a.attname = $2 AND con.contype IN ('c', 'f')
+)SQL", {table, c.column});
+    bool all_valid = true, has_check = false, has_fk = false;
+    for (std::size_t r = 0; r < cons.size(); ++r) {
+      Labels l = labels;
+      l.emplace_back("constraint", cons.text(r, "conname"));
+      l.emplace_back("type", cons.text(r, "type"));
+      out.gauge("pg_promoted_column_constraint_valid", help("constraint_valid"), l, cons.flag(r, "valid") ? 1 : 0);
+      all_valid = all_valid && cons.flag(r, "valid");
+      has_check = has_check || cons.text(r, "type") == "check";
+      has_fk = has_fk || cons.text(r, "type") == "foreign_key";
+    }
+    Rows idx = session.query(R"SQL(
+SELECT ic.relname AS indexrelname, i.indisvalid::int AS valid
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+WHERE i.indrelid = to_regclass($1) AND a.attname = $2
+)SQL", {table, c.column});
+    for (std::size_t r = 0; r < idx.size(); ++r) {
+      Labels l = labels;
+      l.emplace_back("indexrelname", idx.text(r, "indexrelname"));
+      out.gauge("pg_promoted_column_index_valid", help("index_valid"), l, *idx.number(r, "valid"));
+    }
+    return all_valid && (c.allowed.empty() || has_check) && (c.references.empty() || has_fk);
+  }
+};
+
+const std::map<std::string, const char*>& helps() {
+  static const std::map<std::string, const char*> kHelp{
+      {"null_ratio", "Share of rows where the promoted column is NULL: method=\"pg_stats\" is pg_stats.null_frac (as of the last ANALYZE), method=\"measured\" is counted (full check + rows after its watermark)."},
+      {"stats_age_seconds", "Seconds since the table was last analyzed (manual or auto): the age of the pg_stats null_frac."},
+      {"checked_rows", "Rows counted by the last full check plus the rows after its watermark."},
+      {"missing_rows", "Rows whose JSON source holds a valid value while the column is NULL: what blocks cutover."},
+      {"missing_ratio", "missing_rows divided by rows whose JSON source holds a valid (backfillable) value."},
+      {"mismatch_rows", "Rows where both the column and the JSON source hold values and they differ (dual-write drift)."},
+      {"invalid_rows", "Rows whose JSON source holds a value that can never be backfilled: not castable, not allowed, or its referenced row is gone."},
+      {"recent_rows", "Rows written within the column's recent_window (by its timestamp_column)."},
+      {"recent_missing_rows", "Missing rows among those written within recent_window."},
+      {"recent_missing_ratio", "Missing ratio among rows written within recent_window: rises within minutes when a writer stops dual-writing."},
+      {"full_check_timestamp_seconds", "Database time at which the last full check started, Unix time."},
+      {"full_check_duration_seconds", "Duration of the last full check (one scan of the table for all its promoted columns)."},
+      {"timestamp_indexed", "1 when timestamp_column leads a valid index, enabling the between-full-checks and recent-window passes."},
+      {"constraint_valid", "A CHECK or FOREIGN KEY constraint on the column: 1 validated, 0 NOT VALID."},
+      {"index_valid", "An index on the column: 1 valid, 0 invalid (e.g. a failed CREATE INDEX CONCURRENTLY)."},
+      {"cutover_threshold_ratio", "Configured missing ratio under which cutover may happen (cutover_threshold)."},
+      {"cutover_ready", "1 when missing_ratio < cutover_threshold, no mismatches, and the column's CHECK (when allowed is set) and FOREIGN KEY (when references is set) exist and are validated."},
+  };
+  return kHelp;
+}
+
+const char* PromotedColumnsCollector::help(const std::string& what) { return helps().at(what); }
+
+void PromotedColumnsCollector::declare_families(SnapshotBuilder& out) {
+  for (const auto& [what, text] : helps()) out.family("pg_promoted_column_" + what, text, kGauge);
+}
+
+}  // namespace
+
+CollectorInfo promoted_columns_info() {
+  return {"promoted_columns",
+          "JSONB keys promoted to columns: missing, mismatched and invalid rows, recent dual-write health, constraints and cutover readiness.",
+          Seconds{60},
+          Seconds{300},
+          true,
+          {{"full_check_interval", OptionType::Number, "Seconds between full checks (one scan per table; default 3600)."},
+           {"full_check_budget_ratio", OptionType::Number, "Largest share of wall time full checks may take: a check lasting d seconds delays the next one to at least d / ratio (default 0.005; 0 disables)."},
+           {"watermark_lag", OptionType::Number, "Seconds the full check's watermark stays behind its start, for rows of transactions still open (default 600)."}},
+          [] { return std::make_unique<PromotedColumnsCollector>(); }};
+}
+
+}  // namespace pge

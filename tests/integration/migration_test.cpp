@@ -1,0 +1,501 @@
+// The migration collectors (promoted_columns, partitions, growth, matviews, cron_jobs) against the
+// reference database: each metric compared with what SQL says, before and after a controlled change.
+#include <gtest/gtest.h>
+
+#include <pqxx/pqxx>
+
+#include <cstdlib>
+#include <thread>
+
+#include "tests/support/test_support.h"
+
+namespace pge {
+namespace {
+
+using test::CollectorRunner;
+using test::TestDatabase;
+using test::find_value;
+using test::value;
+
+// The SharedMinds target from config/sharedminds.toml, pointed at `dsn`.
+Target sharedminds_target(const std::string& dsn) {
+  setenv("SHAREDMINDS_DSN", dsn.c_str(), 1);
+  ConfigResult r = load_config(test::source_dir() + "/config/sharedminds.toml");
+  if (!r.config) throw std::runtime_error("config/sharedminds.toml does not load: " + r.errors.at(0).render());
+  Target t = r.config->targets.at(0);
+  t.dsn = dsn;
+  return t;
+}
+
+// promoted_columns running its full check on every run (no interval, no time budget).
+CollectorSettings full_check_every_run() {
+  CollectorSettings s = test::default_settings("promoted_columns");
+  s.numbers["full_check_interval"] = 0;
+  s.numbers["full_check_budget_ratio"] = 0;
+  return s;
+}
+
+const Labels kSourceType{{"relname", "context_events"}, {"column", "source_type"}};
+
+Labels column(const std::string& name) { return {{"relname", "context_events"}, {"column", name}}; }
+
+double truth(const TestDatabase& db, const std::string& column_name, const std::string& count) {
+  return db.scalar("SELECT " + count + " FROM ops.promotion_check WHERE column_name = '" + column_name + "'");
+}
+
+// ---------------------------------------------------------------------------------------------
+// promoted_columns
+// ---------------------------------------------------------------------------------------------
+
+TEST(PromotedColumns, CountsMatchTheReferenceCheckForEveryColumn) {
+  TestDatabase db;
+  CollectorRunner runner("promoted_columns", sharedminds_target(db.dsn("pge_exporter")));
+  Snapshot s = runner.run();
+  for (const char* c : {"source_type", "source_roadmap_item_id", "source_itinerary_item_id"}) {
+    EXPECT_EQ(value(s, "pg_promoted_column_missing_rows", column(c)), truth(db, c, "missing")) << c;
+    EXPECT_EQ(value(s, "pg_promoted_column_mismatch_rows", column(c)), truth(db, c, "mismatch")) << c;
+    EXPECT_EQ(value(s, "pg_promoted_column_invalid_rows", column(c)), truth(db, c, "invalid")) << c;
+    EXPECT_DOUBLE_EQ(value(s, "pg_promoted_column_null_ratio", {{"column", c}, {"method", "measured"}}),
+                     db.scalar(std::string("SELECT avg((") + c + " IS NULL)::int) FROM context_events"));
+    EXPECT_NEAR(value(s, "pg_promoted_column_null_ratio", {{"column", c}, {"method", "pg_stats"}}),
+                db.scalar(std::string("SELECT null_frac FROM pg_stats WHERE tablename = 'context_events' AND attname = '") + c + "'"),
+                1e-6);
+  }
+  // Ratio denominator: rows whose JSON value could be backfilled (missing + correctly populated).
+  const double valid_sources = db.scalar(
+      "SELECT count(*) FROM context_events WHERE metadata->>'source' IN ('guardrails', 'trip', 'planner')");
+  EXPECT_DOUBLE_EQ(value(s, "pg_promoted_column_missing_ratio", kSourceType), truth(db, "source_type", "missing") / valid_sources);
+  EXPECT_EQ(value(s, "pg_promoted_column_checked_rows", kSourceType), db.scalar("SELECT count(*) FROM context_events"));
+  EXPECT_EQ(value(s, "pg_promoted_column_constraint_valid",
+                  {{"column", "source_type"}, {"constraint", "check_source_type"}, {"type", "check"}}), 1);
+  EXPECT_EQ(value(s, "pg_promoted_column_constraint_valid",
+                  {{"column", "source_roadmap_item_id"}, {"constraint", "fk_context_events_source_roadmap_item"}, {"type", "foreign_key"}}), 1);
+  EXPECT_EQ(value(s, "pg_promoted_column_index_valid", {{"indexrelname", "idx_context_events_source_type"}}), 1);
+  EXPECT_EQ(value(s, "pg_promoted_column_cutover_threshold_ratio", kSourceType), 0.01);
+  // The reference data has 5 % missing and 3 mismatches per column: no column is ready.
+  EXPECT_EQ(value(s, "pg_promoted_column_cutover_ready", kSourceType), 0);
+  // No index leads with created_at in the reference schema: only full checks run.
+  EXPECT_EQ(value(s, "pg_promoted_column_timestamp_indexed", kSourceType), 0);
+  EXPECT_FALSE(find_value(s, "pg_promoted_column_recent_missing_ratio", kSourceType));
+}
+
+TEST(PromotedColumns, BackfillOfTenRowsDropsMissingByTenAndOneMismatchAddsOne) {
+  TestDatabase db;
+  CollectorRunner runner("promoted_columns", sharedminds_target(db.dsn("pge_exporter")),
+                         full_check_every_run());
+  const double before_missing = value(runner.run(), "pg_promoted_column_missing_rows", kSourceType);
+  const double before_mismatch = value(runner.run(), "pg_promoted_column_mismatch_rows", kSourceType);
+  db.exec("UPDATE context_events SET source_type = metadata->>'source' WHERE id IN ("
+          " SELECT id FROM context_events WHERE source_type IS NULL"
+          "  AND metadata->>'source' IN ('guardrails', 'trip', 'planner') LIMIT 10)");
+  db.exec("UPDATE context_events SET source_type = 'trip' WHERE id = ("
+          " SELECT id FROM context_events WHERE source_type = 'planner' AND metadata->>'source' = 'planner' LIMIT 1)");
+  Snapshot s = runner.run();
+  EXPECT_EQ(value(s, "pg_promoted_column_missing_rows", kSourceType), before_missing - 10);
+  EXPECT_EQ(value(s, "pg_promoted_column_missing_rows", kSourceType), truth(db, "source_type", "missing"));
+  EXPECT_EQ(value(s, "pg_promoted_column_mismatch_rows", kSourceType), before_mismatch + 1);
+  EXPECT_EQ(value(s, "pg_promoted_column_mismatch_rows", kSourceType), truth(db, "source_type", "mismatch"));
+}
+
+TEST(PromotedColumns, CutoverReadyOnceBackfilledAndNotWhileTheCheckIsNotValid) {
+  TestDatabase db;
+  db.exec("UPDATE context_events SET source_type = metadata->>'source'"
+          " WHERE metadata->>'source' IN ('guardrails', 'trip', 'planner')");
+  CollectorRunner runner("promoted_columns", sharedminds_target(db.dsn("pge_exporter")),
+                         full_check_every_run());
+  Snapshot s = runner.run();
+  EXPECT_EQ(value(s, "pg_promoted_column_missing_rows", kSourceType), 0);
+  EXPECT_EQ(value(s, "pg_promoted_column_mismatch_rows", kSourceType), 0);
+  EXPECT_EQ(value(s, "pg_promoted_column_cutover_ready", kSourceType), 1);
+  db.exec("ALTER TABLE context_events DROP CONSTRAINT check_source_type");
+  db.exec("ALTER TABLE context_events ADD CONSTRAINT check_source_type"
+          " CHECK (source_type IN ('guardrails', 'trip', 'planner')) NOT VALID");
+  s = runner.run();
+  EXPECT_EQ(value(s, "pg_promoted_column_constraint_valid", {{"column", "source_type"}, {"constraint", "check_source_type"}}), 0);
+  EXPECT_EQ(value(s, "pg_promoted_column_cutover_ready", kSourceType), 0);
+}
+
+TEST(PromotedColumns, TimeBudgetSpacesOutFullChecks) {
+  TestDatabase db;
+  CollectorSettings settings = full_check_every_run();
+  settings.numbers["full_check_budget_ratio"] = 1e-6;  // any check "costs" more than a day
+  CollectorRunner runner("promoted_columns", sharedminds_target(db.dsn("pge_exporter")), settings);
+  const double first = value(runner.run(), "pg_promoted_column_full_check_timestamp_seconds", kSourceType);
+  db.exec("UPDATE context_events SET source_type = metadata->>'source' WHERE source_type IS NULL"
+          " AND metadata->>'source' IN ('guardrails', 'trip', 'planner')");
+  Snapshot s = runner.run();
+  EXPECT_EQ(value(s, "pg_promoted_column_full_check_timestamp_seconds", kSourceType), first);
+  EXPECT_GT(value(s, "pg_promoted_column_missing_rows", kSourceType), 0);  // the backfill waits for the next check
+  EXPECT_GT(value(s, "pg_promoted_column_full_check_duration_seconds", kSourceType), 0);
+}
+
+TEST(PromotedColumns, WriterThatStopsDualWritingShowsInRecentHealthWithoutAFullCheck) {
+  TestDatabase db;
+  db.exec("CREATE INDEX context_events_created_at_idx ON context_events (created_at)");
+  CollectorRunner runner("promoted_columns", sharedminds_target(db.dsn("pge_exporter")));
+  Snapshot first = runner.run();
+  EXPECT_EQ(value(first, "pg_promoted_column_timestamp_indexed", kSourceType), 1);
+  const double checked_at = value(first, "pg_promoted_column_full_check_timestamp_seconds", kSourceType);
+  const double missing = value(first, "pg_promoted_column_missing_rows", kSourceType);
+  EXPECT_EQ(missing, truth(db, "source_type", "missing"));
+  const double recent_missing = value(first, "pg_promoted_column_recent_missing_rows", kSourceType);
+  const double recent_ratio = value(first, "pg_promoted_column_recent_missing_ratio", kSourceType);
+  // 30 rows dual-written, then 20 from an instance that forgot the column.
+  const std::string insert =
+      "INSERT INTO context_events (context_id, created_by, start_at, metadata, source_type) "
+      "SELECT gen_random_uuid(), gen_random_uuid(), now(), '{\"source\": \"trip\"}', ";
+  db.exec(insert + "'trip' FROM generate_series(1, 30)");
+  db.exec(insert + "NULL FROM generate_series(1, 20)");
+  Snapshot s = runner.run();
+  EXPECT_EQ(value(s, "pg_promoted_column_full_check_timestamp_seconds", kSourceType), checked_at);
+  EXPECT_EQ(value(s, "pg_promoted_column_missing_rows", kSourceType), missing + 20);
+  EXPECT_EQ(value(s, "pg_promoted_column_missing_rows", kSourceType), truth(db, "source_type", "missing"));
+  const std::string recent = " FROM context_events WHERE created_at >= now() - interval '15 minutes'";
+  EXPECT_EQ(value(s, "pg_promoted_column_recent_rows", kSourceType), db.scalar("SELECT count(*)" + recent));
+  const double ratio = db.scalar(
+      "SELECT (count(*) FILTER (WHERE source_type IS NULL))::float8 / count(*)" + recent +
+      " AND metadata->>'source' IN ('guardrails', 'trip', 'planner')");
+  EXPECT_DOUBLE_EQ(value(s, "pg_promoted_column_recent_missing_ratio", kSourceType), ratio);
+  EXPECT_EQ(value(s, "pg_promoted_column_recent_missing_rows", kSourceType), recent_missing + 20);
+  EXPECT_GT(value(s, "pg_promoted_column_recent_missing_ratio", kSourceType), recent_ratio);
+}
+
+// ---------------------------------------------------------------------------------------------
+// partitions
+// ---------------------------------------------------------------------------------------------
+
+const Labels kAnalytics{{"relname", "analytics_events"}};
+
+TEST(Partitions, RunwayCountAndRollupsMatchTheCatalog) {
+  TestDatabase db;
+  CollectorRunner runner("partitions", sharedminds_target(db.dsn("pge_exporter")));
+  Snapshot s = runner.run();
+  EXPECT_EQ(value(s, "pg_partitioned_table_partitions", kAnalytics),
+            db.scalar("SELECT count(*) FROM pg_partition_tree('analytics_events') WHERE isleaf"));
+  const double upper = db.scalar(
+      "SELECT extract(epoch FROM (date_trunc('month', now()) + interval '3 months'))");  // 2 future months
+  EXPECT_EQ(value(s, "pg_partitioned_table_last_upper_bound_timestamp_seconds", kAnalytics), upper);
+  EXPECT_NEAR(value(s, "pg_partitioned_table_runway_seconds", kAnalytics),
+              upper - db.scalar("SELECT extract(epoch FROM now())"), 5);
+  EXPECT_EQ(value(s, "pg_partitioned_table_gaps", kAnalytics), 0);
+  EXPECT_EQ(value(s, "pg_partitioned_table_default_rows", kAnalytics), 0);
+  EXPECT_EQ(value(s, "pg_partitioned_table_invalid_indexes", kAnalytics), 0);
+  EXPECT_EQ(value(s, "pg_partitioned_table_live_rows", kAnalytics),
+            db.scalar("SELECT sum(n_live_tup) FROM pg_stat_user_tables s JOIN pg_partition_tree('analytics_events') p"
+                      " ON p.relid = s.relid WHERE p.isleaf"));
+  EXPECT_EQ(value(s, "pg_partitioned_table_size_bytes", kAnalytics),
+            db.scalar("SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('analytics_events') WHERE isleaf"));
+  EXPECT_EQ(value(s, "pg_partitioned_table_info", {{"relname", "analytics_events"}, {"strategy", "range"},
+                                                   {"key", "RANGE (created_at)"}, {"parent", ""}}), 1);
+  EXPECT_EQ(test::count_series(s, "pg_partition_live_rows"), 0u);  // per_partition is off by default
+}
+
+TEST(Partitions, NextMonthsPartitionExtendsRunwayByThatMonth) {
+  TestDatabase db;
+  CollectorRunner runner("partitions", sharedminds_target(db.dsn("pge_exporter")));
+  Snapshot before = runner.run();
+  db.exec("SELECT ops.create_monthly_partitions('public.analytics_events', 3, 3)");
+  Snapshot after = runner.run();
+  const double month = db.scalar(
+      "SELECT extract(epoch FROM (date_trunc('month', now()) + interval '4 months'))"
+      " - extract(epoch FROM (date_trunc('month', now()) + interval '3 months'))");
+  EXPECT_EQ(value(after, "pg_partitioned_table_last_upper_bound_timestamp_seconds", kAnalytics) -
+                value(before, "pg_partitioned_table_last_upper_bound_timestamp_seconds", kAnalytics),
+            month);
+  EXPECT_NEAR(value(after, "pg_partitioned_table_runway_seconds", kAnalytics) -
+                  value(before, "pg_partitioned_table_runway_seconds", kAnalytics), month, 60);
+  EXPECT_EQ(value(after, "pg_partitioned_table_partitions", kAnalytics),
+            value(before, "pg_partitioned_table_partitions", kAnalytics) + 1);
+}
+
+TEST(Partitions, GapDefaultRowsAndInvalidPartitionedIndexAreCounted) {
+  TestDatabase db;
+  db.exec("SELECT ops.create_monthly_partitions('public.analytics_events', 5, 5)");  // skips month +3, +4
+  db.exec("INSERT INTO analytics_events (event_type, created_at) SELECT 'late', now() + interval '100 days'"
+          " FROM generate_series(1, 7)");  // month +3: only the DEFAULT partition takes them
+  db.exec("CREATE INDEX analytics_events_event_type_idx ON ONLY analytics_events (event_type)");
+  CollectorRunner runner("partitions", sharedminds_target(db.dsn("pge_exporter")));
+  Snapshot s = runner.run();
+  EXPECT_EQ(value(s, "pg_partitioned_table_gaps", kAnalytics), 1);
+  EXPECT_EQ(value(s, "pg_partitioned_table_default_rows", kAnalytics),
+            db.scalar("SELECT count(*) FROM analytics_events_default"));
+  EXPECT_GE(value(s, "pg_partitioned_table_default_rows", kAnalytics), 7);
+  EXPECT_EQ(value(s, "pg_partitioned_table_default_bytes", kAnalytics),
+            db.scalar("SELECT pg_total_relation_size('analytics_events_default')"));
+  EXPECT_EQ(value(s, "pg_partitioned_table_invalid_indexes", kAnalytics), 1);
+}
+
+TEST(Partitions, PerPartitionSeriesWhenAskedFor) {
+  TestDatabase db;
+  CollectorSettings settings = test::default_settings("partitions");
+  settings.flags["per_partition"] = true;
+  CollectorRunner runner("partitions", sharedminds_target(db.dsn("pge_exporter")), settings);
+  Snapshot s = runner.run();
+  EXPECT_EQ(test::count_series(s, "pg_partition_live_rows", {{"parent", "public.analytics_events"}}),
+            db.scalar("SELECT count(*) FROM pg_partition_tree('analytics_events') WHERE isleaf"));
+  EXPECT_EQ(value(s, "pg_partition_size_bytes", {{"relname", "analytics_events_default"}}),
+            db.scalar("SELECT pg_total_relation_size('analytics_events_default')"));
+}
+
+TEST(Partitions, SubPartitionedLevelsAreDiscoveredAndRolledUp) {
+  TestDatabase db;
+  db.exec("CREATE TABLE public.events2 (k int, at date, v text) PARTITION BY RANGE (at)");
+  db.exec("CREATE TABLE public.events2_2030 PARTITION OF public.events2"
+          " FOR VALUES FROM ('2030-01-01') TO ('2031-01-01') PARTITION BY LIST (k)");
+  db.exec("CREATE TABLE public.events2_2030_a PARTITION OF public.events2_2030 FOR VALUES IN (1)");
+  db.exec("CREATE TABLE public.events2_2030_b PARTITION OF public.events2_2030 FOR VALUES IN (2)");
+  db.exec("CREATE TABLE public.events2_2031 PARTITION OF public.events2 FOR VALUES FROM ('2031-01-01') TO ('2032-01-01')");
+  db.exec("INSERT INTO public.events2 SELECT 1 + g % 2, '2030-06-01', 'x' FROM generate_series(1, 40) g");
+  db.exec("ANALYZE public.events2");
+  CollectorRunner runner("partitions", sharedminds_target(db.dsn("pge_exporter")));
+  Snapshot s;
+  ASSERT_TRUE(test::eventually([&] {
+    s = runner.run();
+    auto v = find_value(s, "pg_partitioned_table_live_rows", {{"relname", "events2"}});
+    return v && *v == 40;
+  }, 10));
+  EXPECT_EQ(value(s, "pg_partitioned_table_partitions", {{"relname", "events2"}}), 3);
+  EXPECT_EQ(value(s, "pg_partitioned_table_partitions", {{"relname", "events2_2030"}}), 2);
+  EXPECT_EQ(value(s, "pg_partitioned_table_info", {{"relname", "events2_2030"}, {"strategy", "list"},
+                                                   {"parent", "public.events2"}}), 1);
+  EXPECT_EQ(value(s, "pg_partitioned_table_last_upper_bound_timestamp_seconds", {{"relname", "events2"}}),
+            db.scalar("SELECT extract(epoch FROM '2032-01-01'::date::timestamptz)"));
+  EXPECT_EQ(value(s, "pg_partitioned_table_size_bytes", {{"relname", "events2"}}),
+            db.scalar("SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('events2') WHERE isleaf"));
+}
+
+TEST(Partitions, LockedDefaultPartitionIsSkippedNotWaitedFor) {
+  TestDatabase db;
+  pqxx::connection holder(db.dsn());
+  pqxx::work tx(holder);
+  tx.exec("LOCK TABLE analytics_events_default IN ACCESS EXCLUSIVE MODE");
+  CollectorRunner runner("partitions", sharedminds_target(db.dsn("pge_exporter")));
+  Snapshot s = runner.run();  // would fail at lock_timeout if it queued behind the lock
+  EXPECT_FALSE(find_value(s, "pg_partitioned_table_default_rows", kAnalytics));
+  EXPECT_FALSE(find_value(s, "pg_partitioned_table_size_bytes", kAnalytics));
+  EXPECT_EQ(value(s, "pg_partitioned_table_partitions", kAnalytics),
+            db.scalar("SELECT count(*) FROM pg_inherits WHERE inhparent = 'analytics_events'::regclass"));
+  EXPECT_GE(runner.last_lock_skips(), 2);
+}
+
+TEST(PromotedColumns, TableUnderMigrationLockIsSkippedNotWaitedFor) {
+  TestDatabase db;
+  pqxx::connection holder(db.dsn());
+  pqxx::work tx(holder);
+  tx.exec("LOCK TABLE context_events IN ACCESS EXCLUSIVE MODE");
+  CollectorRunner runner("promoted_columns", sharedminds_target(db.dsn("pge_exporter")));
+  Snapshot s = runner.run();
+  EXPECT_EQ(test::count_series(s, "pg_promoted_column_missing_rows"), 0u);
+  EXPECT_EQ(runner.last_lock_skips(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// growth
+// ---------------------------------------------------------------------------------------------
+
+TEST(Growth, RowsAndBytesRollUpPartitionsAndThresholdsComeFromTheConfig) {
+  TestDatabase db;
+  CollectorRunner runner("growth", sharedminds_target(db.dsn("pge_exporter")));
+  Snapshot s = runner.run();
+  EXPECT_EQ(value(s, "pg_table_estimated_rows", kAnalytics),
+            db.scalar("SELECT sum(c.reltuples) FROM pg_partition_tree('analytics_events') p"
+                      " JOIN pg_class c ON c.oid = p.relid WHERE p.isleaf"));
+  EXPECT_EQ(value(s, "pg_table_total_bytes", kAnalytics),
+            db.scalar("SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('analytics_events')"));
+  EXPECT_EQ(value(s, "pg_table_estimated_rows", {{"relname", "roadmap_items"}}),
+            db.scalar("SELECT reltuples FROM pg_class WHERE oid = 'roadmap_items'::regclass"));
+  EXPECT_FALSE(find_value(s, "pg_table_estimated_rows", {{"relname", "analytics_events_default"}}));
+  EXPECT_EQ(value(s, "pg_table_rows_threshold", kAnalytics), 10000000);
+  EXPECT_EQ(value(s, "pg_table_rows_threshold", {{"relname", "calendar_events"}}), 5000000);
+}
+
+TEST(Growth, NeverAnalyzedTableFallsBackToLiveTuples) {
+  TestDatabase db;
+  db.exec("CREATE TABLE public.fresh (id int)");
+  db.exec("INSERT INTO public.fresh SELECT generate_series(1, 123)");
+  CollectorRunner runner("growth", sharedminds_target(db.dsn("pge_exporter")));
+  ASSERT_TRUE(test::eventually([&] {
+    auto v = find_value(runner.run(), "pg_table_estimated_rows", {{"relname", "fresh"}});
+    return v && *v == 123;
+  }, 10));
+  EXPECT_EQ(value(runner.run(), "pg_table_never_analyzed_partitions", {{"relname", "fresh"}}), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// matviews
+// ---------------------------------------------------------------------------------------------
+
+TEST(Matviews, RefreshMovesTheRefreshTimeAndPopulatesTheView) {
+  TestDatabase db;
+  CollectorRunner runner("matviews", sharedminds_target(db.dsn("pge_exporter")));
+  const Labels view{{"relname", "dashboard_statistics"}};
+  const Labels log{{"relname", "dashboard_statistics"}, {"source", "log_table"}};
+  Snapshot s = runner.run();
+  EXPECT_EQ(value(s, "pg_matview_populated", view), 0);  // created WITH NO DATA
+  EXPECT_FALSE(find_value(s, "pg_matview_last_refresh_timestamp_seconds", log));
+  db.exec("CALL ops.refresh_dashboard_statistics()");
+  s = runner.run();
+  EXPECT_EQ(value(s, "pg_matview_populated", view), 1);
+  EXPECT_EQ(value(s, "pg_matview_size_bytes", view), db.scalar("SELECT pg_total_relation_size('dashboard_statistics')"));
+  const double first = value(s, "pg_matview_last_refresh_timestamp_seconds", log);
+  EXPECT_DOUBLE_EQ(first, db.scalar("SELECT extract(epoch FROM max(finished_at)) FROM ops.matview_refresh_log"));
+  EXPECT_EQ(value(s, "pg_matview_last_refresh_success", log), 1);
+  EXPECT_DOUBLE_EQ(value(s, "pg_matview_last_refresh_duration_seconds", log),
+                   db.scalar("SELECT extract(epoch FROM finished_at - started_at) FROM ops.matview_refresh_log"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_GE(value(runner.run(), "pg_matview_staleness_seconds", log), 1.0);
+  db.exec("CALL ops.refresh_dashboard_statistics()");
+  s = runner.run();
+  EXPECT_GT(value(s, "pg_matview_last_refresh_timestamp_seconds", log), first + 1);
+  EXPECT_LT(value(s, "pg_matview_staleness_seconds", log), 1.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// cron_jobs and retention
+// ---------------------------------------------------------------------------------------------
+
+TEST(CronJobs, WithoutPgCronOnlyInstalledZeroAndRetentionFromItsRecord) {
+  TestDatabase db;
+  db.exec("CALL ops.run_retention(90)");
+  CollectorRunner runner("cron_jobs", sharedminds_target(db.dsn("pge_exporter")));
+  Snapshot s = runner.run();
+  EXPECT_EQ(value(s, "pg_cron_installed"), 0);
+  EXPECT_EQ(test::count_series(s, "pg_cron_job_active"), 0u);
+  const double archived = db.scalar("SELECT count(*) FROM analytics_events_archive");
+  EXPECT_GT(archived, 0);
+  EXPECT_EQ(value(s, "pg_retention_last_run_rows_archived"), archived);
+  EXPECT_EQ(value(s, "pg_retention_last_run_rows_deleted"), db.scalar("SELECT rows_deleted FROM ops.retention_runs"));
+  EXPECT_EQ(value(s, "pg_retention_last_run_success"), 1);
+  EXPECT_EQ(value(s, "pg_retention_last_run_deleted_more_than_archived"), 0);
+  EXPECT_DOUBLE_EQ(value(s, "pg_retention_last_run_timestamp_seconds"),
+                   db.scalar("SELECT extract(epoch FROM finished_at) FROM ops.retention_runs"));
+  // A run that lost rows (recorded by hand: the real procedure cannot produce it).
+  db.exec("INSERT INTO ops.retention_runs (started_at, finished_at, cutoff, rows_archived, rows_deleted, succeeded)"
+          " VALUES (now(), now(), now() - interval '90 days', 5, 8, true)");
+  s = runner.run();
+  EXPECT_EQ(value(s, "pg_retention_last_run_deleted_more_than_archived"), 1);
+  EXPECT_EQ(value(s, "pg_retention_last_run_rows_deleted"), 8);
+}
+
+// The cluster's pg_cron runs jobs of the database `sharedminds` only (cron.database_name). The
+// database is made from the template once and kept: dropping it would terminate pg_cron's launcher,
+// which then stays down until the server restarts. Each test starts with no jobs and no runs.
+class CronDatabase {
+ public:
+  CronDatabase() {
+    if (test::run_sql(test::admin_dsn(), "SELECT 1 FROM pg_database WHERE datname = 'sharedminds'").empty()) {
+      test::run_sql(test::admin_dsn(), "CREATE DATABASE sharedminds TEMPLATE pge_template");
+    }
+    exec("CREATE EXTENSION IF NOT EXISTS pg_cron");
+    exec("CREATE OR REPLACE VIEW ops.cron_job AS"
+         " SELECT jobid, jobname, schedule, command, database, username, active FROM cron.job");
+    exec("CREATE OR REPLACE VIEW ops.cron_job_run_details AS SELECT jobid, runid, job_pid, database, username,"
+         " command, status, return_message, start_time, end_time FROM cron.job_run_details");
+    exec("GRANT SELECT ON ops.cron_job, ops.cron_job_run_details TO pge_exporter");
+    reset();
+  }
+  ~CronDatabase() {
+    try {
+      exec("SELECT count(cron.unschedule(jobid)) FROM cron.job");
+    } catch (...) {
+    }
+  }
+  void reset() const {
+    exec("SELECT count(cron.unschedule(jobid)) FROM cron.job");
+    exec("DELETE FROM cron.job_run_details");
+    exec("TRUNCATE ops.matview_refresh_log");
+  }
+  Rows exec(const std::string& sql) const { return test::run_sql(test::admin_dsn("sharedminds"), sql); }
+  double scalar(const std::string& sql) const { return std::stod(*exec(sql).at(0, 0)); }
+  std::string dsn() const {
+    return "host=127.0.0.1 port=" + std::to_string(test::test_port()) +
+           " dbname=sharedminds user=pge_exporter password=exporter";
+  }
+};
+
+CollectorSettings cron_settings(const std::string& collector) {
+  CollectorSettings s = test::default_settings(collector);
+  s.strings["cron_job_table"] = "ops.cron_job";
+  s.strings["cron_run_details_table"] = "ops.cron_job_run_details";
+  return s;
+}
+
+// pg_cron 1.4 (Debian 12) has no "N seconds" schedules: jobs run at minute boundaries, so the
+// earlier successful run is recorded by hand and pg_cron itself produces the failures.
+TEST(CronJobs, FailingJobIsCountedAndItsSuccessAgeGrows) {
+  CronDatabase cron;
+  const std::string id = *cron.exec("SELECT cron.schedule('flaky', '* * * * *', 'SELECT 1/0')").at(0, 0);
+  cron.exec("INSERT INTO cron.job_run_details (jobid, runid, job_pid, database, username, command, status,"
+            " return_message, start_time, end_time) VALUES (" + id + ", nextval('cron.runid_seq'), 1, 'sharedminds',"
+            " 'postgres', 'SELECT 1', 'succeeded', 'SELECT 1', now() - interval '10 minutes',"
+            " now() - interval '10 minutes' + interval '250 ms')");
+  const std::string runs = "SELECT count(*) FROM cron.job_run_details WHERE jobid = " + id;
+  ASSERT_TRUE(test::eventually([&] { return cron.scalar(runs + " AND status = 'failed'") >= 1; }, 90))
+      << "pg_cron ran no job in the database sharedminds";
+  cron.exec("SELECT cron.alter_job(" + id + ", active := false)");
+
+  CollectorRunner runner("cron_jobs", sharedminds_target(cron.dsn()), cron_settings("cron_jobs"));
+  const Labels job{{"jobname", "flaky"}};
+  Snapshot s = runner.run();
+  EXPECT_EQ(value(s, "pg_cron_installed"), 1);
+  EXPECT_EQ(value(s, "pg_cron_job_active", job), 0);
+  EXPECT_EQ(value(s, "pg_cron_job_info", {{"jobname", "flaky"}, {"schedule", "* * * * *"}, {"database", "sharedminds"}}), 1);
+  EXPECT_EQ(value(s, "pg_cron_job_last_run_success", job), 0);
+  const std::string last20 = "(SELECT status, start_time, end_time FROM cron.job_run_details WHERE jobid = " + id +
+                             " ORDER BY runid DESC LIMIT 20) r";
+  EXPECT_EQ(value(s, "pg_cron_job_recent_failures", job),
+            cron.scalar("SELECT count(*) FILTER (WHERE status = 'failed') FROM " + last20));
+  EXPECT_GE(value(s, "pg_cron_job_recent_failures", job), 1);
+  EXPECT_EQ(value(s, "pg_cron_job_unfinished_runs", job),
+            cron.scalar("SELECT count(*) FILTER (WHERE start_time IS NULL OR end_time IS NULL) FROM " + last20));
+  const double last_success = value(s, "pg_cron_job_last_success_timestamp_seconds", job);
+  EXPECT_DOUBLE_EQ(last_success, cron.scalar("SELECT extract(epoch FROM max(end_time)) FROM cron.job_run_details"
+                                             " WHERE status = 'succeeded' AND jobid = " + id));
+  EXPECT_DOUBLE_EQ(value(s, "pg_cron_job_last_duration_seconds", job),
+                   cron.scalar("SELECT extract(epoch FROM end_time - start_time) FROM cron.job_run_details"
+                               " WHERE status IN ('succeeded', 'failed') AND jobid = " + id + " ORDER BY runid DESC LIMIT 1"));
+  // The success age (now - last success) grows: the timestamp stays while the clock moves on.
+  const double age1 = cron.scalar("SELECT extract(epoch FROM now())") - last_success;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  Snapshot later = runner.run();
+  EXPECT_EQ(value(later, "pg_cron_job_last_success_timestamp_seconds", job), last_success);
+  EXPECT_GT(cron.scalar("SELECT extract(epoch FROM now())") - value(later, "pg_cron_job_last_success_timestamp_seconds", job),
+            age1 + 1);
+}
+
+TEST(CronJobs, OverdueAgainstTheJobsOwnSchedule) {
+  CronDatabase cron;
+  // A yearly job whose last recorded start was New Year 2020: its next run was due 2021-01-01.
+  const std::string id = *cron.exec("SELECT cron.schedule('yearly', '0 0 1 1 *', 'SELECT 1')").at(0, 0);
+  cron.exec("INSERT INTO cron.job_run_details (jobid, runid, job_pid, database, username, command, status,"
+            " return_message, start_time, end_time) VALUES (" + id + ", nextval('cron.runid_seq'), 1, 'sharedminds',"
+            " 'postgres', 'SELECT 1', 'succeeded', 'SELECT 1', '2020-01-01 00:00:05+00', '2020-01-01 00:00:06+00')");
+  const std::string weekly = *cron.exec("SELECT cron.schedule('weekly', '@weekly', 'SELECT 1')").at(0, 0);
+  CollectorRunner runner("cron_jobs", sharedminds_target(cron.dsn()), cron_settings("cron_jobs"));
+  Snapshot s = runner.run();
+  EXPECT_NEAR(value(s, "pg_cron_job_overdue_seconds", {{"jobname", "yearly"}}),
+              cron.scalar("SELECT extract(epoch FROM now() - '2021-01-01 00:00:00+00')"), 2);
+  // Never ran: measured from when the exporter first saw it, so not overdue yet.
+  EXPECT_EQ(value(s, "pg_cron_job_overdue_seconds", {{"jobid", weekly}}), 0);
+  EXPECT_EQ(value(s, "pg_cron_job_schedule_valid", {{"jobname", "weekly"}}), 1);
+}
+
+TEST(Matviews, RefreshTimeFromPgCronRunDetails) {
+  CronDatabase cron;
+  const std::string id = *cron.exec(
+      "SELECT cron.schedule('refresh-dashboard', '* * * * *', 'CALL ops.refresh_dashboard_statistics()')").at(0, 0);
+  const std::string ok = "SELECT count(*) FROM cron.job_run_details WHERE status = 'succeeded' AND jobid = " + id;
+  ASSERT_TRUE(test::eventually([&] { return cron.scalar(ok) >= 1; }, 90));
+  cron.exec("SELECT cron.unschedule(" + id + ")");
+  CollectorRunner runner("matviews", sharedminds_target(cron.dsn()), cron_settings("matviews"));
+  const Labels src{{"relname", "dashboard_statistics"}, {"source", "pg_cron"}};
+  Snapshot s = runner.run();
+  EXPECT_DOUBLE_EQ(value(s, "pg_matview_last_refresh_timestamp_seconds", src),
+                   cron.scalar("SELECT extract(epoch FROM max(end_time)) FROM cron.job_run_details"
+                               " WHERE status = 'succeeded' AND jobid = " + id));
+  EXPECT_EQ(value(s, "pg_matview_last_refresh_success", src), 1);
+  EXPECT_EQ(value(s, "pg_matview_populated", {{"relname", "dashboard_statistics"}}), 1);
+}
+
+}  // namespace
+}  // namespace pge
