@@ -1,5 +1,9 @@
 // The migration collectors (promoted_columns, partitions, growth, matviews, cron_jobs) against the
 // reference database: each metric compared with what SQL says, before and after a controlled change.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <pqxx/pqxx>
@@ -74,9 +78,11 @@ TEST(PromotedColumns, CountsMatchTheReferenceCheckForEveryColumn) {
   EXPECT_EQ(value(s, "pg_promoted_column_cutover_threshold_ratio", kSourceType), 0.01);
   // The reference data has 5 % missing and 3 mismatches per column: no column is ready.
   EXPECT_EQ(value(s, "pg_promoted_column_cutover_ready", kSourceType), 0);
-  // No index leads with created_at in the reference schema: only full checks run.
-  EXPECT_EQ(value(s, "pg_promoted_column_timestamp_indexed", kSourceType), 0);
-  EXPECT_FALSE(find_value(s, "pg_promoted_column_recent_missing_ratio", kSourceType));
+  // The reference schema has a BRIN index on created_at: recent rows are checked every run
+  // (sharedminds.toml: recent_window = 15m).
+  EXPECT_EQ(value(s, "pg_promoted_column_timestamp_indexed", kSourceType), 1);
+  EXPECT_EQ(value(s, "pg_promoted_column_recent_rows", kSourceType),
+            db.scalar("SELECT count(*) FROM context_events WHERE created_at > now() - interval '15 minutes'"));
 }
 
 TEST(PromotedColumns, BackfillOfTenRowsDropsMissingByTenAndOneMismatchAddsOne) {
@@ -380,9 +386,12 @@ TEST(CronJobs, WithoutPgCronOnlyInstalledZeroAndRetentionFromItsRecord) {
 // The cluster's pg_cron runs jobs of the database `sharedminds` only (cron.database_name). The
 // database is made from the template once and kept: dropping it would terminate pg_cron's launcher,
 // which then stays down until the server restarts. Each test starts with no jobs and no runs.
+// pg_cron's jobs and run history are shared by the whole cluster, so tests that use them take a file
+// lock: ctest runs test processes in parallel, and reset() would unschedule another test's job.
 class CronDatabase {
  public:
-  CronDatabase() {
+  CronDatabase() : lock_fd_(::open((test::build_dir() + "/pg_cron.lock").c_str(), O_CREAT | O_RDWR, 0644)) {
+    ::flock(lock_fd_, LOCK_EX);
     if (test::run_sql(test::admin_dsn(), "SELECT 1 FROM pg_database WHERE datname = 'sharedminds'").empty()) {
       test::run_sql(test::admin_dsn(), "CREATE DATABASE sharedminds TEMPLATE pge_template");
     }
@@ -399,6 +408,8 @@ class CronDatabase {
       exec("SELECT count(cron.unschedule(jobid)) FROM cron.job");
     } catch (...) {
     }
+    ::flock(lock_fd_, LOCK_UN);
+    ::close(lock_fd_);
   }
   void reset() const {
     exec("SELECT count(cron.unschedule(jobid)) FROM cron.job");
@@ -411,6 +422,9 @@ class CronDatabase {
     return "host=127.0.0.1 port=" + std::to_string(test::test_port()) +
            " dbname=sharedminds user=pge_exporter password=exporter";
   }
+
+ private:
+  int lock_fd_;
 };
 
 CollectorSettings cron_settings(const std::string& collector) {
