@@ -244,9 +244,7 @@ class BloatCollector final : public Collector {
   void exact_pass(SnapshotBuilder& out, Session& session, CollectContext& ctx, const std::string& schema) {
     const double budget = setting(ctx, "budget", 2.0);
     const Rows all = session.query(kCandidates, {std::to_string(static_cast<long>(setting(ctx, "max_relations", 100)))});
-    const Rows cand = all.filter([&](std::size_t r) {
-      return ctx.target.selects(all.text(r, "schemaname"), all.text(r, "relname"));
-    });
+    const Rows cand = selected_rows(all, ctx.target);
     forget_vanished(cand);
     const std::string saved_timeout = session.query("SELECT current_setting('statement_timeout') AS t").text(0, "t");
     const auto started = std::chrono::steady_clock::now();

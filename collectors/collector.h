@@ -53,6 +53,13 @@ struct CollectorInfo {
   std::function<std::unique_ptr<Collector>()> make;
 };
 
+// The rows (with `schemaname` and `relname` columns) that pass the target's include/exclude patterns.
+Rows selected_rows(const Rows& rows, const Target& target);
+// Counts the rows flagged `locked` (held or awaited under ACCESS EXCLUSIVE) as lock skips.
+void count_lock_skips(const Rows& rows, CollectContext& ctx);
+// The selected rows that are not `locked`; the locked ones are counted as lock skips.
+Rows selected_unlocked_rows(const Rows& rows, CollectContext& ctx);
+
 // Shared SQL: whether another session holds (or waits for) an ACCESS EXCLUSIVE lock on a relation.
 // Size functions and pgstattuple would otherwise queue behind a migration's lock, so collectors
 // leave such relations out. Use as `EXISTS (` + kExclusivelyLocked + ` = x.relid)`.

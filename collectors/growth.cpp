@@ -73,10 +73,8 @@ class GrowthCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
     Rows all = session.query(kQuery);
-    Rows rows = all.filter([&](std::size_t r) {
-      return ctx.target.selects(all.text(r, "schemaname"), all.text(r, "relname"));
-    });
-    for (std::size_t r = 0; r < rows.size(); ++r) ctx.lock_skips += rows.flag(r, "locked") ? 1 : 0;
+    Rows rows = selected_rows(all, ctx.target);
+    count_lock_skips(rows, ctx);
     SnapshotBuilder out;
     emit_rows(out, rows, kMetrics, kLabels);
     const std::string datname = session.query("SELECT current_database() AS d").text(0, "d");

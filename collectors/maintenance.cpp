@@ -124,12 +124,7 @@ class MaintenanceCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
     const Rows all = session.query(kTables);
-    const Rows tables = all.filter([&](std::size_t r) {
-      if (!ctx.target.selects(all.text(r, "schemaname"), all.text(r, "relname"))) return false;
-      if (!all.flag(r, "locked")) return true;
-      ++ctx.lock_skips;
-      return false;
-    });
+    const Rows tables = selected_unlocked_rows(all, ctx);
     SnapshotBuilder out;
     emit_rows(out, tables, kTableMetrics, kTableLabels);
     emit_rows(out, session.query(kVacuumProgress), kVacuumMetrics, kVacuumLabels);

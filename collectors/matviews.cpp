@@ -58,10 +58,8 @@ class MatviewsCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
     Rows views = session.query(kViewsQuery);
-    Rows rows = views.filter([&](std::size_t r) {
-      return ctx.target.selects(views.text(r, "schemaname"), views.text(r, "relname"));
-    });
-    for (std::size_t r = 0; r < rows.size(); ++r) ctx.lock_skips += rows.flag(r, "locked") ? 1 : 0;
+    Rows rows = selected_rows(views, ctx.target);
+    count_lock_skips(rows, ctx);
     SnapshotBuilder out;
     emit_rows(out, rows, kViewMetrics, std::array<const char*, 3>{"datname", "schemaname", "relname"});
     for (const char* name : {"pg_matview_last_refresh_timestamp_seconds", "pg_matview_last_refresh_duration_seconds",

@@ -193,20 +193,14 @@ class PartitionsCollector final : public Collector {
   }
 
  private:
-  static Rows selected(const Rows& all, const CollectContext& ctx) {
-    return all.filter([&](std::size_t r) {
-      return ctx.target.selects(all.text(r, "schemaname"), all.text(r, "relname"));
-    });
-  }
-
   static void emit_rollups(Session& session, CollectContext& ctx, SnapshotBuilder& out) {
-    Rows rows = selected(session.query(kRollupQuery), ctx);
-    for (std::size_t r = 0; r < rows.size(); ++r) ctx.lock_skips += rows.flag(r, "locked") ? 1 : 0;
+    Rows rows = selected_rows(session.query(kRollupQuery), ctx.target);
+    count_lock_skips(rows, ctx);
     emit_rows(out, rows, kRollupMetrics, kLabels);
   }
 
   static void emit_structure(Session& session, CollectContext& ctx, SnapshotBuilder& out) {
-    Rows rows = selected(session.query(kStructureQuery), ctx);
+    Rows rows = selected_rows(session.query(kStructureQuery), ctx.target);
     std::vector<Value> default_bytes;
     out.family("pg_partitioned_table_info", kInfoHelp, kGauge);
     out.family("pg_partitioned_table_default_rows", kDefaultRowsHelp, kGauge);
@@ -245,7 +239,7 @@ class PartitionsCollector final : public Collector {
   }
 
   static void emit_per_partition(Session& session, CollectContext& ctx, SnapshotBuilder& out) {
-    Rows rows = selected(session.query(kPerPartitionQuery), ctx);
+    Rows rows = selected_rows(session.query(kPerPartitionQuery), ctx.target);
     emit_rows(out, rows, kPartitionMetrics, kPartitionLabels);
   }
 

@@ -82,6 +82,8 @@ class StatementsTest : public ::testing::Test {
 
   static Labels labels(const Shape& s) { return {{"command", "select"}, {"class", s.klass}}; }
 
+  // Other tests reset pg_stat_statements cluster-wide; these compare with its contents.
+  test::ClusterLock lock{"pg_stat_statements"};
   TestDatabase db;
   std::unique_ptr<CollectorRunner> runner;
   std::unique_ptr<pqxx::connection> app;

@@ -1,9 +1,5 @@
 // The migration collectors (promoted_columns, partitions, growth, matviews, cron_jobs) against the
 // reference database: each metric compared with what SQL says, before and after a controlled change.
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <pqxx/pqxx>
@@ -390,8 +386,7 @@ TEST(CronJobs, WithoutPgCronOnlyInstalledZeroAndRetentionFromItsRecord) {
 // lock: ctest runs test processes in parallel, and reset() would unschedule another test's job.
 class CronDatabase {
  public:
-  CronDatabase() : lock_fd_(::open((test::build_dir() + "/pg_cron.lock").c_str(), O_CREAT | O_RDWR, 0644)) {
-    ::flock(lock_fd_, LOCK_EX);
+  CronDatabase() {
     if (test::run_sql(test::admin_dsn(), "SELECT 1 FROM pg_database WHERE datname = 'sharedminds'").empty()) {
       test::run_sql(test::admin_dsn(), "CREATE DATABASE sharedminds TEMPLATE pge_template");
     }
@@ -408,8 +403,6 @@ class CronDatabase {
       exec("SELECT count(cron.unschedule(jobid)) FROM cron.job");
     } catch (...) {
     }
-    ::flock(lock_fd_, LOCK_UN);
-    ::close(lock_fd_);
   }
   void reset() const {
     exec("SELECT count(cron.unschedule(jobid)) FROM cron.job");
@@ -424,7 +417,7 @@ class CronDatabase {
   }
 
  private:
-  int lock_fd_;
+  test::ClusterLock lock_{"pg_cron"};  // first member: taken before anything touches pg_cron
 };
 
 CollectorSettings cron_settings(const std::string& collector) {

@@ -1,6 +1,8 @@
 #include "tests/support/test_support.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -97,6 +99,16 @@ std::string exporter_binary() { return env_or("PGE_EXPORTER", PGE_DEFAULT_EXPORT
 
 std::string admin_dsn(const std::string& dbname) {
   return "host=127.0.0.1 port=" + std::to_string(test_port()) + " user=postgres dbname=" + dbname;
+}
+
+ClusterLock::ClusterLock(const std::string& name)
+    : fd_(::open((build_dir() + "/" + name + ".lock").c_str(), O_CREAT | O_RDWR, 0644)) {
+  if (fd_ < 0 || ::flock(fd_, LOCK_EX) != 0) throw std::runtime_error("cannot lock " + name);
+}
+
+ClusterLock::~ClusterLock() {
+  ::flock(fd_, LOCK_UN);
+  ::close(fd_);
 }
 
 Rows run_sql(const std::string& dsn, const std::string& sql) {

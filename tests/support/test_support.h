@@ -43,6 +43,20 @@ class TestDatabase {
   std::string name_;
 };
 
+// Serializes tests that use cluster-wide state (pg_stat_statements resets, pg_cron jobs) across the
+// test processes that ctest runs in parallel: an exclusive flock on BUILD_DIR/<name>.lock, held for
+// the object's lifetime.
+class ClusterLock {
+ public:
+  explicit ClusterLock(const std::string& name);
+  ~ClusterLock();
+  ClusterLock(const ClusterLock&) = delete;
+  ClusterLock& operator=(const ClusterLock&) = delete;
+
+ private:
+  int fd_;
+};
+
 // Runs one statement against any DSN in autocommit (for other databases than a TestDatabase).
 Rows run_sql(const std::string& dsn, const std::string& sql);
 
