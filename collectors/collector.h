@@ -55,8 +55,9 @@ struct CollectorInfo {
 
 // The rows (with `schemaname` and `relname` columns) that pass the target's include/exclude patterns.
 Rows selected_rows(const Rows& rows, const Target& target);
-// Counts the rows flagged `locked` (held or awaited under ACCESS EXCLUSIVE) as lock skips.
-void count_lock_skips(const Rows& rows, CollectContext& ctx);
+// Runs a per-relation query and returns its selected rows, counting the `locked` ones as lock skips
+// (they stay in the result: their statistics are read, only their sizes are left out).
+Rows query_selected(Session& session, const std::string& sql, CollectContext& ctx);
 // The selected rows that are not `locked`; the locked ones are counted as lock skips.
 Rows selected_unlocked_rows(const Rows& rows, CollectContext& ctx);
 

@@ -72,9 +72,7 @@ void emit_thresholds(SnapshotBuilder& out, const Target& target, const std::stri
 class GrowthCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
-    Rows all = session.query(kQuery);
-    Rows rows = selected_rows(all, ctx.target);
-    count_lock_skips(rows, ctx);
+    Rows rows = query_selected(session, kQuery, ctx);
     SnapshotBuilder out;
     emit_rows(out, rows, kMetrics, kLabels);
     const std::string datname = session.query("SELECT current_database() AS d").text(0, "d");

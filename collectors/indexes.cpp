@@ -41,9 +41,7 @@ constexpr std::array<const char*, 4> kLabels{"datname", "schemaname", "relname",
 class IndexesCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
-    Rows all = session.query(kQuery);
-    Rows rows = selected_rows(all, ctx.target);
-    count_lock_skips(rows, ctx);
+    Rows rows = query_selected(session, kQuery, ctx);
     SnapshotBuilder out;
     emit_rows(out, rows, kMetrics, kLabels);
     for (std::size_t r = 0; r < rows.size(); ++r) {

@@ -57,9 +57,7 @@ constexpr const char* kStalenessHelp =
 class MatviewsCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
-    Rows views = session.query(kViewsQuery);
-    Rows rows = selected_rows(views, ctx.target);
-    count_lock_skips(rows, ctx);
+    Rows rows = query_selected(session, kViewsQuery, ctx);
     SnapshotBuilder out;
     emit_rows(out, rows, kViewMetrics, std::array<const char*, 3>{"datname", "schemaname", "relname"});
     for (const char* name : {"pg_matview_last_refresh_timestamp_seconds", "pg_matview_last_refresh_duration_seconds",

@@ -194,8 +194,7 @@ class PartitionsCollector final : public Collector {
 
  private:
   static void emit_rollups(Session& session, CollectContext& ctx, SnapshotBuilder& out) {
-    Rows rows = selected_rows(session.query(kRollupQuery), ctx.target);
-    count_lock_skips(rows, ctx);
+    Rows rows = query_selected(session, kRollupQuery, ctx);
     emit_rows(out, rows, kRollupMetrics, kLabels);
   }
 

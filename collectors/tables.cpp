@@ -71,9 +71,7 @@ constexpr std::array<const char*, 3> kLabels{"datname", "schemaname", "relname"}
 class TablesCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
-    Rows all = session.query(kQuery);
-    Rows rows = selected_rows(all, ctx.target);
-    count_lock_skips(rows, ctx);
+    Rows rows = query_selected(session, kQuery, ctx);
     SnapshotBuilder out;
     emit_rows(out, rows, kMetrics, kLabels);
     return out.take();
