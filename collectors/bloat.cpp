@@ -242,8 +242,8 @@ class BloatCollector final : public Collector {
   // Measures unvisited candidates, largest first, until the budget is spent. Each statement runs
   // under a statement_timeout equal to the budget left, so one large relation cannot overrun it.
   void exact_pass(SnapshotBuilder& out, Session& session, CollectContext& ctx, const std::string& schema) {
-    const double budget = setting(ctx, "budget", 2.0);
-    const Rows all = session.query(kCandidates, {std::to_string(static_cast<long>(setting(ctx, "max_relations", 100)))});
+    const double budget = option(ctx, "budget", 2.0);
+    const Rows all = session.query(kCandidates, {std::to_string(static_cast<long>(option(ctx, "max_relations", 100.0)))});
     const Rows cand = selected_rows(all, ctx.target);
     forget_vanished(cand);
     const std::string saved_timeout = session.query("SELECT current_setting('statement_timeout') AS t").text(0, "t");
@@ -323,11 +323,6 @@ class BloatCollector final : public Collector {
     const std::set<std::string> ids = cand_ids(cand);
     std::erase_if(exact_, [&](const auto& e) { return !ids.count(e.first); });
     std::erase_if(visited_, [&](const std::string& id) { return !ids.count(id); });
-  }
-
-  static double setting(const CollectContext& ctx, const std::string& name, double fallback) {
-    auto it = ctx.settings.numbers.find(name);
-    return it == ctx.settings.numbers.end() ? fallback : it->second;
   }
 
   void warn_once(const std::string& message) {

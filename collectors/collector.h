@@ -33,6 +33,9 @@ class Collector {
   virtual Snapshot collect(Session& session, CollectContext& ctx) = 0;
   // Whether `collect` writes (the write probe): the scheduler then opens a read-write transaction.
   virtual bool writes() const { return false; }
+  // True when this run has nothing to read (statements between full samples with no busy entry):
+  // the scheduler then opens no transaction and keeps the last snapshot.
+  virtual bool idle(const CollectContext&) const { return false; }
 };
 
 enum class OptionType { Number, String, Flag };
@@ -52,6 +55,22 @@ struct CollectorInfo {
   std::vector<OptionSpec> options;
   std::function<std::unique_ptr<Collector>()> make;
 };
+
+// A collector option (`[collectors.NAME] key = value`) or its default.
+inline std::string option(const CollectContext& ctx, const std::string& name, const std::string& fallback) {
+  auto it = ctx.settings.strings.find(name);
+  return it == ctx.settings.strings.end() || it->second.empty() ? fallback : it->second;
+}
+
+inline double option(const CollectContext& ctx, const std::string& name, double fallback) {
+  auto it = ctx.settings.numbers.find(name);
+  return it == ctx.settings.numbers.end() ? fallback : it->second;
+}
+
+inline bool flag(const CollectContext& ctx, const std::string& name) {
+  auto it = ctx.settings.flags.find(name);
+  return it != ctx.settings.flags.end() && it->second;
+}
 
 // The rows (with `schemaname` and `relname` columns) that pass the target's include/exclude patterns.
 Rows selected_rows(const Rows& rows, const Target& target);

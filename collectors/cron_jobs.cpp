@@ -102,10 +102,10 @@ class CronJobsCollector final : public Collector {
 
   void emit_jobs(Session& session, CollectContext& ctx, SnapshotBuilder& out) {
     std::string sql = migration::replace_all(kJobsQuery, "{job}",
-                                  migration::quote_dotted(migration::option(ctx, "cron_job_table", std::string("cron.job"))));
-    sql = migration::replace_all(sql, "{details}", migration::quote_dotted(migration::option(
+                                  migration::quote_dotted(option(ctx, "cron_job_table", std::string("cron.job"))));
+    sql = migration::replace_all(sql, "{details}", migration::quote_dotted(option(
                                             ctx, "cron_run_details_table", std::string("cron.job_run_details"))));
-    const double recent = std::max(1.0, migration::option(ctx, "recent_runs", 20.0));
+    const double recent = std::max(1.0, option(ctx, "recent_runs", 20.0));
     Rows rows = session.query(sql, {std::to_string(static_cast<long>(recent))});
     emit_rows(out, rows, kJobMetrics, kJobLabels);
     out.family("pg_cron_job_info", kInfoHelp, kGauge);

@@ -65,7 +65,7 @@ class MatviewsCollector final : public Collector {
       out.family(name, help_of(name), kGauge);
     }
     const std::string datname = session.query("SELECT current_database() AS d").text(0, "d");
-    const std::string details = migration::option(ctx, "cron_run_details_table", std::string("cron.job_run_details"));
+    const std::string details = option(ctx, "cron_run_details_table", std::string("cron.job_run_details"));
     const bool have_cron = exists(session, details);
     for (const auto& m : ctx.target.matviews) {
       const std::vector<Value> params{m.name, m.schema + "." + m.name, m.cron_command};

@@ -1,6 +1,6 @@
 // Small helpers shared by the migration collectors (promoted_columns, partitions, matviews,
-// cron_jobs): reading collector options with defaults and quoting "schema.name" strings that come
-// from the config. Header-only; no state.
+// cron_jobs): quoting "schema.name" strings that come from the config, and the pg_cron table
+// options. Header-only; no state.
 #pragma once
 
 #include <string>
@@ -23,21 +23,6 @@ inline std::string replace_all(std::string text, const std::string& what, const 
     text.replace(at, what.size(), with);
   }
   return text;
-}
-
-inline std::string option(const CollectContext& ctx, const std::string& name, const std::string& fallback) {
-  auto it = ctx.settings.strings.find(name);
-  return it == ctx.settings.strings.end() || it->second.empty() ? fallback : it->second;
-}
-
-inline double option(const CollectContext& ctx, const std::string& name, double fallback) {
-  auto it = ctx.settings.numbers.find(name);
-  return it == ctx.settings.numbers.end() ? fallback : it->second;
-}
-
-inline bool flag(const CollectContext& ctx, const std::string& name) {
-  auto it = ctx.settings.flags.find(name);
-  return it != ctx.settings.flags.end() && it->second;
 }
 
 // pg_cron's tables have row-level security (a role sees its own jobs only), so a deployment may

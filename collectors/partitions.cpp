@@ -187,7 +187,7 @@ class PartitionsCollector final : public Collector {
     SnapshotBuilder out;
     emit_rollups(session, ctx, out);
     emit_structure(session, ctx, out);
-    if (migration::flag(ctx, "per_partition")) emit_per_partition(session, ctx, out);
+    if (flag(ctx, "per_partition")) emit_per_partition(session, ctx, out);
     emit_partman(session, out);
     return out.take();
   }

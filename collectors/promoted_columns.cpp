@@ -207,10 +207,10 @@ class PromotedColumnsCollector final : public Collector {
     const bool indexed = has_ts && meta.flag(0, "ts_indexed");
     // A full check longer than budget × interval pushes the next one out, so that its share of the
     // database's time stays bounded whatever the table grows to.
-    const double budget = migration::option(ctx, "full_check_budget_ratio", 0.005);
-    const double interval = std::max(migration::option(ctx, "full_check_interval", 3600.0),
+    const double budget = option(ctx, "full_check_budget_ratio", 0.005);
+    const double interval = std::max(option(ctx, "full_check_interval", 3600.0),
                                      budget > 0 ? g.check_duration / budget : 0.0);
-    const double lag = migration::option(ctx, "watermark_lag", 600.0);
+    const double lag = option(ctx, "watermark_lag", 600.0);
     if (!g.checked || g.indexed != indexed || now - g.checked_at >= interval) full_check(session, g, table, ts, indexed, now - lag, now);
 
     std::vector<Counts> tail(g.columns.size(), Counts{});

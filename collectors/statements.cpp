@@ -54,7 +54,8 @@ SELECT current_database() AS datname,
 )SQL";
 
 // One scan: the whole view is counted for `entries`, the LEFT JOIN keeps one row when none match.
-std::string sample_query(const std::string& schema) {
+// `busy_only` keeps only the queryids in $2 (a sample between full samples).
+std::string sample_query(const std::string& schema, bool busy_only) {
   return "WITH s AS MATERIALIZED (SELECT * FROM " + quote_ident(schema) + ".pg_stat_statements(false)),"
          " c AS (SELECT (SELECT count(*) FROM s) AS entries, i.dealloc, i.stats_reset::text AS stats_reset"
          " FROM " + quote_ident(schema) + ".pg_stat_statements_info i)"
@@ -62,7 +63,8 @@ std::string sample_query(const std::string& schema) {
          " s.rows, s.total_exec_time, s.mean_exec_time, s.stddev_exec_time, s.min_exec_time,"
          " s.max_exec_time, s.plans, s.total_plan_time, s.mean_plan_time, s.stddev_plan_time"
          " FROM c LEFT JOIN s ON s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-         " AND s.toplevel AND s.userid <> $1::oid AND s.queryid IS NOT NULL";
+         " AND s.toplevel AND s.userid <> $1::oid AND s.queryid IS NOT NULL" +
+         std::string(busy_only ? " AND s.queryid = ANY($2::bigint[])" : "");
 }
 
 // showtext = true reads the whole query-text file, so all new keys of a sample go in one call.
@@ -99,35 +101,75 @@ EntryKey read_key(const Rows& rows, std::size_t r) {
 
 class StatementsCollector final : public Collector {
  public:
-  Snapshot collect(Session& session, CollectContext& ctx) override {
-    const Rows setup = session.query(kSetupQuery);
-    const std::string datname = setup.text(0, "datname");
-    check_setup(setup, datname);
-    const std::string schema = setup.text(0, "ext_schema");
-    const std::string own_role = setup.text(0, "own_role");
-    const bool plan_time = setup.text(0, "track_planning") == "on";
-    if (!estimator_) {
-      const double interval = std::max(ctx.settings.interval.count(), 0.1);
-      estimator_.emplace(static_cast<int>(std::ceil(3600 / interval)));
-    }
+  bool idle(const CollectContext& ctx) const override { return !full_due(ctx) && busy_.empty(); }
 
-    // Shortest-exact floats: S2 = Δ[calls·(sd² + mean²)] cancels badly with rounded inputs.
-    session.query("SET LOCAL extra_float_digits = 1");
-    std::string error;
-    auto sampled = session.try_query(sample_query(schema), &error, {own_role});
-    if (!sampled) {
-      throw std::runtime_error("cannot read pg_stat_statements in database " + datname + ": " +
-                               error.substr(0, error.find('\n')) +
-                               " (it must be in shared_preload_libraries)");
+  Snapshot collect(Session& session, CollectContext& ctx) override {
+    if (idle(ctx)) return last_;
+    const bool full = full_due(ctx);
+    if (full) read_setup(session);
+    if (!estimator_) {
+      estimator_.emplace(static_cast<int>(std::ceil(3600 / std::max(full_interval(ctx).count(), 0.1))));
     }
-    const Rows& rows = *sampled;
-    fetch_new_labels(session, ctx.target, schema, own_role, rows);
-    book(rows);
-    prune_labels();
-    return emit(datname, plan_time, rows);
+    const Rows rows = sample(session, full);
+    fetch_new_labels(session, ctx.target, rows);
+    book(rows, !full);
+    if (full) {
+      pick_busy(ctx);
+      prune_labels();
+    }
+    last_ = emit(rows);
+    return last_;
   }
 
  private:
+  static std::chrono::duration<double> full_interval(const CollectContext& ctx) {
+    return std::chrono::duration<double>(option(ctx, "full_interval", 5.0));
+  }
+
+  // Half an interval of slack: runs due every 5 s at a 1 s interval are not put off by jitter.
+  bool full_due(const CollectContext& ctx) const {
+    return !last_full_ || ctx.now - *last_full_ + ctx.settings.interval / 2 >= full_interval(ctx);
+  }
+
+  // Every entry (full) or only the busy ones.
+  Rows sample(Session& session, bool full) const {
+    // Shortest-exact floats: S2 = Δ[calls·(sd² + mean²)] cancels badly with rounded inputs.
+    session.query("SET LOCAL extra_float_digits = 1");
+    std::string error;
+    auto rows = full ? session.try_query(sample_query(schema_, false), &error, {own_role_})
+                     : session.try_query(sample_query(schema_, true), &error, {own_role_, busy_ids()});
+    if (!rows) {
+      throw std::runtime_error("cannot read pg_stat_statements in database " + datname_ + ": " +
+                               error.substr(0, error.find('\n')) +
+                               " (it must be in shared_preload_libraries)");
+    }
+    return std::move(*rows);
+  }
+
+  // After a full sample: the entries to read at every run until the next one, by their call rate.
+  void pick_busy(const CollectContext& ctx) {
+    const double elapsed = last_full_ ? std::chrono::duration<double>(ctx.now - *last_full_).count()
+                                      : full_interval(ctx).count();
+    const auto max = static_cast<std::size_t>(std::max(option(ctx, "busy_entries", 20.0), 0.0));
+    busy_ = estimator_->busiest(max, latency::kBusyCallsPerSecond * elapsed);
+    last_full_ = ctx.now;
+  }
+
+  void read_setup(Session& session) {
+    const Rows setup = session.query(kSetupQuery);
+    datname_ = setup.text(0, "datname");
+    check_setup(setup, datname_);
+    schema_ = setup.text(0, "ext_schema");
+    own_role_ = setup.text(0, "own_role");
+    plan_time_ = setup.text(0, "track_planning") == "on";
+  }
+
+  std::string busy_ids() const {
+    std::string ids = "{";
+    for (const auto& key : busy_) ids += (ids.size() > 1 ? "," : "") + std::to_string(key.queryid);
+    return ids + "}";
+  }
+
   static void check_setup(const Rows& setup, const std::string& datname) {
     if (!setup.at(0, "ext_schema")) {
       throw std::runtime_error("pg_stat_statements is not installed in database " + datname +
@@ -140,8 +182,7 @@ class StatementsCollector final : public Collector {
     }
   }
 
-  void fetch_new_labels(Session& session, const Target& target, const std::string& schema,
-                        const std::string& own_role, const Rows& rows) {
+  void fetch_new_labels(Session& session, const Target& target, const Rows& rows) {
     std::ostringstream ids;
     bool any = false;
     for (std::size_t r = 0; r < rows.size(); ++r) {
@@ -151,7 +192,7 @@ class StatementsCollector final : public Collector {
     }
     if (!any) return;
     ids << "}";
-    const Rows texts = session.query(texts_query(schema), {ids.str(), own_role});
+    const Rows texts = session.query(texts_query(schema_), {ids.str(), own_role_});
     for (std::size_t r = 0; r < texts.size(); ++r) {
       const std::string text = texts.text(r, "query");
       std::string klass = "other";
@@ -170,8 +211,8 @@ class StatementsCollector final : public Collector {
     }
   }
 
-  void book(const Rows& rows) {
-    estimator_->begin(rows.empty() ? "" : rows.text(0, "stats_reset"));
+  void book(const Rows& rows, bool partial) {
+    estimator_->begin(rows.empty() ? "" : rows.text(0, "stats_reset"), partial);
     for (std::size_t r = 0; r < rows.size(); ++r) {
       if (!rows.at(r, "queryid")) continue;
       const EntryKey key = read_key(rows, r);
@@ -202,7 +243,9 @@ class StatementsCollector final : public Collector {
     std::erase_if(labels_, [&](const auto& kv) { return !estimator_->tracks(kv.first); });
   }
 
-  Snapshot emit(const std::string& datname, bool plan_time, const Rows& rows) const {
+  Snapshot emit(const Rows& rows) const {
+    const std::string& datname = datname_;
+    const bool plan_time = plan_time_;
     SnapshotBuilder out;
     const std::string basis = plan_time ? "plan+exec" : "exec";
     const std::string help =
@@ -227,6 +270,11 @@ class StatementsCollector final : public Collector {
     return out.take();
   }
 
+  std::string datname_, schema_, own_role_;
+  bool plan_time_ = false;
+  std::optional<std::chrono::system_clock::time_point> last_full_;
+  std::vector<EntryKey> busy_;  // sampled every run between full samples
+  Snapshot last_;
   std::optional<latency::LatencyEstimator> estimator_;
   std::unordered_map<EntryKey, EntryLabels, latency::EntryKeyHash> labels_;
   std::map<std::pair<std::string, std::string>, Group> groups_;
@@ -240,7 +288,12 @@ CollectorInfo statements_info() {
   return {"statements",
           "Statement latency histograms, calls and rows by command and query class from "
           "pg_stat_statements (the interval is the sampling period).",
-          Seconds{5}, Seconds{5}, true, {},
+          Seconds{1}, Seconds{5}, true,
+          {{"full_interval", OptionType::Number,
+            "seconds between full samples of pg_stat_statements (default 5)"},
+           {"busy_entries", OptionType::Number,
+            "busiest entries (at least 2 calls/s) also sampled every interval between full samples; 0 = full "
+            "samples only (default 20)"}},
           [] { return std::make_unique<StatementsCollector>(); }};
 }
 

@@ -51,6 +51,9 @@ bool Target::selects(const std::string& schema, const std::string& table) const 
 
 namespace {
 
+// Upper bound of numbers that have none.
+constexpr double kNoMax = 1e18;
+
 // Reads one TOML table strictly: every key must be claimed by a getter, types are checked, and
 // finish() reports the keys nobody claimed. toml++ alone would silently fall back to defaults.
 class Reader {
@@ -110,7 +113,8 @@ class Reader {
     }
     if (v < min || v > max) {
       std::ostringstream msg;
-      msg << "must be between " << min << " and " << max << ", got " << v;
+      if (max >= kNoMax) msg << "must be at least " << min << ", got " << v;
+      else msg << "must be between " << min << " and " << max << ", got " << v;
       error(n, k, msg.str());
       return std::nullopt;
     }
@@ -398,8 +402,8 @@ void read_target(Reader& r, Config& cfg, std::set<std::string>& names) {
   r.each_table("table_threshold", [&](Reader& c) {
     TableThreshold th;
     if (auto table = c.string("table", true)) split_qualified(*table, th.schema, th.table);
-    th.rows = c.number("rows", 0, 1e18);
-    th.bytes = c.number("bytes", 0, 1e18);
+    th.rows = c.number("rows", 0, kNoMax);
+    th.bytes = c.number("bytes", 0, kNoMax);
     if (!th.rows && !th.bytes) c.error(nullptr, "rows", "give rows, bytes or both");
     t.table_thresholds.push_back(std::move(th));
   });
@@ -422,7 +426,8 @@ void read_collector(Reader& r, const CollectorInfo& info, CollectorSettings& s) 
   for (const auto& opt : info.options) {
     switch (opt.type) {
       case OptionType::Number:
-        if (auto v = r.number(opt.name, -1e18, 1e18)) s.numbers[opt.name] = *v;
+        // Every numeric option is a count, a duration, a budget or a ratio: none can be negative.
+        if (auto v = r.number(opt.name, 0, kNoMax)) s.numbers[opt.name] = *v;
         break;
       case OptionType::String:
         if (auto v = r.string(opt.name)) s.strings[opt.name] = *v;

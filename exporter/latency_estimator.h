@@ -2,8 +2,9 @@
 // database, no clock. `Histogram` accumulates (possibly fractional) observations into the fixed
 // bucket layout; `LatencyEstimator` keeps per-entry bookkeeping between samples (deltas, resets,
 // evictions, re-creation, lost calls) and turns each entry's interval into expected bucket counts with
-// the study's "v2" body + tail estimator (notes/latency-study.md section 6). One estimator belongs to
-// one collector instance and is used from that collector's thread only.
+// the study's "v2" body + tail estimator (notes/latency-study.md section 6), extended for entries with
+// two speeds (docs/latency.md). One estimator belongs to one collector instance and is used from that
+// collector's thread only.
 #pragma once
 
 #include <array>
@@ -92,14 +93,19 @@ struct EntryDelta {
   double seconds = 0;
 };
 
+// Entries below this many calls per second gain nothing from sampling between full samples: their
+// pools already span several intervals.
+inline constexpr double kBusyCallsPerSecond = 2;
+
 class LatencyEstimator {
  public:
-  // Entries not seen for this many samples lose their state (an hour at the default 5 s).
+  // Entries not seen for this many full samples lose their state (an hour at the default 5 s).
   explicit LatencyEstimator(int forget_after_samples = 720) : forget_after_(forget_after_samples) {}
 
   // Starts a sample. A `stats_reset` different from the previous sample's means a full reset: every
-  // entry restarts from zero. The very first sample is only a baseline.
-  void begin(const std::string& stats_reset);
+  // entry restarts from zero. The very first sample is only a baseline. A `partial` sample reads only
+  // some entries (the busiest, between full samples): entries missing from it have not vanished.
+  void begin(const std::string& stats_reset, bool partial = false);
   // Books one entry of the current sample and adds its interval's observations to `hist`.
   EntryDelta observe(const EntryKey& key, const EntrySample& s, Histogram& hist);
   // Ends the sample: entries that vanished since the previous one count as lost.
@@ -109,6 +115,10 @@ class LatencyEstimator {
   // reset or re-created (on average half an interval of its traffic was never sampled).
   double lost_calls() const { return lost_calls_; }
   std::size_t tracked_entries() const { return entries_.size(); }
+  // The (at most) `max` present entries with the most calls since the previous call, and at least
+  // `min_calls`, busiest first: the ones worth sampling more often (pools of kPool calls then come
+  // from short intervals, so fewer of them carry a stall).
+  std::vector<EntryKey> busiest(std::size_t max, double min_calls);
   bool tracks(const EntryKey& key) const { return entries_.count(key) > 0; }
 
  private:
@@ -126,27 +136,38 @@ class LatencyEstimator {
     void keep_last(std::size_t recent);
   };
 
+  // Decayed sums over a two-speed entry's intervals of k, k·x and k·x² (k slow calls around x).
+  struct SlowMode {
+    double k = 0, kx = 0, kxx = 0, intervals = 0;
+  };
+
   struct Entry {
     EntrySample prev;
     bool present = false;       // seen in the previous sample
-    std::uint64_t last_seen = 0;
+    std::uint64_t last_seen = 0;  // the full sample it was last seen in (or after)
     double last_calls = 0;      // Δcalls of its last interval (for the lost-calls estimate)
+    double recent_calls = 0;    // calls since the last busiest()
     Ring pool_mean, pool_cv2;
     double acc_n = 0, acc_s1 = 0, acc_s2 = 0;
     double prev_max = -1;       // cumulative max_exec_time at the previous sample; -1 = unknown
     bool body_ok = false;
+    bool two_speed = false;     // its slow calls are a second mode, not stalls (two_speed_body)
+    SlowMode slow;
     double m_b = 0, cv2_b = 0;
   };
 
   bool recreated(const Entry& e, const EntrySample& s) const;
   void estimate(Entry& e, const EntrySample& s, const EntrySample& base, bool is_new, Histogram& hist);
   void push_pool(Entry& e, double n, double s1, double s2);
+  static void two_speed_body(Entry& e);
+  static bool add_slow_mode(Entry& e, double n, double a, double b, double k, double x, Histogram& hist);
 
   std::unordered_map<EntryKey, Entry, EntryKeyHash> entries_;
   std::string stats_reset_;
   bool full_reset_ = false;
   bool baseline_ = true;
-  std::uint64_t sample_ = 0;
+  bool partial_ = false;
+  std::uint64_t full_samples_ = 0;
   int forget_after_;
   double lost_calls_ = 0;
 };

@@ -36,6 +36,7 @@ Labels target_labels(const Target& target) {
 void run_collector(Connection& conn, const Config& config, const Target& target, Scheduled& s,
                    SnapshotStore& store) {
   CollectContext ctx{target, *s.settings, std::chrono::system_clock::now()};
+  if (s.collector->idle(ctx)) return;  // its last snapshot and status stay as they are
   const auto started = Clock::now();
   CollectorStatus& st = s.status;
   st.ran = true;

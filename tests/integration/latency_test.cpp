@@ -63,6 +63,7 @@ class StatementsTest : public ::testing::Test {
     Target t = make_target(db.dsn("pge_exporter"));
     for (const auto& s : kShapes) t.query_classes.push_back(query_class(s.klass));
     runner = std::make_unique<CollectorRunner>("statements", t);
+    runner->settings().numbers["full_interval"] = 0;  // every run a full sample
     runner->run();  // baseline
     app = std::make_unique<pqxx::connection>(db.dsn());
   }
@@ -166,6 +167,52 @@ TEST_F(StatementsTest, ResetsAndReCreatedEntriesNeverMakeCountersDecrease) {
   }
 }
 
+// Between full samples only the busiest entries are read (collectors.statements.busy_entries): their
+// calls count at once and exactly, the others' wait for the next full sample; nothing is lost or
+// counted twice across the switch.
+TEST_F(StatementsTest, BusiestEntriesAreSampledBetweenFullSamplesAndOthersWaitForTheNext) {
+  const Shape& busy = kShapes[0];
+  const Shape& quiet = kShapes[1];
+  runner->settings().numbers["busy_entries"] = 1;
+  run_shape(busy, 40);
+  run_shape(quiet, 3);
+  runner->run();  // full: the busiest entry with at least 2 calls/s is `busy`
+
+  runner->settings().numbers["full_interval"] = 3600;  // from now on, runs between full samples
+  run_shape(busy, 7);
+  run_shape(quiet, 5);
+  Snapshot between = runner->run();
+  EXPECT_EQ(value(between, "pg_stat_statements_calls_total", labels(busy)), 47);
+  EXPECT_EQ(value(between, "pg_stat_statements_calls_total", labels(quiet)), 3);
+  EXPECT_EQ(value(between, kDuration, labels(busy)), 47);  // histogram _count
+
+  runner->settings().numbers["full_interval"] = 0;
+  Snapshot full = runner->run();
+  EXPECT_EQ(value(full, "pg_stat_statements_calls_total", labels(busy)), 47);
+  EXPECT_EQ(value(full, "pg_stat_statements_calls_total", labels(quiet)), 8);
+  EXPECT_EQ(value(full, kDuration, labels(quiet)), 8);
+  EXPECT_EQ(value(full, "pg_stat_statements_lost_calls_total"), 0);
+}
+
+// With no busy entry there is nothing to read between full samples: the run keeps the last snapshot
+// and sends no statement (pg_stat_statements of the exporter's own role stays unchanged).
+TEST_F(StatementsTest, RunsBetweenFullSamplesWithoutBusyEntriesQueryNothing) {
+  runner->settings().numbers["busy_entries"] = 0;
+  run_shape(kShapes[1], 3);
+  const Snapshot full = runner->run();
+  const double own_before = db.scalar("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s"
+                                      " JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'pge_exporter'"
+                                      " AND s.query LIKE '%pg_stat_statements(false)%'");
+  runner->settings().numbers["full_interval"] = 3600;
+  run_shape(kShapes[1], 2);
+  const Snapshot between = runner->run();
+  EXPECT_EQ(value(between, "pg_stat_statements_calls_total", labels(kShapes[1])), 3);
+  const double own_after = db.scalar("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s"
+                                     " JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'pge_exporter'"
+                                     " AND s.query LIKE '%pg_stat_statements(false)%'");
+  EXPECT_EQ(own_after, own_before);
+}
+
 // A cluster of its own (pg_stat_statements.max is a postmaster setting; the shared test cluster keeps
 // 5000), stopped when the test ends.
 class EvictionCluster {
@@ -229,6 +276,7 @@ TEST(StatementsEviction, EvictionsNeverMakeCountersDecreaseAndAreCountedAsDeallo
   Target t = make_target(cluster.dsn("evict_monitor"));
   t.query_classes = {query_class("hot"), query_class("victim"), query_class("flood")};
   CollectorRunner runner("statements", t);
+  runner.settings().numbers["full_interval"] = 0;  // every run a full sample
   pqxx::connection app(cluster.dsn("evict_app"));
   pqxx::nontransaction tx(app);
   auto run = [&](const std::string& sql, int times) { for (int i = 0; i < times; ++i) tx.exec(sql); };

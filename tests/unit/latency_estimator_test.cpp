@@ -252,6 +252,92 @@ TEST(LatencyEstimator, RecreatedEntryIsDetectedByCallsBackwardsOrMinRisingOrMaxF
   }
 }
 
+// One SQL shape, two speeds (count_by_source: 10 % of calls hit a hub context with 5x the work). Every
+// interval holds slow calls, so pooled quantiles put the body between the speeds (p50 +10 %, p95 -22 %
+// and the read p95 +45 % in the benchmark); the pools' line in (mean, E[x²]) finds the fast mode.
+TEST(LatencyEstimator, TwoSpeedEntryKeepsItsFastBodyAndItsSlowMode) {
+  std::mt19937 rng(3);
+  std::lognormal_distribution<double> fast(std::log(0.24), 0.2), slow(std::log(1.3), 0.2);
+  std::bernoulli_distribution hub(0.1);
+  auto draw = [&] { return hub(rng) ? slow(rng) : fast(rng); };
+  LatencyEstimator est;
+  Histogram hist;
+  const auto truth = run_entry(est, hist, 150, 150, draw);
+  for (double q : {0.5, 0.95, 0.99}) {
+    const double t = true_quantile(truth, q);
+    EXPECT_NEAR(quantile(hist, q) / t, 1.0, 0.15) << "q=" << q << " true=" << t;
+  }
+}
+
+// The slow mode of a two-speed entry is often wide and skewed (hubs of many sizes). Booked at one point
+// per interval it had its median at its mean: the class p95, which lies inside it, came out +23 % and
+// more. Its width, learnt from the spread of the intervals' slow means, puts that p95 back (without it
+// one quantile here is 16 % off; wider slow modes, log-sd ≥ 0.45, stay 20-30 % off: docs/latency.md).
+TEST(LatencyEstimator, WideSlowModeOfATwoSpeedEntryKeepsItsMedianBelowItsMean) {
+  std::mt19937 rng(7);
+  std::lognormal_distribution<double> fast(std::log(0.27), 0.2), slow(std::log(2.4), 0.4);
+  std::bernoulli_distribution hub(0.1);
+  auto draw = [&] { return hub(rng) ? slow(rng) : fast(rng); };
+  LatencyEstimator est;
+  Histogram hist;
+  const auto truth = run_entry(est, hist, 200, 150, draw);
+  for (double q : {0.5, 0.95, 0.99}) {
+    const double t = true_quantile(truth, q);
+    EXPECT_NEAR(quantile(hist, q) / t, 1.0, 0.15) << "q=" << q << " true=" << t;
+  }
+}
+
+TEST(LatencyEstimator, EntriesMissingFromAPartialSampleAreNotLost) {
+  const EntryKey busy{10, 5, true, 1}, quiet{10, 5, true, 2};
+  LatencyEstimator est;
+  Histogram hist;
+  FakeEntry b, q;
+  b.call(1.0);
+  q.call(1.0);
+  auto sample = [&](bool partial, bool with_quiet) {
+    est.begin("r0", partial);
+    est.observe(busy, b.sample(), hist);
+    if (with_quiet) est.observe(quiet, q.sample(), hist);
+    est.end();
+  };
+  sample(false, true);  // baseline
+  for (int i = 0; i < 10; ++i) b.call(1.0);
+  q.call(1.0);
+  sample(true, false);
+  EXPECT_DOUBLE_EQ(est.lost_calls(), 0);
+  EXPECT_DOUBLE_EQ(hist.count(), 10);
+  sample(false, true);  // the quiet entry's call arrives with the next full sample
+  EXPECT_DOUBLE_EQ(hist.count(), 11);
+  EXPECT_DOUBLE_EQ(est.lost_calls(), 0);
+  sample(false, false);  // now it has vanished
+  EXPECT_DOUBLE_EQ(est.lost_calls(), 0.5);
+}
+
+TEST(LatencyEstimator, BusiestAreTheEntriesWithMostCallsSinceTheLastPick) {
+  LatencyEstimator est;
+  Histogram hist;
+  std::vector<FakeEntry> entries(4);
+  auto sample = [&] {
+    est.begin("r0");
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      est.observe({10, 5, true, static_cast<std::int64_t>(i)}, entries[i].sample(), hist);
+    }
+    est.end();
+  };
+  for (auto& e : entries) e.call(1.0);
+  sample();
+  for (int i = 0; i < 4; ++i) {
+    for (int c = 0; c < 10 * i; ++c) entries[static_cast<std::size_t>(i)].call(1.0);
+  }
+  sample();
+  const auto top = est.busiest(2, 15);
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(top[0].queryid, 3);
+  EXPECT_EQ(top[1].queryid, 2);
+  EXPECT_TRUE(est.busiest(2, 1).empty()) << "counts restart at each pick";
+  EXPECT_EQ(est.busiest(0, 0).size(), 0u);
+}
+
 TEST(LatencyEstimator, VanishedEntryCountsHalfItsLastIntervalAsLost) {
   LatencyEstimator est;
   Histogram hist;
