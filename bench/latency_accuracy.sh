@@ -13,8 +13,9 @@
 # a warm-up the first window is 5-25 % slower than the second even with no fault at all.
 #
 # --sensitivity CLASS (issue 4 item 3): after the first window, apply CLASS's fault (below) while the
-# workload runs, then measure a second window; prints each class's estimated and true p95 before and
-# after. The workload then runs for both windows.
+# workload runs, measure a second window, remove the fault, measure a third; prints each class's
+# estimated and true p95 without (the mean of windows 1 and 3: a steady drift of the workload cancels)
+# and with the fault.
 #
 # The run also records a 1 s trace of pg_stat_statements and keeps it with the statement log
 # (BUILD_DIR/latency_trace.txt and .csv); the estimator replayed over it at 1 s and at --interval is
@@ -47,13 +48,20 @@ fault_sql() {
     *) echo "latency_accuracy.sh: no fault defined for class '$1' (known: analytics_insert, none)" >&2; exit 2 ;;
   esac
 }
+heal_sql() {
+  case "$1" in
+    analytics_insert) echo "DROP INDEX IF EXISTS pge_bench_fault_session;" ;;
+    none) echo "SELECT 1;" ;;
+  esac
+}
 fault_args=()
 windows=1
 if [ -n "$sensitivity" ]; then
-  sql=$(fault_sql "$sensitivity")
-  fault_args=(--fault-cmd "psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $port -U postgres -d sharedminds -c \"$sql\""
+  psql_cmd="psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $port -U postgres -d sharedminds -c"
+  fault_args=(--fault-cmd "$psql_cmd \"$(fault_sql "$sensitivity")\""
+              --heal-cmd "$psql_cmd \"$(heal_sql "$sensitivity")\""
               --target-class "$sensitivity")
-  windows=2
+  windows=3
 fi
 dir=$build/bench_pg
 "$root/scripts/pg_local.sh" start "$dir" "$port"
