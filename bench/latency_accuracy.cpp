@@ -55,8 +55,13 @@ std::vector<int> parse_every(const std::string& v) {
 
 Args parse_args(int argc, char** argv) {
   Args a;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i], v = argv[i + 1];
+  for (int i = 1; i < argc; i += 2) {
+    const std::string k = argv[i];
+    if (i + 1 == argc) {
+      std::cerr << "latency_accuracy: " << k << " needs a value\n";
+      std::exit(2);
+    }
+    const std::string v = argv[i + 1];
     if (k == "--dsn") a.dsn = v;
     else if (k == "--csvlog") a.csvlog = v;
     else if (k == "--duration") a.duration = std::stod(v);
@@ -68,6 +73,10 @@ Args parse_args(int argc, char** argv) {
     else if (k == "--replay") a.replay = v;
     else if (k == "--every") a.every = parse_every(v);
     else if (k == "--hot") a.hot = std::stoul(v);
+    else {
+      std::cerr << "latency_accuracy: unknown option " << k << "\n";
+      std::exit(2);
+    }
   }
   const bool live_ok = !a.dsn.empty() && a.fault_cmd.empty() == a.target_class.empty() &&
                        (a.heal_cmd.empty() || !a.fault_cmd.empty());
