@@ -252,21 +252,28 @@ TEST(LatencyEstimator, RecreatedEntryIsDetectedByCallsBackwardsOrMinRisingOrMaxF
   }
 }
 
-// One SQL shape, two speeds (count_by_source: 10 % of calls hit a hub context with 5x the work). Every
-// interval holds slow calls, so pooled quantiles put the body between the speeds (p50 +10 %, p95 -22 %
-// and the read p95 +45 % in the benchmark); the pools' line in (mean, E[x²]) finds the fast mode.
-TEST(LatencyEstimator, TwoSpeedEntryKeepsItsFastBodyAndItsSlowMode) {
-  std::mt19937 rng(3);
-  std::lognormal_distribution<double> fast(std::log(0.24), 0.2), slow(std::log(1.3), 0.2);
+// An entry with two speeds (ms, log-sd): 10 % of its calls hit the slow one, like a hub context. Its
+// p50, p95 and p99 from `intervals` samples of 150 calls must be within 15 % of the truth.
+void expect_two_speed_quantiles(unsigned seed, double fast_ms, double fast_sd, double slow_ms, double slow_sd,
+                                int intervals) {
+  std::mt19937 rng(seed);
+  std::lognormal_distribution<double> fast(std::log(fast_ms), fast_sd), slow(std::log(slow_ms), slow_sd);
   std::bernoulli_distribution hub(0.1);
   auto draw = [&] { return hub(rng) ? slow(rng) : fast(rng); };
   LatencyEstimator est;
   Histogram hist;
-  const auto truth = run_entry(est, hist, 150, 150, draw);
+  const auto truth = run_entry(est, hist, intervals, 150, draw);
   for (double q : {0.5, 0.95, 0.99}) {
     const double t = true_quantile(truth, q);
     EXPECT_NEAR(quantile(hist, q) / t, 1.0, 0.15) << "q=" << q << " true=" << t;
   }
+}
+
+// One SQL shape, two speeds (count_by_source: 10 % of calls hit a hub context with 5x the work). Every
+// interval holds slow calls, so pooled quantiles put the body between the speeds (p50 +10 %, p95 -22 %
+// and the read p95 +45 % in the benchmark); the pools' line in (mean, E[x²]) finds the fast mode.
+TEST(LatencyEstimator, TwoSpeedEntryKeepsItsFastBodyAndItsSlowMode) {
+  expect_two_speed_quantiles(3, 0.24, 0.2, 1.3, 0.2, 150);
 }
 
 // The slow mode of a two-speed entry is often wide and skewed (hubs of many sizes). Booked at one point
@@ -274,17 +281,7 @@ TEST(LatencyEstimator, TwoSpeedEntryKeepsItsFastBodyAndItsSlowMode) {
 // more. Its width, learnt from the spread of the intervals' slow means, puts that p95 back (without it
 // one quantile here is 16 % off; wider slow modes, log-sd ≥ 0.45, stay 20-30 % off: docs/latency.md).
 TEST(LatencyEstimator, WideSlowModeOfATwoSpeedEntryKeepsItsMedianBelowItsMean) {
-  std::mt19937 rng(7);
-  std::lognormal_distribution<double> fast(std::log(0.27), 0.2), slow(std::log(2.4), 0.4);
-  std::bernoulli_distribution hub(0.1);
-  auto draw = [&] { return hub(rng) ? slow(rng) : fast(rng); };
-  LatencyEstimator est;
-  Histogram hist;
-  const auto truth = run_entry(est, hist, 200, 150, draw);
-  for (double q : {0.5, 0.95, 0.99}) {
-    const double t = true_quantile(truth, q);
-    EXPECT_NEAR(quantile(hist, q) / t, 1.0, 0.15) << "q=" << q << " true=" << t;
-  }
+  expect_two_speed_quantiles(7, 0.27, 0.2, 2.4, 0.4, 200);
 }
 
 TEST(LatencyEstimator, EntriesMissingFromAPartialSampleAreNotLost) {
