@@ -155,14 +155,14 @@ Truth read_truth(const std::string& path, const std::string& from, const std::st
   return t;
 }
 
-// How precisely n calls pin down their own p95: the order statistics at rank n·0.95 ± 1.96·√(n·0.95·0.05)
-// bound it with 95 % confidence; returned as half that range over the p95.
-double p95_noise(std::vector<double> v) {
+// How precisely n calls pin down their own q-quantile: the order statistics at rank n·q ± 1.96·√(n·q·(1−q))
+// bound it with 95 % confidence; returned as half that range over the quantile.
+double quantile_noise(std::vector<double> v, double q) {
   if (v.size() < 2) return NAN;
   std::sort(v.begin(), v.end());
-  const double n = static_cast<double>(v.size()), half = 1.96 * std::sqrt(n * 0.95 * 0.05);
+  const double n = static_cast<double>(v.size()), half = 1.96 * std::sqrt(n * q * (1 - q));
   auto at = [&](double rank) { return v[static_cast<std::size_t>(std::clamp(std::ceil(rank), 1.0, n)) - 1]; };
-  return (at(n * 0.95 + half) - at(n * 0.95 - half)) / 2 / at(n * 0.95);
+  return (at(n * q + half) - at(n * q - half)) / 2 / at(n * q);
 }
 
 double nearest_rank(std::vector<double> v, double q) {
@@ -226,7 +226,7 @@ struct Quantiles {
   double truth[3], estimate[3], statement[3], bucketed[3];
   std::size_t n_true;
   double n_est;
-  double p95_noise;  // relative half-width of the 95 % confidence interval of the true p95
+  double p95_noise, p99_noise;  // relative half-width of the 95 % confidence interval of the true p95, p99
 };
 constexpr double kQs[3] = {0.5, 0.95, 0.99};
 
@@ -243,7 +243,8 @@ std::map<std::string, Quantiles> measure(const Estimates& first, const Estimates
     Quantiles& q = out[g];
     q.n_true = it->second.size();
     q.n_est = e.count;
-    q.p95_noise = p95_noise(it->second);
+    q.p95_noise = quantile_noise(it->second, 0.95);
+    q.p99_noise = quantile_noise(it->second, 0.99);
     auto sit = truth.statement.find(g);
     latency::Histogram exact;
     for (double v : it->second) exact.observe(v);
@@ -260,18 +261,20 @@ std::map<std::string, Quantiles> measure(const Estimates& first, const Estimates
 void print_accuracy(const std::map<std::string, Quantiles>& window, const std::string& from,
                     const std::string& to, double interval) {
   std::printf("window %s .. %s, interval %.1f s\n", from.c_str(), to.c_str(), interval);
-  std::printf("%-28s %8s %8s | %-27s | %-27s | %-22s | %-22s | %s\n", "group", "n_true", "n_est",
+  // truth noise: how far the window's own true p95/p99 could lie from a longer run's (95 % interval).
+  std::printf("%-28s %8s %8s | %-27s | %-27s | %-22s | %-22s | %-15s | %s\n", "group", "n_true", "n_est",
               "exec truth p50/p95/p99 ms", "estimate p50/p95/p99 ms", "rel. err p50/p95/p99",
-              "buckets-only err p50/p95/p99", "statement truth p50/p95/p99 ms");
+              "buckets-only err p50/p95/p99", "truth noise p95/p99", "statement truth p50/p95/p99 ms");
   for (const auto& [g, q] : window) {
     const double* t = q.truth;
     const double* x = q.estimate;
     const double* b = q.bucketed;
     const double* st = q.statement;
-    std::printf("%-28s %8zu %8.0f | %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f | %+6.0f%% %+6.0f%% %+6.0f%% | %+6.0f%% %+6.0f%% %+6.0f%% | %8.3f %8.3f %8.3f\n",
+    std::printf("%-28s %8zu %8.0f | %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f | %+6.0f%% %+6.0f%% %+6.0f%% | %+6.0f%% %+6.0f%% %+6.0f%% | %5.0f%% %6.0f%%  | %8.3f %8.3f %8.3f\n",
                 g.c_str(), q.n_true, q.n_est, t[0], t[1], t[2], x[0], x[1], x[2],
                 100 * (x[0] / t[0] - 1), 100 * (x[1] / t[1] - 1), 100 * (x[2] / t[2] - 1),
-                100 * (b[0] / t[0] - 1), 100 * (b[1] / t[1] - 1), 100 * (b[2] / t[2] - 1), st[0], st[1], st[2]);
+                100 * (b[0] / t[0] - 1), 100 * (b[1] / t[1] - 1), 100 * (b[2] / t[2] - 1), 100 * q.p95_noise,
+                100 * q.p99_noise, st[0], st[1], st[2]);
   }
 }
 
