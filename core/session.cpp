@@ -51,27 +51,28 @@ Rows Rows::filter(const std::function<bool(std::size_t)>& keep) const {
   return Rows(columns_, std::move(kept));
 }
 
-std::string quote_ident(const std::string& name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
+namespace {
+
+// `text` between two `quote` characters, each inner one doubled: the SQL rule for identifiers (")
+// and for string literals (').
+std::string quote_doubling(const std::string& text, char quote) {
+  std::string out(1, quote);
+  for (char c : text) {
+    if (c == quote) out += quote;
     out += c;
   }
-  return out + "\"";
+  return out + quote;
 }
+
+}  // namespace
+
+std::string quote_ident(const std::string& name) { return quote_doubling(name, '"'); }
 
 std::string quote_qualified(const std::string& schema, const std::string& name) {
   return schema.empty() ? quote_ident(name) : quote_ident(schema) + "." + quote_ident(name);
 }
 
-std::string quote_literal(const std::string& value) {
-  std::string out = "'";
-  for (char c : value) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
+std::string quote_literal(const std::string& value) { return quote_doubling(value, '\''); }
 
 namespace {
 

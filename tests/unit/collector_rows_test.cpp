@@ -49,11 +49,20 @@ TEST(TablesCollectorRows, FiltersTablesCountsLockSkipsAndOmitsSizesOfLockedTable
   EXPECT_EQ(ctx.lock_skips, 1);
 }
 
-TEST(ActivityCollectorRows, AnswersEachOfItsTwoQueriesWithItsOwnFamilies) {
+// A collector fed by `session`, with a target without filters and default settings.
+class CollectorRows : public ::testing::Test {
+ protected:
+  Snapshot collect(const std::string& collector) {
+    return find_collector(collector)->make()->collect(session, ctx);
+  }
+
   Target target = test::make_target("host=unused");
   CollectorSettings settings;
   CollectContext ctx{target, settings, std::chrono::system_clock::now()};
   test::FakeSession session;
+};
+
+TEST_F(CollectorRows, ActivityAnswersEachOfItsTwoQueriesWithItsOwnFamilies) {
   session.on("WITH states(state)",
              test::make_rows({"datname", "state", "count", "max_tx_duration"},
                              {{"db", "active", "3", "1.5"}, {"db", "idle", "2", "0"}}));
@@ -61,7 +70,7 @@ TEST(ActivityCollectorRows, AnswersEachOfItsTwoQueriesWithItsOwnFamilies) {
              test::make_rows({"datname", "oldest_xact_age", "longest_query", "waiting_on_locks",
                               "oldest_xmin_age"},
                              {{"db", "42", "7", "1", "NULL"}}));
-  Snapshot s = find_collector("activity")->make()->collect(session, ctx);
+  Snapshot s = collect("activity");
   EXPECT_EQ(session.queries().size(), 2u);
   EXPECT_EQ(test::value(s, "pg_stat_activity_connections", {{"state", "active"}}), 3);
   EXPECT_EQ(test::value(s, "pg_stat_activity_max_tx_duration", {{"state", "active"}}), 1.5);
@@ -80,18 +89,14 @@ Rows trigger_rows() {
        {"db", "public", "e", "e_updated_at", "13", "e_touch", "t"}});
 }
 
-TEST(FunctionsCollectorRows, CountsSharedAndSingleTableUpdatedAtFunctionsAndSkipsLockedTables) {
-  Target target = test::make_target("host=unused");
-  CollectorSettings settings;
-  CollectContext ctx{target, settings, std::chrono::system_clock::now()};
-  test::FakeSession session;
+TEST_F(CollectorRows, FunctionsCountSharedAndSingleTableUpdatedAtFunctionsAndSkipLockedTables) {
   session.on("FROM pg_stat_user_functions",
              test::make_rows({"datname", "schemaname", "funcname", "signature", "calls",
                               "total_time", "self_time"},
                              {{"db", "public", "touch_updated_at", "", "4", "2000", "1500"}}));
   session.on("current_setting('track_functions')", test::make_rows({"enabled"}, {{"1"}}));
   session.on("FROM pg_trigger", trigger_rows());
-  Snapshot s = find_collector("functions")->make()->collect(session, ctx);
+  Snapshot s = collect("functions");
   EXPECT_EQ(session.queries().size(), 3u);
   EXPECT_EQ(test::value(s, "pg_stat_user_functions_calls_total"), 4);
   EXPECT_DOUBLE_EQ(test::value(s, "pg_stat_user_functions_total_time_seconds_total"), 2);

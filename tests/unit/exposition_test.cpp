@@ -17,17 +17,22 @@ std::shared_ptr<const Snapshot> tables_snapshot(const std::string& target,
   return std::make_shared<const Snapshot>(b.take());
 }
 
+CollectorStatus succeeded(std::size_t series) {
+  CollectorStatus ok;
+  ok.ran = ok.success = true;
+  ok.duration_seconds = 0.25;
+  ok.last_success_unix = 1700000000;
+  ok.series = series;
+  return ok;
+}
+
 SnapshotStore::View view_with(std::shared_ptr<const Snapshot> a, std::shared_ptr<const Snapshot> b) {
   SnapshotStore store;
   store.declare("b_target", {"tables"});
   store.declare("a_target", {"tables"});
   store.set_up("a_target", true);
   store.set_up("b_target", false, "connection refused");
-  CollectorStatus ok;
-  ok.ran = ok.success = true;
-  ok.duration_seconds = 0.25;
-  ok.last_success_unix = 1700000000;
-  ok.series = 2;
+  const CollectorStatus ok = succeeded(2);
   store.put("a_target", "tables", std::move(a), ok);
   store.put("b_target", "tables", std::move(b), ok);
   return store.view();
@@ -109,11 +114,7 @@ TEST(Exposition, WholeOutputGolden) {
   store.declare("replica", {"tables"});
   store.set_up("main", true);
   store.set_up("replica", false, "connection refused");
-  CollectorStatus ok;
-  ok.ran = ok.success = true;
-  ok.duration_seconds = 0.5;
-  ok.last_success_unix = 1700000000;
-  ok.series = 2;
+  CollectorStatus ok = succeeded(2);
   ok.lock_skips_total = 3;
   ok.lock_timeouts_total = 1;
   SnapshotBuilder tables;
@@ -138,8 +139,8 @@ TEST(Exposition, WholeOutputGolden) {
 pg_evolution_exporter_build_info{revision=")") + PGE_REVISION + R"(",version=")" + PGE_VERSION + R"("} 1
 # HELP pg_evolution_exporter_collector_duration_seconds Wall-clock duration of the collector's last run, database time included.
 # TYPE pg_evolution_exporter_collector_duration_seconds gauge
-pg_evolution_exporter_collector_duration_seconds{collector="activity",target="main"} 0.5
-pg_evolution_exporter_collector_duration_seconds{collector="tables",target="main"} 0.5
+pg_evolution_exporter_collector_duration_seconds{collector="activity",target="main"} 0.25
+pg_evolution_exporter_collector_duration_seconds{collector="tables",target="main"} 0.25
 pg_evolution_exporter_collector_duration_seconds{collector="tables",target="replica"} 0
 # HELP pg_evolution_exporter_collector_errors_total Failed runs of the collector since the exporter started.
 # TYPE pg_evolution_exporter_collector_errors_total counter
