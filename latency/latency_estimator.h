@@ -2,8 +2,7 @@
 // database, no clock. `Histogram` accumulates (possibly fractional) observations into the fixed
 // bucket layout; `LatencyEstimator` keeps per-entry bookkeeping between samples (deltas, resets,
 // evictions, re-creation, lost calls) and turns each entry's interval into expected bucket counts with
-// the study's "v2" body + tail estimator (notes/latency-study.md section 6), extended for entries with
-// two speeds (docs/latency.md). One estimator belongs to one collector instance and is used from that
+// the "v2" body + tail estimator, extended for entries with two speeds (both in docs/latency.md). One estimator belongs to one collector instance and is used from that
 // collector's thread only.
 #pragma once
 
