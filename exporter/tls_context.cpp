@@ -5,6 +5,7 @@
 #include <civetweb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509err.h>
 
 extern "C" int pge_civetweb_openssl3_compat(void);
 
@@ -58,6 +59,11 @@ void set_client_auth(SSL_CTX* ctx, const TlsServerConfig& config) {
   SSL_CTX_set_verify(ctx, verify_mode(config.client_auth), verifies ? nullptr : accept_any_certificate);
 }
 
+TlsSetupError key_mismatch(const TlsServerConfig& config) {
+  return TlsSetupError("key_file", "the key in " + config.key_file +
+                                       " does not match the certificate in " + config.cert_file);
+}
+
 }  // namespace
 
 SSL_CTX* make_server_tls_context(const TlsServerConfig& config) {
@@ -87,13 +93,11 @@ SSL_CTX* make_server_tls_context(const TlsServerConfig& config) {
                                          ": " + openssl_errors());
   }
   if (SSL_CTX_use_PrivateKey_file(ctx.get(), config.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) throw key_mismatch(config);
     throw TlsSetupError("key_file", "cannot load a PEM private key from " + config.key_file + ": " +
                                         openssl_errors());
   }
-  if (SSL_CTX_check_private_key(ctx.get()) != 1) {
-    throw TlsSetupError("key_file", "the key in " + config.key_file +
-                                        " does not match the certificate in " + config.cert_file);
-  }
+  if (SSL_CTX_check_private_key(ctx.get()) != 1) throw key_mismatch(config);
   set_client_auth(ctx.get(), config);
   return ctx.release();
 }

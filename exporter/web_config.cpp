@@ -65,6 +65,18 @@ const std::map<std::string, std::set<std::string>>& allowed_headers() {
   return headers;
 }
 
+// The keys of each mapping, by dotted path ("" is the top level). headers' keys are the header names.
+const std::map<std::string, std::set<std::string>>& known_keys() {
+  static const std::map<std::string, std::set<std::string>> keys{
+      {"", {"tls_server_config", "basic_auth_users", "http_server_config"}},
+      {"tls_server_config",
+       {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version",
+        "cipher_suites", "prefer_server_cipher_suites", "curve_preferences"}},
+      {"http_server_config", {"headers", "http2"}},
+  };
+  return keys;
+}
+
 // Walks the YAML tree collecting every problem with file:line and the dotted key.
 class Reader {
  public:
@@ -187,10 +199,7 @@ std::vector<std::string> translated(Reader& r, const YAML::Node& node, const std
 
 std::optional<TlsServerConfig> read_tls(Reader& r, const YAML::Node& node) {
   const std::string p = "tls_server_config";
-  auto e = r.entries(node, p,
-                     {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version",
-                      "max_version", "cipher_suites", "prefer_server_cipher_suites",
-                      "curve_preferences"});
+  auto e = r.entries(node, p, known_keys().at(p));
   if (node.IsNull() || !node.IsMap()) return std::nullopt;
   const size_t errors_before = r.errors().size();
   TlsServerConfig tls;
@@ -298,7 +307,7 @@ std::vector<std::pair<std::string, std::string>> read_headers(Reader& r, const Y
 }
 
 void read_http_server_config(Reader& r, const YAML::Node& node, WebConfig& cfg) {
-  auto e = r.entries(node, "http_server_config", {"headers", "http2"});
+  auto e = r.entries(node, "http_server_config", known_keys().at("http_server_config"));
   if (e.count("headers")) cfg.headers = read_headers(r, e["headers"]);
   // HTTP/2 is accepted for compatibility; CivetWeb serves HTTP/1.1, which Prometheus speaks.
   if (e.count("http2")) r.boolean(e["http2"], "http_server_config.http2");
@@ -316,7 +325,7 @@ WebConfigResult parse(const std::string& text, const std::string& name, const st
   }
   WebConfig cfg;
   cfg.source_file = name;
-  auto e = r.entries(root, "", {"tls_server_config", "basic_auth_users", "http_server_config"});
+  auto e = r.entries(root, "", known_keys().at(""));
   try {
     if (e.count("tls_server_config")) cfg.tls = read_tls(r, e["tls_server_config"]);
     if (e.count("basic_auth_users")) cfg.basic_auth_users = read_users(r, e["basic_auth_users"]);
@@ -330,6 +339,15 @@ WebConfigResult parse(const std::string& text, const std::string& name, const st
 }
 
 }  // namespace
+
+std::vector<std::string> web_config_keys() {
+  std::vector<std::string> out;
+  for (const auto& [parent, children] : known_keys()) {
+    for (const auto& child : children) out.push_back(parent.empty() ? child : parent + "." + child);
+  }
+  for (const auto& [name, values] : allowed_headers()) out.push_back("http_server_config.headers." + name);
+  return out;
+}
 
 bool is_bcrypt_hash(const std::string& hash) {
   static const std::regex bcrypt(R"(^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$)");

@@ -56,6 +56,9 @@ WebConfigResult load_web_config(const std::string& path);
 WebConfigResult load_web_config_text(const std::string& yaml_text, const std::string& name,
                                      const std::string& base_dir);
 
+// Every key the loader accepts, dotted ("tls_server_config.cert_file"), for the docs test.
+std::vector<std::string> web_config_keys();
+
 // True for a bcrypt hash crypt_r can verify: $2a$, $2b$ or $2y$, cost 04-31, 53 characters of salt
 // and digest.
 bool is_bcrypt_hash(const std::string& hash);

@@ -14,6 +14,8 @@ namespace {
 constexpr const char* kHashOfX = "$2y$04$abcdefghijklmnopqrstuuPp7HPfoAs8I2dCQCQ/fW7zEJv8I8C8e";
 constexpr const char* kHashOfSecret = "$2b$10$2ztQ4ab2IVzeKtv2fS2oiuJiltsoKBwWyzmDAAHauBBVzeHriMHIi";
 
+using Users = std::map<std::string, std::string>;
+
 std::string header(const std::string& user_colon_password) {
   static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out = "Basic ";
@@ -31,7 +33,7 @@ std::string header(const std::string& user_colon_password) {
 }
 
 TEST(BasicAuth, RightPasswordPassesWrongOrUnknownDoNot) {
-  BasicAuth auth({{"alice", kHashOfX}, {"prom", kHashOfSecret}});
+  BasicAuth auth(Users{{"alice", kHashOfX}, {"prom", kHashOfSecret}});
   EXPECT_EQ(auth.check(header("alice:x").c_str()), BasicAuth::Verdict::kAllowed);
   EXPECT_EQ(auth.check(header("prom:scrape-secret").c_str()), BasicAuth::Verdict::kAllowed);
   EXPECT_EQ(auth.check(header("alice:y").c_str()), BasicAuth::Verdict::kDenied);
@@ -41,7 +43,7 @@ TEST(BasicAuth, RightPasswordPassesWrongOrUnknownDoNot) {
 }
 
 TEST(BasicAuth, MalformedHeadersAreDeniedWithoutBcrypt) {
-  BasicAuth auth({{"alice", kHashOfX}});
+  BasicAuth auth(Users{{"alice", kHashOfX}});
   for (const char* h : {"", "Basic", "Basic ", "basic YWxpY2U6eA==", "Bearer abc", "Basic YWxpY2U6eA",
                         "Basic ####", "Basic YWxpY2U=", "Basic YW=xpY2U6eA=="}) {
     EXPECT_EQ(auth.check(h), BasicAuth::Verdict::kDenied) << h;
@@ -51,7 +53,7 @@ TEST(BasicAuth, MalformedHeadersAreDeniedWithoutBcrypt) {
 }
 
 TEST(BasicAuth, PasswordsContainingColonsWork) {
-  BasicAuth auth({{"alice", kHashOfX}});
+  BasicAuth auth(Users{{"alice", kHashOfX}});
   std::string user, password;
   ASSERT_TRUE(parse_basic_authorization(header("alice:a:b:c").c_str(), user, password));
   EXPECT_EQ(user, "alice");
@@ -59,13 +61,13 @@ TEST(BasicAuth, PasswordsContainingColonsWork) {
 }
 
 TEST(BasicAuth, UnknownUsersPayForABcryptToo) {
-  BasicAuth auth({{"alice", kHashOfX}});
+  BasicAuth auth(Users{{"alice", kHashOfX}});
   auth.check(header("mallory:x").c_str());
   EXPECT_EQ(auth.bcrypt_runs(), 1u);
 }
 
 TEST(BasicAuth, SuccessesAreCachedFailuresAreNot) {
-  BasicAuth auth({{"alice", kHashOfX}});
+  BasicAuth auth(Users{{"alice", kHashOfX}});
   for (int i = 0; i < 5; ++i) EXPECT_EQ(auth.check(header("alice:x").c_str()), BasicAuth::Verdict::kAllowed);
   EXPECT_EQ(auth.bcrypt_runs(), 1u);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(auth.check(header("alice:z").c_str()), BasicAuth::Verdict::kDenied);
@@ -75,7 +77,7 @@ TEST(BasicAuth, SuccessesAreCachedFailuresAreNot) {
 TEST(BasicAuth, ConcurrentBcryptIsBoundedExtraRequestsAreTurnedAwayAtOnce) {
   // Cost 10 (~50 ms each): 16 threads with wrong passwords at once; one runs, two may wait, the
   // rest are told busy without running bcrypt.
-  BasicAuth auth({{"prom", kHashOfSecret}}, BasicAuth::Limits{2, 5000, 8});
+  BasicAuth auth(Users{{"prom", kHashOfSecret}}, BasicAuth::Limits{2, 5000, 8});
   std::atomic<int> busy{0}, denied{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < 16; ++i) {
