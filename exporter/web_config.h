@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/config.h"
+#include "core/config.h"
 
 namespace pge {
 

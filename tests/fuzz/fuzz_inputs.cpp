@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "exporter/config.h"
-#include "exporter/cron_schedule.h"
+#include "core/config.h"
+#include "collectors/cron_schedule.h"
 #include "exporter/exposition.h"
 #include "exporter/web_config.h"
 
