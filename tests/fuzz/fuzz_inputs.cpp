@@ -21,6 +21,7 @@
 
 #include "core/config.h"
 #include "collectors/cron_schedule.h"
+#include "collectors/registry.h"
 #include "exporter/exposition.h"
 #include "exporter/web_config.h"
 
@@ -243,7 +244,7 @@ int main(int argc, char** argv) {
                {"[[target]]", "[exporter]", "[collectors.tables]", " = ", "\"", "'''", "\"\"\"", "\n", "{", "}",
                 "[", "]", "1e999", "-0", "nan", "inf", "\\u0000", "\\", "=", ".", "ms", "h", "\"1m30s\""},
                [](const std::string& in) {
-                 auto r = pge::load_config_text(in, "fuzz.toml");
+                 auto r = pge::load_config_text(in, "fuzz.toml", pge::known_collectors());
                  if (!r.config && r.errors.empty()) throw std::runtime_error("refused without an error");
                });
 
