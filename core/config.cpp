@@ -456,6 +456,9 @@ ConfigResult from_table(const toml::table& root, const std::string& file,
       }
     }
     cfg.web_threads = static_cast<int>(e.number("web_threads", 1, 64).value_or(cfg.web_threads));
+    cfg.web_max_connections = static_cast<int>(
+        e.number("web_max_connections", 8, 1024).value_or(cfg.web_max_connections));
+    cfg.healthz_without_auth = e.boolean("healthz_without_auth").value_or(cfg.healthz_without_auth);
     cfg.lock_timeout = e.duration("lock_timeout").value_or(cfg.lock_timeout);
     cfg.connect_timeout = e.duration("connect_timeout", Seconds{1}).value_or(cfg.connect_timeout);
     cfg.max_backoff = e.duration("max_backoff", Seconds{1}).value_or(cfg.max_backoff);

@@ -123,9 +123,12 @@ struct Target {
 
 struct Config {
   std::string source_file;  // "" when built from DATA_SOURCE_NAME
-  std::string listen_address = ":9187";
+  // Loopback by default: the output names every table, index and query class of the database.
+  std::string listen_address = "127.0.0.1:9187";
   std::string log_level = "info";
-  int web_threads = 4;
+  int web_threads = 4;             // /metrics responses built at once
+  int web_max_connections = 256;   // connections served at once (HTTP worker threads)
+  bool healthz_without_auth = false;
   Seconds lock_timeout{0.5};
   Seconds connect_timeout{5};
   Seconds max_backoff{60};

@@ -1,46 +1,52 @@
 #include "exporter/http.h"
 
-#include <atomic>
+#include <algorithm>
 #include <cmath>
+#include <condition_variable>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 #include <sstream>
 
 #include <CivetServer.h>
 #include <civetweb.h>
-#include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include "exporter/basic_auth.h"
 #include "exporter/exposition.h"
+#include "exporter/tls_context.h"
 
 namespace pge {
 
-class StoreCollectable : public prometheus::Collectable {
- public:
-  explicit StoreCollectable(const SnapshotStore& store) : store_(store) {}
+// The hard limits of the HTTP server, set explicitly rather than left to CivetWeb's defaults. A
+// request line plus headers larger than kMaxRequestBytes is refused (413) and the connection closed;
+// a client has kRequestTimeoutMs in total for its TLS handshake, request and reading the response,
+// so slow or silent clients free their worker within that time.
+constexpr int kMaxRequestBytes = 8192;
+constexpr int kRequestTimeoutMs = 5000;
+constexpr int kListenBacklog = 512;
+constexpr int kConnectionQueue = 64;
+constexpr auto kScrapeWait = std::chrono::seconds(5);
 
-  // Runs on a CivetWeb thread. An exception escaping here would terminate the process, so
-  // everything is caught and an empty scrape (still with the scrape's own failure logged) returned.
-  std::vector<prometheus::MetricFamily> Collect() const override {
-    try {
-      return build_exposition(store_.view());
-    } catch (const std::exception& e) {
-      spdlog::error("building /metrics failed: {}", e.what());
-    } catch (...) {
-      spdlog::error("building /metrics failed: unknown exception");
-    }
-    return {};
-  }
+struct HttpServer::State {
+  const SnapshotStore& store;
+  HttpSettings settings;
+  BasicAuth auth;
+  SSL_CTX* ssl_ctx = nullptr;  // owned; freed after the server stops
+  std::string extra_headers;   // configured headers plus our fixed ones, each ending in CRLF
 
- private:
-  const SnapshotStore& store_;
+  std::mutex mu;  // bounds concurrent /metrics builds
+  std::condition_variable slot_free;
+  int scrapes_running = 0;
+
+  State(const SnapshotStore& s, const HttpSettings& st)
+      : store(s), settings(st), auth(st.web.basic_auth_users) {}
 };
 
 namespace {
 
-// CivetWeb's begin_request callback has no user pointer, so the store is reached through this.
-std::atomic<const SnapshotStore*> g_store{nullptr};
+using State = HttpServer::State;
 
 std::string html_escape(const std::string& s) {
   std::string out;
@@ -60,39 +66,137 @@ std::string format_time(double unix_seconds) {
   if (unix_seconds <= 0) return "never";
   std::time_t t = static_cast<std::time_t>(unix_seconds);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
   return buf;
 }
 
-int send(mg_connection* conn, int status, const char* content_type, const std::string& body) {
+const char* reason(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+  }
+}
+
+State& state_of(mg_connection* conn) {
+  auto* server = static_cast<CivetServer*>(mg_get_user_data(mg_get_context(conn)));
+  return *static_cast<State*>(const_cast<void*>(server->getUserContext()));
+}
+
+int send(mg_connection* conn, const State& state, int status, const char* content_type,
+         const std::string& body, const char* more_headers = "") {
+  const mg_request_info* info = mg_get_request_info(conn);
   mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-            status, status == 200 ? "OK" : "Not Found", content_type, body.size());
-  mg_write(conn, body.data(), body.size());
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s"
+            "Connection: close\r\n\r\n",
+            status, reason(status), content_type, body.size(), state.extra_headers.c_str(), more_headers);
+  if (std::strcmp(info->request_method, "HEAD") != 0) mg_write(conn, body.data(), body.size());
   return status;
 }
 
+// Waits for one of the scrape slots; false after kScrapeWait (the client then gets 503).
+bool acquire_scrape_slot(State& state) {
+  std::unique_lock<std::mutex> lock(state.mu);
+  if (!state.slot_free.wait_for(lock, kScrapeWait,
+                                [&] { return state.scrapes_running < state.settings.scrape_threads; })) {
+    return false;
+  }
+  ++state.scrapes_running;
+  return true;
+}
+
+void release_scrape_slot(State& state) {
+  {
+    std::lock_guard<std::mutex> lock(state.mu);
+    --state.scrapes_running;
+  }
+  state.slot_free.notify_one();
+}
+
+int serve_metrics(mg_connection* conn, State& state) {
+  if (!acquire_scrape_slot(state)) {
+    return send(conn, state, 503, "text/plain; charset=utf-8", "busy\n", "Retry-After: 1\r\n");
+  }
+  std::string body;
+  try {
+    body = serialize(build_exposition(state.store.view()));
+  } catch (const std::exception& e) {
+    spdlog::error("building /metrics failed: {}", e.what());
+  }
+  release_scrape_slot(state);
+  return send(conn, state, 200, "text/plain; version=0.0.4; charset=utf-8", body);
+}
+
+// Returns 0 when the request may go on, else the status already sent.
+int authenticate(mg_connection* conn, State& state, const std::string& uri) {
+  if (!state.auth.enabled() || (uri == "/healthz" && state.settings.healthz_open)) return 0;
+  switch (state.auth.check(mg_get_header(conn, "Authorization"))) {
+    case BasicAuth::Verdict::kAllowed:
+      return 0;
+    case BasicAuth::Verdict::kBusy:
+      return send(conn, state, 503, "text/plain; charset=utf-8", "busy\n", "Retry-After: 1\r\n");
+    case BasicAuth::Verdict::kDenied:
+      break;
+  }
+  return send(conn, state, 401, "text/plain; charset=utf-8", "Unauthorized\n",
+              "WWW-Authenticate: Basic realm=\"pg_evolution_exporter\"\r\n");
+}
+
+// Every request ends here: CivetWeb's own handlers (files, directories, PUT, WebDAV) never run.
 int begin_request(mg_connection* conn) {
+  State& state = state_of(conn);
   const mg_request_info* info = mg_get_request_info(conn);
   const std::string uri = info->local_uri ? info->local_uri : "";
-  if (uri == "/healthz") return send(conn, 200, "text/plain; charset=utf-8", "ok\n");
-  if (uri == "/") {
-    const SnapshotStore* store = g_store.load();
-    std::string body = store ? render_landing_page(store->view()) : "";
-    return send(conn, 200, "text/html; charset=utf-8", body);
+  if (int status = authenticate(conn, state, uri)) return status;
+  const std::string method = info->request_method ? info->request_method : "";
+  if (method != "GET" && method != "HEAD") {
+    return send(conn, state, 405, "text/plain; charset=utf-8", "only GET and HEAD\n", "Allow: GET, HEAD\r\n");
   }
-  return 0;  // /metrics and everything else: the Exposer's handlers
+  if (uri == "/metrics") return serve_metrics(conn, state);
+  if (uri == "/healthz") return send(conn, state, 200, "text/plain; charset=utf-8", "ok\n");
+  if (uri == "/") {
+    return send(conn, state, 200, "text/html; charset=utf-8",
+                render_landing_page(state.store.view(), state.auth.enabled()));
+  }
+  return send(conn, state, 404, "text/plain; charset=utf-8", "not found\n");
 }
 
 int log_message(const mg_connection*, const char* message) {
-  spdlog::error("http server: {}", message);
+  spdlog::warn("http server: {}", message);
   return 1;
+}
+
+// CivetWeb asks for the TLS context once at start; ours keeps OpenSSL 3's options (EMS on).
+int external_ssl_ctx(void** ssl_ctx, void* user_data) {
+  auto* server = static_cast<CivetServer*>(user_data);
+  const auto* state = static_cast<const State*>(server->getUserContext());
+  if (!state->ssl_ctx) return -1;
+  *ssl_ctx = state->ssl_ctx;
+  return 1;
+}
+
+std::string extra_headers(const WebConfig& web) {
+  std::string out = "Cache-Control: no-store\r\n";
+  for (const auto& [name, value] : web.headers) out += name + ": " + value + "\r\n";
+  return out;
+}
+
+std::string listening_ports(const HttpSettings& settings) {
+  std::string out;
+  for (const auto& a : settings.listen_addresses) {
+    out += (out.empty() ? "" : ",") + civetweb_listen_address(a, settings.web.tls.has_value());
+  }
+  return out;
 }
 
 }  // namespace
 
-std::string render_landing_page(const SnapshotStore::View& view) {
+std::string render_landing_page(const SnapshotStore::View& view, bool show_errors) {
   std::ostringstream h;
   h << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>pg_evolution_exporter</title>"
        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -100,22 +204,27 @@ std::string render_landing_page(const SnapshotStore::View& view) {
        "</head><body><h1>pg_evolution_exporter</h1><p>Version "
     << PGE_VERSION << " (" << PGE_REVISION
     << "). <a href=\"/metrics\">Metrics</a> &middot; <a href=\"/healthz\">Health</a></p>";
+  if (!show_errors) {
+    h << "<p>Error details are in the exporter's log (shown here only when basic auth is on).</p>";
+  }
   for (const auto& [target, state] : view) {
     h << "<h2>Target " << html_escape(target) << ": "
       << (state.up ? "up" : "<span class=\"bad\">down</span>") << "</h2>";
-    if (!state.up && !state.last_error.empty()) {
+    if (show_errors && !state.up && !state.last_error.empty()) {
       h << "<p class=\"bad\">" << html_escape(state.last_error) << "</p>";
     }
     h << "<table><tr><th>collector</th><th>status</th><th>last success</th><th>duration</th>"
-         "<th>series</th><th>errors</th><th>last error</th></tr>";
+         "<th>series</th><th>errors</th>"
+      << (show_errors ? "<th>last error</th>" : "") << "</tr>";
     for (const auto& [name, st] : state.collectors) {
       const char* status = !st.ran ? "pending" : st.success ? "ok" : "failing";
       char duration[32];
       std::snprintf(duration, sizeof duration, "%.1f ms", st.duration_seconds * 1000);
       h << "<tr><td>" << html_escape(name) << "</td><td" << (st.success || !st.ran ? "" : " class=\"bad\"")
         << ">" << status << "</td><td>" << format_time(st.last_success_unix) << "</td><td>"
-        << duration << "</td><td>" << st.series << "</td><td>" << st.errors_total << "</td><td>"
-        << html_escape(st.last_error) << "</td></tr>";
+        << duration << "</td><td>" << st.series << "</td><td>" << st.errors_total << "</td>";
+      if (show_errors) h << "<td>" << html_escape(st.last_error) << "</td>";
+      h << "</tr>";
     }
     h << "</table>";
   }
@@ -123,36 +232,57 @@ std::string render_landing_page(const SnapshotStore::View& view) {
   return h.str();
 }
 
-std::string civetweb_listen_address(const std::string& address) {
-  if (!address.empty() && address[0] == ':') return address.substr(1);
-  return address;
+std::string civetweb_listen_address(const std::string& address, bool tls) {
+  std::string out = !address.empty() && address[0] == ':' ? address.substr(1) : address;
+  return tls ? out + "s" : out;
 }
 
-HttpServer::HttpServer(const Config& config, const SnapshotStore& store)
-    : collectable_(std::make_shared<StoreCollectable>(store)) {
-  g_store = &store;
+bool listens_on_all_interfaces(const std::string& address) {
+  return address.empty() || address[0] == ':' || address.rfind("0.0.0.0:", 0) == 0;
+}
+
+HttpServer::HttpServer(const HttpSettings& settings, const SnapshotStore& store)
+    : state_(std::make_unique<State>(store, settings)) {
+  state_->extra_headers = extra_headers(settings.web);
+  if (settings.web.tls) {
+    require_civetweb_tls();
+    try {
+      state_->ssl_ctx = make_server_tls_context(*settings.web.tls);
+    } catch (const TlsSetupError& e) {
+      throw std::runtime_error("TLS: tls_server_config." + e.key() + ": " + e.what());
+    }
+  }
   CivetCallbacks callbacks;
   callbacks.begin_request = begin_request;
   callbacks.log_message = log_message;
+  if (settings.web.tls) callbacks.external_ssl_ctx = external_ssl_ctx;
+  const std::vector<std::string> options{
+      "listening_ports", listening_ports(settings),
+      "num_threads", std::to_string(settings.max_connections),
+      "max_request_size", std::to_string(kMaxRequestBytes),
+      "request_timeout_ms", std::to_string(kRequestTimeoutMs),
+      "listen_backlog", std::to_string(kListenBacklog),
+      "connection_queue", std::to_string(kConnectionQueue),
+      "enable_keep_alive", "no",
+      "enable_directory_listing", "no",
+      "enable_auth_domain_check", "no",
+      "tcp_nodelay", "1"};
   try {
-    exposer_ = std::make_unique<prometheus::Exposer>(
-        std::vector<std::string>{"listening_ports", civetweb_listen_address(config.listen_address),
-                                 "num_threads", std::to_string(config.web_threads),
-                                 "request_timeout_ms", "10000"},
-        &callbacks);
-  } catch (const std::exception& e) {
-    g_store = nullptr;
-    throw std::runtime_error("cannot listen on " + config.listen_address +
+    server_ = std::make_unique<CivetServer>(options, &callbacks, state_.get());
+  } catch (const std::exception&) {
+    if (state_->ssl_ctx) SSL_CTX_free(state_->ssl_ctx);
+    std::string addresses;
+    for (const auto& a : settings.listen_addresses) addresses += (addresses.empty() ? "" : ", ") + a;
+    throw std::runtime_error("cannot listen on " + addresses +
                              " (address in use or invalid; see the http server log line above)");
   }
-  exposer_->RegisterCollectable(collectable_);
 }
 
 HttpServer::~HttpServer() {
-  exposer_.reset();
-  g_store = nullptr;
+  server_.reset();
+  if (state_->ssl_ctx) SSL_CTX_free(state_->ssl_ctx);
 }
 
-std::vector<int> HttpServer::ports() const { return exposer_->GetListeningPorts(); }
+std::vector<int> HttpServer::ports() const { return server_->getListeningPorts(); }
 
 }  // namespace pge

@@ -1,41 +1,54 @@
-// The HTTP side: prometheus-cpp's Exposer (CivetWeb) serving /metrics from the SnapshotStore, plus
-// a landing page at / and /healthz. Nothing here touches the database: every request is answered
-// from stored snapshots. Construct and destroy from the main thread; requests run on CivetWeb's
-// worker threads (count set explicitly from the config).
+// The HTTP side: CivetWeb serving /metrics from the SnapshotStore, a landing page at / and /healthz,
+// optionally over TLS and behind basic auth (the web config, docs/security.md). Nothing here touches
+// the database: every request is answered from stored snapshots. Construct and destroy from the main
+// thread; requests run on CivetWeb's worker threads, whose number and every size and time limit are
+// set explicitly (CivetWeb's defaults are sized for a general web server, not for an exporter).
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "core/config.h"
 #include "exporter/store.h"
+#include "exporter/web_config.h"
 
-namespace prometheus {
-class Exposer;
-}
+class CivetServer;
 
 namespace pge {
 
+struct HttpSettings {
+  std::vector<std::string> listen_addresses{"127.0.0.1:9187"};
+  int scrape_threads = 4;     // /metrics responses built at once (exporter.web_threads)
+  int max_connections = 256;  // connections served at once (exporter.web_max_connections)
+  bool healthz_open = false;  // /healthz without credentials (exporter.healthz_without_auth)
+  WebConfig web;              // TLS, users, headers; default: plain HTTP, no auth
+};
+
 class HttpServer {
  public:
-  // Throws std::runtime_error with the listener's real reason when it cannot bind.
-  HttpServer(const Config& config, const SnapshotStore& store);
+  // Throws std::runtime_error with the reason when TLS cannot be set up or a listener cannot bind.
+  HttpServer(const HttpSettings& settings, const SnapshotStore& store);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
   std::vector<int> ports() const;
 
+  struct State;  // shared with CivetWeb's callbacks
+
  private:
-  std::shared_ptr<class StoreCollectable> collectable_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<State> state_;
+  std::unique_ptr<CivetServer> server_;
 };
 
-// The landing page HTML for a store view (exposed for tests).
-std::string render_landing_page(const SnapshotStore::View& view);
+// The landing page HTML for a store view (exposed for tests). Collector error texts name hosts,
+// tables and roles, so they are shown only when `show_errors` (the client has authenticated).
+std::string render_landing_page(const SnapshotStore::View& view, bool show_errors);
 
 // Translates a Prometheus-style listen address (":9187", "127.0.0.1:9187") to CivetWeb's form.
-std::string civetweb_listen_address(const std::string& address);
+std::string civetweb_listen_address(const std::string& address, bool tls);
+
+// True when the address listens on every interface (":9187", "0.0.0.0:9187").
+bool listens_on_all_interfaces(const std::string& address);
 
 }  // namespace pge

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -18,6 +19,7 @@
 #include "exporter/http.h"
 #include "exporter/scheduler.h"
 #include "exporter/store.h"
+#include "exporter/web_config.h"
 
 namespace {
 
@@ -25,7 +27,8 @@ constexpr int kExitUsage = 2;
 
 struct Flags {
   std::optional<std::string> config_file;
-  std::optional<std::string> listen_address;
+  std::vector<std::string> listen_addresses;  // repeatable
+  std::optional<std::string> web_config_file;
   std::optional<std::string> log_level;
   bool version = false;
   bool check = false;
@@ -35,7 +38,9 @@ struct Flags {
 const char* kUsage =
     "usage: pg_evolution_exporter [flags]\n"
     "  --config.file=PATH            TOML configuration (without it: DATA_SOURCE_NAME, default collectors)\n"
-    "  --web.listen-address=ADDR     listen address, default :9187 (overrides the config file)\n"
+    "  --web.listen-address=ADDR     listen address, default 127.0.0.1:9187 (overrides the config\n"
+    "                                file); repeat the flag to listen on several addresses\n"
+    "  --web.config.file=PATH        TLS and basic auth (exporter-toolkit YAML format)\n"
     "  --log.level=LEVEL             trace, debug, info, warn, error (overrides the config file)\n"
     "  --config.check                validate the configuration, print every problem, exit 0 or 2\n"
     "  --version                     print the version and exit\n";
@@ -44,7 +49,7 @@ std::optional<Flags> parse_flags(int argc, char** argv) {
   Flags f;
   const std::map<std::string, std::optional<std::string>*> valued{
       {"--config.file", &f.config_file},
-      {"--web.listen-address", &f.listen_address},
+      {"--web.config.file", &f.web_config_file},
       {"--log.level", &f.log_level}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -58,8 +63,9 @@ std::optional<Flags> parse_flags(int argc, char** argv) {
       value = arg.substr(eq + 1);
       has_value = true;
     }
+    const bool repeatable = name == "--web.listen-address";
     auto it = valued.find(name);
-    if (it == valued.end()) {
+    if (!repeatable && it == valued.end()) {
       std::cerr << "pg_evolution_exporter: unknown flag " << name << "\n" << kUsage;
       return std::nullopt;
     }
@@ -70,7 +76,11 @@ std::optional<Flags> parse_flags(int argc, char** argv) {
       }
       value = argv[++i];
     }
-    *it->second = value;
+    if (repeatable) {
+      f.listen_addresses.push_back(value);
+    } else {
+      *it->second = value;
+    }
   }
   return f;
 }
@@ -84,6 +94,22 @@ void setup_logging(const std::string& level) {
   spdlog::set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l msg=%v", spdlog::pattern_time_type::utc);
   spdlog::set_level(spdlog::level::from_str(level));
   spdlog::flush_on(spdlog::level::info);
+}
+
+// One line per listener; a warning for each that any host may reach without TLS or credentials.
+void log_listeners(const pge::HttpSettings& web, const std::vector<int>& ports) {
+  const bool tls = web.web.tls.has_value();
+  const bool auth = !web.web.basic_auth_users.empty();
+  for (size_t i = 0; i < ports.size() && i < web.listen_addresses.size(); ++i) {
+    const std::string& address = web.listen_addresses[i];
+    spdlog::info("listening address={} port={} tls={} basic_auth={} version={}", address, ports[i], tls,
+                 auth, PGE_VERSION);
+    if (pge::listens_on_all_interfaces(address) && !(tls && auth)) {
+      spdlog::warn("address={} listens on every interface without TLS and basic auth: anyone who "
+                   "reaches it reads the database's table and query names (see docs/security.md)",
+                   address);
+    }
+  }
 }
 
 }  // namespace
@@ -123,7 +149,22 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   pge::Config config = std::move(*loaded.config);
-  if (flags->listen_address) config.listen_address = *flags->listen_address;
+  pge::HttpSettings web;
+  if (flags->web_config_file) {
+    pge::WebConfigResult web_loaded = pge::load_web_config(*flags->web_config_file);
+    for (const auto& e : web_loaded.errors) std::cerr << e.render() << "\n";
+    if (!web_loaded.config) {
+      std::cerr << "pg_evolution_exporter: web config has " << web_loaded.errors.size()
+                << " problem(s); nothing served\n";
+      return kExitUsage;
+    }
+    web.web = std::move(*web_loaded.config);
+  }
+  web.listen_addresses = flags->listen_addresses;
+  if (web.listen_addresses.empty()) web.listen_addresses = {config.listen_address};
+  web.scrape_threads = config.web_threads;
+  web.max_connections = config.web_max_connections;
+  web.healthz_open = config.healthz_without_auth;
   if (flags->log_level) config.log_level = *flags->log_level;
   if (flags->check) {
     std::cout << "configuration OK: " << config.targets.size() << " target(s)\n";
@@ -138,14 +179,12 @@ int main(int argc, char** argv) {
   pge::SnapshotStore store;
   std::unique_ptr<pge::HttpServer> http;
   try {
-    http = std::make_unique<pge::HttpServer>(config, store);
+    http = std::make_unique<pge::HttpServer>(web, store);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;
   }
-  for (int port : http->ports()) {
-    spdlog::info("listening address={} port={} version={}", config.listen_address, port, PGE_VERSION);
-  }
+  log_listeners(web, http->ports());
   for (const auto& t : config.targets) {
     spdlog::info("target name={} dsn=\"{}\"", t.name, pge::redact_dsn(t.dsn));
   }

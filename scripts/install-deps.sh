@@ -6,8 +6,11 @@ set -euo pipefail
 source "$(dirname "$0")/require.sh"
 
 # Libraries the exporter, the tests and the benchmarks link (CMakeLists.txt).
+# libyaml-cpp-dev reads the web config (--web.config.file); libssl-dev and libcrypt-dev (libxcrypt)
+# give TLS and bcrypt for basic auth.
 LIBRARIES=(
   prometheus-cpp-dev libpqxx-dev libtomlplusplus-dev libspdlog-dev
+  libyaml-cpp-dev libssl-dev libcrypt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # Servers the tests and the demo start on loopback, beyond those that provide a tool below:

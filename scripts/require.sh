@@ -9,6 +9,7 @@ declare -A PGE_TOOL_PACKAGE=(
   [pkg-config]=pkg-config
   [git]=git
   [curl]=curl
+  [openssl]=openssl
   [python3]=python3
   [psql]=postgresql-client-15 [pg_isready]=postgresql-client-15
   [pgbench]=postgresql-15

@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "collectors/registry.h"
+#include "exporter/web_config.h"
 #include "tests/support/test_support.h"
 
 namespace pge {
@@ -60,6 +61,15 @@ TEST(Docs, EveryKeyOfTheSharedMindsExampleIsInTheConfigReference) {
       EXPECT_TRUE(common || doc.find("." + leaf + "`") != std::string::npos) << key;
       continue;
     }
+    EXPECT_NE(doc.find("`" + key + "`"), std::string::npos) << key << " is not documented";
+  }
+}
+
+TEST(Docs, EveryWebConfigKeyIsInTheConfigReference) {
+  const std::string doc = read_doc("config.md");
+  const auto keys = web_config_keys();
+  EXPECT_GT(keys.size(), 15u);
+  for (const auto& key : keys) {
     EXPECT_NE(doc.find("`" + key + "`"), std::string::npos) << key << " is not documented";
   }
 }

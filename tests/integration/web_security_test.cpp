@@ -1,0 +1,150 @@
+// The exporter binary's web security: the web config is checked before anything is served, basic
+// auth covers every path, the landing page leaks no connection details to anonymous clients, and
+// every command-line flag is documented. (TLS end to end with Prometheus and curl:
+// tests/shell/test_https_basic_auth.sh; hostile clients: tests/shell/test_hostile_clients.sh.)
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/support/test_support.h"
+
+namespace pge {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using test::ExporterProcess;
+
+// "prom" / "scrape-secret" at bcrypt cost 10.
+constexpr const char* kUsers =
+    "basic_auth_users:\n  prom: $2b$10$2ztQ4ab2IVzeKtv2fS2oiuJiltsoKBwWyzmDAAHauBBVzeHriMHIi\n";
+constexpr const char* kGoodAuth = "Authorization: Basic cHJvbTpzY3JhcGUtc2VjcmV0\r\n";  // prom:scrape-secret
+constexpr const char* kBadAuth = "Authorization: Basic cHJvbTp3cm9uZw==\r\n";          // prom:wrong
+
+// A config whose only target refuses connections: its error text names host and port.
+std::string refused_target_config(const std::string& exporter_extra = "") {
+  return "[exporter]\nconnect_timeout = \"1s\"\nmax_backoff = \"1s\"\n" + exporter_extra +
+         "[[target]]\nname = \"db\"\ndsn = \"host=127.0.0.1 port=1 dbname=x user=u password=hunter2\"\n";
+}
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const std::string path = test::build_dir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+// One raw HTTP/1.1 request; returns {status, whole response}.
+std::pair<int, std::string> request(int port, const std::string& path, const std::string& headers = "",
+                                    const std::string& method = "GET") {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return {0, ""};
+  }
+  const std::string req = method + " " + path + " HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n";
+  (void)!write(fd, req.data(), req.size());
+  std::string out;
+  char buf[8192];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  int status = 0;
+  std::sscanf(out.c_str(), "HTTP/1.%*d %d", &status);
+  return {status, out};
+}
+
+TEST(WebSecurity, EveryFlagInTheHelpIsInTheConfigReference) {
+  auto [rc, help] = test::run_exporter({"--help"});
+  EXPECT_EQ(rc, 0);
+  std::ifstream in(test::source_dir() + "/docs/config.md");
+  std::stringstream doc;
+  doc << in.rdbuf();
+  std::set<std::string> flags;
+  static const std::regex flag_re("--[a-z][a-z.-]*[a-z]");
+  for (std::sregex_iterator it(help.begin(), help.end(), flag_re), end; it != end; ++it) flags.insert(it->str());
+  EXPECT_GE(flags.size(), 6u);
+  for (const auto& flag : flags) {
+    EXPECT_NE(doc.str().find("`" + flag), std::string::npos) << flag << " is not in docs/config.md";
+  }
+}
+
+TEST(WebSecurity, ABadWebConfigExitsTwoNamingTheKeyAndServesNothing) {
+  auto [rc, out] = test::run_exporter(
+      {"--web.config.file=" + test::source_dir() + "/tests/web/bad/key_mismatch.yml",
+       "--web.listen-address=127.0.0.1:0"},
+      {{"DATA_SOURCE_NAME", "host=127.0.0.1 port=1"}});
+  EXPECT_EQ(rc, 2);
+  EXPECT_THAT(out, HasSubstr("key_mismatch.yml:4: tls_server_config.key_file: the key in"));
+  EXPECT_THAT(out, Not(HasSubstr("listening")));
+}
+
+TEST(WebSecurity, WithoutAuthTheLandingPageShowsNoHostNoDsnNoErrorText) {
+  ExporterProcess exporter(refused_target_config());
+  ASSERT_TRUE(test::eventually([&] { return exporter.log().find("port 1 failed") != std::string::npos; }, 10))
+      << exporter.log();
+  auto [status, page] = request(exporter.port(), "/");
+  EXPECT_EQ(status, 200);
+  EXPECT_THAT(page, HasSubstr("Target db: <span class=\"bad\">down</span>"));
+  for (const char* secret : {"127.0.0.1", "port 1", "refused", "hunter2", "dbname", "user=u"}) {
+    EXPECT_THAT(page, Not(HasSubstr(secret))) << secret;
+  }
+}
+
+TEST(WebSecurity, BasicAuthGuardsEveryPathAndShowsDetailsOnlyToAuthenticatedClients) {
+  const std::string web = write_temp("web_security_auth.yml", kUsers);
+  ExporterProcess exporter(refused_target_config(), {"--web.config.file=" + web});
+  ASSERT_TRUE(test::eventually([&] { return exporter.log().find("port 1 failed") != std::string::npos; }, 10));
+  for (const char* path : {"/", "/metrics", "/healthz", "/nope", "/METRICS", "//metrics", "/metrics/",
+                           "/%6detrics", "/./metrics", "/x/../metrics", "/metrics?x=1"}) {
+    auto [status, body] = request(exporter.port(), path);
+    EXPECT_EQ(status, 401) << path;
+    EXPECT_THAT(body, HasSubstr("WWW-Authenticate: Basic")) << path;
+    EXPECT_THAT(body, Not(HasSubstr("pg_up"))) << path;
+    EXPECT_EQ(request(exporter.port(), path, kBadAuth).first, 401) << path;
+  }
+  EXPECT_EQ(request(exporter.port(), "/metrics", "", "POST").first, 401);
+  auto [status, metrics] = request(exporter.port(), "/metrics", kGoodAuth);
+  EXPECT_EQ(status, 200);
+  EXPECT_THAT(metrics, HasSubstr("pg_up{target=\"db\"} 0"));
+  EXPECT_EQ(request(exporter.port(), "/healthz", kGoodAuth).first, 200);
+  EXPECT_EQ(request(exporter.port(), "/nope", kGoodAuth).first, 404);
+  EXPECT_EQ(request(exporter.port(), "/metrics", kGoodAuth, "PUT").first, 405);
+  EXPECT_THAT(request(exporter.port(), "/", kGoodAuth).second, HasSubstr("port 1 failed"));
+  EXPECT_THAT(exporter.log(), Not(HasSubstr("scrape-secret")));
+  EXPECT_THAT(exporter.log(), Not(HasSubstr("$2b$")));
+}
+
+TEST(WebSecurity, HealthzOpensWithoutAuthOnlyWhenConfigured) {
+  const std::string web = write_temp("web_security_healthz.yml", kUsers);
+  ExporterProcess exporter(refused_target_config("healthz_without_auth = true\n"), {"--web.config.file=" + web});
+  EXPECT_EQ(request(exporter.port(), "/healthz").first, 200);
+  EXPECT_EQ(request(exporter.port(), "/metrics").first, 401);
+  EXPECT_EQ(request(exporter.port(), "/").first, 401);
+}
+
+TEST(WebSecurity, ListenAddressMayBeRepeated) {
+  auto [rc, out] = test::run_exporter({"--config.check", "--web.listen-address=127.0.0.1:0",
+                                       "--web.listen-address=127.0.0.1:0"},
+                                      {{"DATA_SOURCE_NAME", "host=127.0.0.1 port=1"}});
+  EXPECT_EQ(rc, 0) << out;
+  ExporterProcess exporter(refused_target_config(), {"--web.listen-address=127.0.0.1:0"});
+  const std::string log = exporter.log();
+  size_t listeners = 0;
+  for (size_t pos = 0; (pos = log.find("msg=listening", pos)) != std::string::npos; ++pos) ++listeners;
+  EXPECT_EQ(listeners, 2u) << log;
+}
+
+}  // namespace
+}  // namespace pge
