@@ -1,6 +1,7 @@
 #include "exporter/http.h"
 
 #include <atomic>
+#include <cstring>
 #include <cmath>
 #include <ctime>
 #include <mutex>
@@ -8,34 +9,11 @@
 
 #include <CivetServer.h>
 #include <civetweb.h>
-#include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
 #include <spdlog/spdlog.h>
 
-#include "exporter/exposition.h"
+#include "exporter/render.h"
 
 namespace pge {
-
-class StoreCollectable : public prometheus::Collectable {
- public:
-  explicit StoreCollectable(const SnapshotStore& store) : store_(store) {}
-
-  // Runs on a CivetWeb thread. An exception escaping here would terminate the process, so
-  // everything is caught and an empty scrape (still with the scrape's own failure logged) returned.
-  std::vector<prometheus::MetricFamily> Collect() const override {
-    try {
-      return build_exposition(store_.view());
-    } catch (const std::exception& e) {
-      spdlog::error("building /metrics failed: {}", e.what());
-    } catch (...) {
-      spdlog::error("building /metrics failed: unknown exception");
-    }
-    return {};
-  }
-
- private:
-  const SnapshotStore& store_;
-};
 
 namespace {
 
@@ -64,25 +42,69 @@ std::string format_time(double unix_seconds) {
   return buf;
 }
 
-int send(mg_connection* conn, int status, const char* content_type, const std::string& body) {
+const char* status_text(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 500: return "Internal Server Error";
+    default: return "Not Found";
+  }
+}
+
+int send(mg_connection* conn, int status, const char* content_type, const std::string& body,
+         bool gzip = false) {
   mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
             "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-            status, status == 200 ? "OK" : "Not Found", content_type, body.size());
+            status, status_text(status), content_type, body.size(),
+            gzip ? "Content-Encoding: gzip\r\n" : "");
   mg_write(conn, body.data(), body.size());
   return status;
+}
+
+bool accepts_gzip(mg_connection* conn) {
+  const char* accept = mg_get_header(conn, "Accept-Encoding");
+  return accept && std::strstr(accept, "gzip");
+}
+
+constexpr const char* kExpositionType = "text/plain; version=0.0.4; charset=utf-8";
+
+// Rendering runs on a CivetWeb thread: nothing may escape it, so a failure becomes a 500.
+int send_metrics(mg_connection* conn, const SnapshotStore::View& view) {
+  try {
+    if (accepts_gzip(conn)) return send(conn, 200, kExpositionType, render_gzip(view), true);
+    return send(conn, 200, kExpositionType, render_text(view));
+  } catch (const std::exception& e) {
+    spdlog::error("rendering metrics failed: {}", e.what());
+    return send(conn, 500, "text/plain; charset=utf-8", "rendering metrics failed\n");
+  }
+}
+
+int send_probe(mg_connection* conn, const SnapshotStore& store) {
+  const mg_request_info* info = mg_get_request_info(conn);
+  char target[256];
+  const char* query = info->query_string ? info->query_string : "";
+  if (mg_get_var(query, std::strlen(query), "target", target, sizeof target) <= 0) {
+    return send(conn, 400, "text/plain; charset=utf-8", "probe needs ?target=NAME\n");
+  }
+  SnapshotStore::View view = target_view(store.view(), target);
+  if (view.empty()) {
+    return send(conn, 404, "text/plain; charset=utf-8",
+                std::string("no target named ") + target + " in the configuration\n");
+  }
+  return send_metrics(conn, view);
 }
 
 int begin_request(mg_connection* conn) {
   const mg_request_info* info = mg_get_request_info(conn);
   const std::string uri = info->local_uri ? info->local_uri : "";
+  const SnapshotStore* store = g_store.load();
   if (uri == "/healthz") return send(conn, 200, "text/plain; charset=utf-8", "ok\n");
-  if (uri == "/") {
-    const SnapshotStore* store = g_store.load();
-    std::string body = store ? render_landing_page(store->view()) : "";
-    return send(conn, 200, "text/html; charset=utf-8", body);
-  }
-  return 0;  // /metrics and everything else: the Exposer's handlers
+  if (!store) return send(conn, 404, "text/plain; charset=utf-8", "not found\n");
+  if (uri == "/metrics") return send_metrics(conn, store->view());
+  if (uri == "/probe") return send_probe(conn, *store);
+  if (uri == "/") return send(conn, 200, "text/html; charset=utf-8", render_landing_page(store->view()));
+  return send(conn, 404, "text/plain; charset=utf-8", "not found\n");
 }
 
 int log_message(const mg_connection*, const char* message) {
@@ -123,19 +145,25 @@ std::string render_landing_page(const SnapshotStore::View& view) {
   return h.str();
 }
 
+SnapshotStore::View target_view(const SnapshotStore::View& view, const std::string& target) {
+  SnapshotStore::View out;
+  auto it = view.find(target);
+  if (it != view.end()) out.emplace(it->first, it->second);
+  return out;
+}
+
 std::string civetweb_listen_address(const std::string& address) {
   if (!address.empty() && address[0] == ':') return address.substr(1);
   return address;
 }
 
-HttpServer::HttpServer(const Config& config, const SnapshotStore& store)
-    : collectable_(std::make_shared<StoreCollectable>(store)) {
+HttpServer::HttpServer(const Config& config, const SnapshotStore& store) {
   g_store = &store;
   CivetCallbacks callbacks;
   callbacks.begin_request = begin_request;
   callbacks.log_message = log_message;
   try {
-    exposer_ = std::make_unique<prometheus::Exposer>(
+    server_ = std::make_unique<CivetServer>(
         std::vector<std::string>{"listening_ports", civetweb_listen_address(config.listen_address),
                                  "num_threads", std::to_string(config.web_threads),
                                  "request_timeout_ms", "10000"},
@@ -145,14 +173,13 @@ HttpServer::HttpServer(const Config& config, const SnapshotStore& store)
     throw std::runtime_error("cannot listen on " + config.listen_address +
                              " (address in use or invalid; see the http server log line above)");
   }
-  exposer_->RegisterCollectable(collectable_);
 }
 
 HttpServer::~HttpServer() {
-  exposer_.reset();
+  server_.reset();
   g_store = nullptr;
 }
 
-std::vector<int> HttpServer::ports() const { return exposer_->GetListeningPorts(); }
+std::vector<int> HttpServer::ports() const { return server_->getListeningPorts(); }
 
 }  // namespace pge

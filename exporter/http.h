@@ -1,7 +1,9 @@
-// The HTTP side: prometheus-cpp's Exposer (CivetWeb) serving /metrics from the SnapshotStore, plus
-// a landing page at / and /healthz. Nothing here touches the database: every request is answered
-// from stored snapshots. Construct and destroy from the main thread; requests run on CivetWeb's
-// worker threads (count set explicitly from the config).
+// The HTTP side (CivetWeb): /metrics (every target), /probe?target=NAME (one target, for
+// Prometheus multi-target scraping), a landing page at / and /healthz. Nothing here touches the
+// database: every request is answered from stored serialized snapshots (render.h), gzip-encoded when
+// the client accepts it. prometheus-cpp's Exposer is not used because it rebuilds and re-serializes
+// metric objects on every scrape. Construct and destroy from the main thread; requests run on
+// CivetWeb's worker threads (count set explicitly from the config).
 #pragma once
 
 #include <memory>
@@ -11,9 +13,7 @@
 #include "exporter/config.h"
 #include "exporter/store.h"
 
-namespace prometheus {
-class Exposer;
-}
+class CivetServer;
 
 namespace pge {
 
@@ -28,12 +28,14 @@ class HttpServer {
   std::vector<int> ports() const;
 
  private:
-  std::shared_ptr<class StoreCollectable> collectable_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<CivetServer> server_;
 };
 
 // The landing page HTML for a store view (exposed for tests).
 std::string render_landing_page(const SnapshotStore::View& view);
+
+// The view restricted to one target (empty when there is no such target): what /probe serves.
+SnapshotStore::View target_view(const SnapshotStore::View& view, const std::string& target);
 
 // Translates a Prometheus-style listen address (":9187", "127.0.0.1:9187") to CivetWeb's form.
 std::string civetweb_listen_address(const std::string& address);
