@@ -17,7 +17,7 @@
 
 #include <prometheus/metric_family.h>
 
-#include "exporter/snapshot.h"
+#include "core/snapshot.h"
 
 namespace pge {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/config.h"
+#include "core/config.h"
 #include "exporter/store.h"
 
 class CivetServer;

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "core/snapshot.h"
 #include "exporter/exposition.h"
-#include "exporter/snapshot.h"
 
 namespace pge {
 
