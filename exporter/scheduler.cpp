@@ -13,6 +13,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -36,14 +38,20 @@ Labels target_labels(const Target& target) {
 void run_collector(Connection& conn, const Config& config, const Target& target, Scheduled& s,
                    SnapshotStore& store) {
   CollectContext ctx{target, *s.settings, std::chrono::system_clock::now()};
-  if (s.collector->idle(ctx)) return;  // its last snapshot and status stay as they are
-  const auto started = Clock::now();
   CollectorStatus& st = s.status;
+  if (s.collector->idle(ctx)) {
+    // Nothing to read: the collector vouches for its last snapshot, which stays fresh.
+    if (st.success) st.last_success_unix = unix_now();
+    store.touch(target.name, s.info->name, st);
+    return;
+  }
+  const auto started = Clock::now();
   st.ran = true;
   st.last_run_unix = unix_now();
   auto finish = [&](std::shared_ptr<const Snapshot> snapshot, const std::string& error) {
     st.duration_seconds = std::chrono::duration<double>(Clock::now() - started).count();
     st.lock_skips_total += ctx.lock_skips;
+    for (const auto& [reason, n] : ctx.relations_skipped) st.relations_skipped_total[reason] += n;
     const bool was_failing = !st.success && st.errors_total > 0;
     st.success = snapshot != nullptr;
     if (st.success) {
@@ -84,28 +92,60 @@ void run_collector(Connection& conn, const Config& config, const Target& target,
   }
 }
 
+// A snapshot older than this is not served: three missed runs, the last one running to its timeout.
+Seconds staleness_limit(const CollectorSettings& settings) {
+  return 3 * settings.interval + settings.timeout;
+}
+
 }  // namespace
 
 Scheduler::Scheduler(const Config& config, SnapshotStore& store) : config_(config), store_(store) {}
 
-Scheduler::~Scheduler() { stop(); }
+Scheduler::~Scheduler() {
+  if (!stop(Seconds{3600})) std::terminate();  // a worker that never ends is a bug, not a shutdown
+}
 
 void Scheduler::start() {
   for (const auto& target : config_.targets) {
-    workers_.emplace_back([this, &target] { run_target(target); });
+    auto watchdog = std::make_shared<QueryWatchdog>([this, name = target.name](QueryWatchdog::Action a) {
+      const bool drop = a == QueryWatchdog::Action::Disconnect;
+      spdlog::warn("statement past its client deadline target={} action={}", name,
+                   drop ? "connection dropped (no answer to the cancel)" : "cancel sent, target marked down");
+      store_.deadline_exceeded(name, drop);
+    });
+    watchdogs_.push_back(watchdog);
+    workers_.push_back(std::make_unique<Worker>());
+    Worker& w = *workers_.back();
+    w.thread = std::thread([this, &target, watchdog, &w] {
+      run_target(target, watchdog);
+      std::lock_guard<std::mutex> lock(mu_);
+      w.done = true;
+      wake_.notify_all();
+    });
   }
 }
 
-void Scheduler::stop() {
+bool Scheduler::stop(Seconds grace) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (workers_.empty()) return true;
     stopping_ = true;
   }
+  // Statements in flight are cancelled now and their connections dropped if the cancel is not
+  // answered within a second: a long statement must not hold up the shutdown.
+  for (const auto& w : watchdogs_) w->interrupt(std::chrono::seconds(1));
   wake_.notify_all();
-  for (auto& w : workers_) {
-    if (w.joinable()) w.join();
-  }
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(grace);
+  std::unique_lock<std::mutex> lock(mu_);
+  const bool all_done = wake_.wait_until(lock, deadline, [this] {
+    return std::all_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->done; });
+  });
+  lock.unlock();
+  if (!all_done) return false;  // a worker still blocked (in a connect): the caller decides
+  for (auto& w : workers_) w->thread.join();
   workers_.clear();
+  watchdogs_.clear();
+  return true;
 }
 
 bool Scheduler::sleep_until(Clock::time_point deadline) {
@@ -114,17 +154,21 @@ bool Scheduler::sleep_until(Clock::time_point deadline) {
   return !stopping_;
 }
 
-void Scheduler::run_target(const Target& target) {
+void Scheduler::run_target(const Target& target, std::shared_ptr<QueryWatchdog> watchdog) {
   std::vector<Scheduled> scheduled;
-  std::vector<std::string> names;
+  std::vector<std::pair<std::string, double>> limits;
+  Seconds shortest = config_.max_backoff;
   for (const auto& info : collector_registry()) {
     const CollectorSettings& settings = config_.collectors.at(info.name);
     if (!settings.enabled) continue;
     scheduled.push_back({&info, &settings, info.make(), Clock::now(), {}});
-    names.push_back(info.name);
+    limits.emplace_back(info.name, staleness_limit(settings).count());
+    shortest = std::min(shortest, settings.interval);
   }
-  store_.declare(target.name, names);
-  Connection conn(target.dsn, config_.connect_timeout, config_.max_backoff);
+  store_.declare(target.name, limits);
+  // Back-off never beyond the shortest interval: a healed database is back within one interval.
+  Connection conn(target.dsn, config_.connect_timeout, std::max(shortest, Seconds{1}), watchdog,
+                  config_.query_deadline_margin);
   std::string last_connect_error;
 
   while (!stopping_) {
@@ -134,7 +178,7 @@ void Scheduler::run_target(const Target& target) {
       if (!conn.ensure_open(now, &error)) {
         if (error != last_connect_error) {
           spdlog::warn("database unavailable target={} error=\"{}\"", target.name,
-                       error.substr(0, error.find('\n')));
+                       first_line(error));
           last_connect_error = error;
         }
         store_.set_up(target.name, false, error);
@@ -145,6 +189,7 @@ void Scheduler::run_target(const Target& target) {
       spdlog::info("connected target={} server_version={}", target.name, conn.server_version());
       last_connect_error.clear();
       store_.set_up(target.name, true);
+      store_.answered(target.name);
     }
     for (auto& s : scheduled) {
       if (stopping_ || Clock::now() < s.next_run) continue;
@@ -153,8 +198,12 @@ void Scheduler::run_target(const Target& target) {
       if (s.next_run <= Clock::now()) s.next_run = Clock::now() + interval;
       try {
         run_collector(conn, config_, target, s, store_);
+        store_.answered(target.name);
       } catch (const ConnectionLost& e) {
         conn.drop(Clock::now());
+        if (!stopping_) {
+          spdlog::warn("connection lost target={} error=\"{}\"", target.name, first_line(e.what()));
+        }
         store_.set_up(target.name, false, e.what());
         store_.clear_snapshots(target.name);
         break;
@@ -164,6 +213,10 @@ void Scheduler::run_target(const Target& target) {
     auto next = Clock::now() + std::chrono::seconds(5);
     for (const auto& s : scheduled) next = std::min(next, s.next_run);
     if (!sleep_until(next)) break;
+  }
+  if (conn.is_open()) {
+    conn.drop(Clock::now());
+    spdlog::info("closed connection target={}", target.name);
   }
 }
 

@@ -186,6 +186,7 @@ Snapshot CollectorRunner::run() {
   TransactionLimits limits{settings_.timeout, Seconds{0.5}, !collector_->writes()};
   conn_->run(limits, [&](Session& s) { snapshot = collector_->collect(s, ctx); });
   lock_skips_ = ctx.lock_skips;
+  relations_skipped_ = ctx.relations_skipped;
   return snapshot;
 }
 
@@ -358,6 +359,8 @@ std::vector<Sample> ExporterProcess::wait_for(
   }, timeout_s);
   return samples;
 }
+
+bool ExporterProcess::alive() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
 
 int ExporterProcess::stop() {
   if (pid_ <= 0) return -1;

@@ -74,6 +74,8 @@ class CollectorRunner {
   ~CollectorRunner();
   Snapshot run();  // throws what the collector throws
   int last_lock_skips() const { return lock_skips_; }
+  // Relations the last run skipped for other reasons, by reason (CollectContext::relations_skipped).
+  const std::map<std::string, int>& last_relations_skipped() const { return relations_skipped_; }
   Target& target() { return target_; }
   CollectorSettings& settings() { return settings_; }
 
@@ -83,6 +85,7 @@ class CollectorRunner {
   std::unique_ptr<Collector> collector_;
   std::unique_ptr<Connection> conn_;
   int lock_skips_ = 0;
+  std::map<std::string, int> relations_skipped_;
 };
 
 // The value of the one series named `name` whose labels include every pair in `labels` (histograms:
@@ -122,6 +125,8 @@ class ExporterProcess {
   std::vector<Sample> wait_for(const std::function<bool(const std::vector<Sample>&)>& pred,
                                double timeout_s) const;
   int stop();  // SIGTERM, waits; returns the exit status
+  int pid() const { return pid_; }
+  bool alive() const;  // still running (not exited, not a zombie)
 
  private:
   int pid_ = -1;

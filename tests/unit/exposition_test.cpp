@@ -9,6 +9,16 @@
 namespace pge {
 namespace {
 
+constexpr double kNow = 1700000000;
+
+// A successful run at kNow.
+CollectorStatus fresh() {
+  CollectorStatus st;
+  st.ran = st.success = true;
+  st.last_success_unix = kNow;
+  return st;
+}
+
 std::shared_ptr<const Snapshot> tables_snapshot(const std::string& target,
                                                 std::vector<std::string> tables) {
   SnapshotBuilder b;
@@ -21,18 +31,18 @@ std::shared_ptr<const Snapshot> tables_snapshot(const std::string& target,
 
 SnapshotStore::View view_with(std::shared_ptr<const Snapshot> a, std::shared_ptr<const Snapshot> b) {
   SnapshotStore store;
-  store.declare("b_target", {"tables"});
-  store.declare("a_target", {"tables"});
+  store.declare("b_target", {{"tables", 90}});
+  store.declare("a_target", {{"tables", 90}});
   store.set_up("a_target", true);
   store.set_up("b_target", false, "connection refused");
   CollectorStatus ok;
   ok.ran = ok.success = true;
   ok.duration_seconds = 0.25;
-  ok.last_success_unix = 1700000000;
+  ok.last_success_unix = kNow;
   ok.series = 2;
   store.put("a_target", "tables", std::move(a), ok);
   store.put("b_target", "tables", std::move(b), ok);
-  return store.view();
+  return store.view(kNow);
 }
 
 // Golden output: families merged by name across targets, series sorted, HELP escaped, self-metrics.
@@ -46,7 +56,7 @@ pg_stat_user_tables_seq_scan_total{target="a_target",relname="zeta"} 3
 pg_stat_user_tables_seq_scan_total{target="b_target",relname="mid"} 3
 )";
   EXPECT_NE(text.find(expected_tables), std::string::npos) << text;
-  const std::string expected_up = R"(# HELP pg_up Whether the last connection to the target database succeeded (1) or not (0).
+  const std::string expected_up = R"(# HELP pg_up Whether the target database answers (1) or not (0): connected, and no statement past its client deadline.
 # TYPE pg_up gauge
 pg_up{target="a_target"} 1
 pg_up{target="b_target"} 0
@@ -63,29 +73,29 @@ TEST(Exposition, LabelValuesAreEscaped) {
   SnapshotBuilder b;
   b.gauge("pg_x", "x", {{"relname", "we\"ird\\name\nline"}}, 1);
   SnapshotStore store;
-  store.put("t", "c", std::make_shared<const Snapshot>(b.take()), {});
-  auto text = serialize(build_exposition(store.view()));
+  store.put("t", "c", std::make_shared<const Snapshot>(b.take()), fresh());
+  auto text = serialize(build_exposition(store.view(kNow)));
   EXPECT_NE(text.find(R"(pg_x{relname="we\"ird\\name\nline"} 1)"), std::string::npos) << text;
 }
 
 TEST(Exposition, VanishedSeriesVanishWithTheNextSnapshot) {
   SnapshotStore store;
-  store.put("t", "tables", tables_snapshot("t", {"old_table", "kept"}), {});
-  store.put("t", "tables", tables_snapshot("t", {"kept"}), {});
-  auto text = serialize(build_exposition(store.view()));
+  store.put("t", "tables", tables_snapshot("t", {"old_table", "kept"}), fresh());
+  store.put("t", "tables", tables_snapshot("t", {"kept"}), fresh());
+  auto text = serialize(build_exposition(store.view(kNow)));
   EXPECT_EQ(text.find("old_table"), std::string::npos);
   EXPECT_NE(text.find("kept"), std::string::npos);
 }
 
 TEST(Exposition, FailedRunDropsTheCollectorsSeriesButKeepsItsStatus) {
   SnapshotStore store;
-  store.put("t", "tables", tables_snapshot("t", {"a"}), {});
+  store.put("t", "tables", tables_snapshot("t", {"a"}), fresh());
   CollectorStatus failed;
   failed.ran = true;
   failed.errors_total = 1;
   failed.last_error = "timeout";
   store.put("t", "tables", nullptr, failed);
-  auto text = serialize(build_exposition(store.view()));
+  auto text = serialize(build_exposition(store.view(kNow)));
   EXPECT_EQ(text.find("pg_stat_user_tables_seq_scan_total"), std::string::npos);
   EXPECT_NE(text.find("pg_evolution_exporter_collector_errors_total{collector=\"tables\",target=\"t\"} 1"),
             std::string::npos);
@@ -96,10 +106,62 @@ TEST(Exposition, DuplicateSeriesAreEmittedOnce) {
   b.gauge("pg_dup", "d", {{"a", "1"}}, 1);
   b.gauge("pg_dup", "d", {{"a", "1"}}, 2);
   SnapshotStore store;
-  store.put("t", "c", std::make_shared<const Snapshot>(b.take()), {});
-  auto text = serialize(build_exposition(store.view()));
+  store.put("t", "c", std::make_shared<const Snapshot>(b.take()), fresh());
+  auto text = serialize(build_exposition(store.view(kNow)));
   EXPECT_EQ(text.find("pg_dup{a=\"1\"} 2"), std::string::npos);
   EXPECT_NE(text.find("pg_dup{a=\"1\"} 1"), std::string::npos);
+}
+
+// Issue 17: a snapshot past its collector's staleness limit is not served as fresh, and a target
+// whose statement passed its client deadline is down whatever its connection says.
+TEST(Exposition, SnapshotOlderThanItsStalenessLimitIsNotServedAndMarkedStale) {
+  SnapshotStore store;
+  store.declare("t", {{"tables", 10}});
+  store.set_up("t", true);
+  store.put("t", "tables", tables_snapshot("t", {"a"}), fresh());
+  const auto at = [&](double now) { return serialize(build_exposition(store.view(now))); };
+  EXPECT_NE(at(kNow + 10).find("pg_stat_user_tables_seq_scan_total"), std::string::npos);
+  EXPECT_NE(at(kNow + 10).find("pg_evolution_exporter_collector_stale{collector=\"tables\",target=\"t\"} 0"),
+            std::string::npos);
+  const std::string late = at(kNow + 10.5);
+  EXPECT_EQ(late.find("pg_stat_user_tables_seq_scan_total"), std::string::npos) << late;
+  EXPECT_NE(late.find("pg_evolution_exporter_collector_stale{collector=\"tables\",target=\"t\"} 1"),
+            std::string::npos);
+  EXPECT_NE(late.find("pg_evolution_exporter_collector_success{collector=\"tables\",target=\"t\"} 1"),
+            std::string::npos) << "the status says success: only the staleness tells";
+  EXPECT_NE(late.find("pg_evolution_exporter_collector_staleness_limit_seconds{collector=\"tables\",target=\"t\"} 10"),
+            std::string::npos);
+}
+
+TEST(Exposition, StalledTargetIsDownAndCountsItsDeadlines) {
+  SnapshotStore store;
+  store.declare("t", {{"tables", 10}});
+  store.set_up("t", true);
+  store.deadline_exceeded("t", false);
+  std::string text = serialize(build_exposition(store.view(kNow)));
+  EXPECT_NE(text.find("pg_up{target=\"t\"} 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("pg_evolution_exporter_client_deadline_exceeded_total{action=\"cancel\",target=\"t\"} 1"),
+            std::string::npos);
+  store.deadline_exceeded("t", true);
+  store.answered("t");
+  text = serialize(build_exposition(store.view(kNow)));
+  EXPECT_NE(text.find("pg_up{target=\"t\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("pg_evolution_exporter_client_deadline_exceeded_total{action=\"disconnect\",target=\"t\"} 1"),
+            std::string::npos);
+}
+
+TEST(Exposition, RelationsSkippedAreCountedByReason) {
+  SnapshotStore store;
+  store.declare("t", {{"partitions", 10}});
+  CollectorStatus st = fresh();
+  st.lock_skips_total = 2;
+  st.relations_skipped_total["insufficient_privilege"] = 3;
+  store.put("t", "partitions", nullptr, st);
+  const std::string text = serialize(build_exposition(store.view(kNow)));
+  EXPECT_NE(text.find("pg_evolution_exporter_collector_relations_skipped_total{collector=\"partitions\",target=\"t\",reason=\"locked\"} 2"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("pg_evolution_exporter_collector_relations_skipped_total{collector=\"partitions\",target=\"t\",reason=\"insufficient_privilege\"} 3"),
+            std::string::npos);
 }
 
 TEST(EmitRows, OneSeriesPerNonNullValueWithColumnLabelsAndScale) {
