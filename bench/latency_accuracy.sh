@@ -22,6 +22,8 @@
 # printed too, and `BUILD_DIR/bench/latency_accuracy --replay BUILD_DIR/latency_trace.txt --csvlog
 # BUILD_DIR/latency_trace.csv [--every 1,5]` replays it again offline (no database).
 set -euo pipefail
+source "$(dirname "$0")/../scripts/require.sh"
+require psql pgbench
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:?usage: latency_accuracy.sh BUILD_DIR [--scale S] [--duration S] [--interval S] [--rate TPS] [--warmup S] [--sensitivity CLASS]}" && pwd)
 shift

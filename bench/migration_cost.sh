@@ -8,6 +8,8 @@
 # JSONB/GIN indexes, which cost load time but no full-check time; the other collectors still read
 # the loaded database. The database pge_bench_s<SCALE> is kept for re-runs (delete it by hand).
 set -euo pipefail
+source "$(dirname "$0")/../scripts/require.sh"
+require psql
 build=$1 port=$2 scale=${3:-1} copies=${4:-1}
 root=$(cd "$(dirname "$0")/.." && pwd)
 db="pge_bench_s${scale//./_}"

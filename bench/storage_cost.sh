@@ -3,6 +3,8 @@
 # re-runs, shared with migration_cost.sh) and runs storage_cost on it.
 #   bench/storage_cost.sh BUILD_DIR PORT [SCALE] [CYCLES]     (scale 1 = 1M context_events)
 set -euo pipefail
+source "$(dirname "$0")/../scripts/require.sh"
+require psql
 build=$1 port=$2 scale=${3:-1} cycles=${4:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
 db="pge_bench_s${scale//./_}"

@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "exporter/config.h"
-#include "exporter/query_watchdog.h"
+#include "core/config.h"
+#include "core/query_watchdog.h"
 #include "exporter/store.h"
 
 namespace pge {

@@ -35,12 +35,6 @@ demo=$root/.demo
 log=$demo/logs
 mkdir -p "$log" "$demo/prometheus" "$demo/alertmanager"
 chmod 755 "$demo"
-pgdir=$demo/pg
-if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$demo"; then
-  # The server runs as `postgres`, which must be able to reach its data directory.
-  pgdir=/tmp/pge-demo-pg
-  echo "demo: $demo is not traversable by user postgres; PostgreSQL data goes to $pgdir"
-fi
 
 say() { echo "demo: $*"; }
 die() { echo "demo: $*" >&2; exit 1; }
@@ -86,10 +80,14 @@ wait_http() {  # url seconds
 
 # --- dependencies and build ----------------------------------------------------------------------
 [ "$deps" = 1 ] && { say "installing Debian packages (scripts/install-deps.sh)"; "$root/scripts/install-deps.sh"; }
+source "$root/scripts/require.sh"
+require curl setsid psql pgbench promtool prometheus prometheus-alertmanager
 if [ "$exporter" = 1 ] && [ "$build" = 1 ]; then
-  [ -f "$root/CMakeLists.txt" ] || die "no CMakeLists.txt yet: run with --no-exporter"
-  say "building (log: $log/build.log)"
-  (cmake -S "$root" -B "$builddir" -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build "$builddir" -j2) >"$log/build.log" 2>&1 \
+  require cmake
+  # Only the exporter: the tests and benchmarks are scripts/test.sh's business.
+  say "building the exporter (log: $log/build.log)"
+  (cmake -S "$root" -B "$builddir" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+    cmake --build "$builddir" -j"$(nproc)" --target pg_evolution_exporter) >"$log/build.log" 2>&1 \
     || { tail -n 30 "$log/build.log" >&2; die "build failed"; }
 fi
 [ "$exporter" = 0 ] || [ -x "$builddir/pg_evolution_exporter" ] || die "$builddir/pg_evolution_exporter does not exist"
@@ -99,6 +97,13 @@ for addr in "127.0.0.1:$PG_PORT" "$PROM_ADDR" "$AM_ADDR" $([ "$exporter" = 1 ] &
 done
 
 # --- PostgreSQL, reference database, jobs, workload ---------------------------------------------
+pgdir=$demo/pg
+# The server runs as `postgres` (created by the postgresql-15 package), which must be able to
+# reach its data directory.
+if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$demo"; then
+  pgdir=/tmp/pge-demo-pg
+  echo "demo: $demo is not traversable by user postgres; PostgreSQL data goes to $pgdir"
+fi
 say "starting PostgreSQL on 127.0.0.1:$PG_PORT ($pgdir)"
 pg_started=1
 "$root/scripts/pg_local.sh" start "$pgdir" "$PG_PORT"

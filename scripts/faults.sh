@@ -22,6 +22,8 @@
 #                       (recreates dropped indexes), refresh dashboard_statistics
 #   status              one line per fault: is it in effect?
 set -euo pipefail
+source "$(dirname "$0")/require.sh"
+require psql
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)

@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the build, the tests and the demo need. Idempotent: packages that
-# are already installed cost one dpkg query. Needs root (or sudo) only when something is missing.
+# Installs every Debian 12 package that the build, the tests, the benchmarks and the demo use, then
+# checks that each tool the scripts run is on the PATH. Idempotent: packages already installed cost
+# one dpkg query. Needs root (or sudo) only when something is missing.
 set -euo pipefail
+source "$(dirname "$0")/require.sh"
 
-PACKAGES=(
-  build-essential cmake pkg-config git curl ca-certificates
-  prometheus-cpp-dev libpqxx-dev libtomlplusplus-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql-15 postgresql-15-cron postgresql-15-partman pgbouncer
-  prometheus prometheus-alertmanager
+# Libraries the exporter, the tests and the benchmarks link (CMakeLists.txt).
+LIBRARIES=(
+  prometheus-cpp-dev libpqxx-dev libtomlplusplus-dev libspdlog-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
 )
+# Servers the tests and the demo start on loopback, beyond those that provide a tool below:
+# pg_cron and pg_partman are extensions the reference database loads.
+SERVERS=(postgresql-15 postgresql-15-cron postgresql-15-partman)
+# The packages of every tool and python module in scripts/require.sh.
+TOOLS=("${PGE_TOOL_PACKAGE[@]}" "${PGE_PYTHON_MODULE_PACKAGE[@]}")
 
 missing=()
-for p in "${PACKAGES[@]}"; do
+for p in $(printf '%s\n' "${LIBRARIES[@]}" "${SERVERS[@]}" "${TOOLS[@]}" | sort -u); do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "install-deps: installing ${missing[*]}" >&2
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+require "${!PGE_TOOL_PACKAGE[@]}"
+require_python_module "${!PGE_PYTHON_MODULE_PACKAGE[@]}"

@@ -6,8 +6,11 @@
 # The server runs as the calling user, or as `postgres` when called as root (PostgreSQL refuses root).
 # The superuser is `postgres` with trust authentication on 127.0.0.1 only.
 set -euo pipefail
+source "$(dirname "$0")/require.sh"
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+[ -x "$PGBIN/initdb" ] || { echo "pg_local.sh: missing $PGBIN/initdb (Debian package postgresql-15); run scripts/install-deps.sh" >&2; exit 2; }
+[ "$(id -u)" -ne 0 ] || require runuser
 cmd=${1:?usage: pg_local.sh start|stop|restart DIR [PORT]}
 dir=${2:?usage: pg_local.sh start|stop|restart DIR [PORT]}
 

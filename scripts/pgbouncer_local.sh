@@ -5,6 +5,9 @@
 #   pgbouncer_local.sh stop DIR
 # Users are trusted; runs as `postgres` when called as root (pgbouncer refuses to run as root).
 set -euo pipefail
+source "$(dirname "$0")/require.sh"
+require pgbouncer pg_isready
+[ "$(id -u)" -ne 0 ] || require runuser
 cmd=${1:?usage: pgbouncer_local.sh start DIR PORT UPSTREAM_PORT | stop DIR}
 dir=${2:?usage: pgbouncer_local.sh start DIR PORT UPSTREAM_PORT | stop DIR}
 

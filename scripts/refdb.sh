@@ -12,6 +12,8 @@
 #
 # Connects as the superuser `postgres` (as set up by scripts/pg_local.sh). PGUSER overrides it.
 set -euo pipefail
+source "$(dirname "$0")/require.sh"
+require psql
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)

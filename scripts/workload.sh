@@ -15,6 +15,8 @@
 # Weights are the latency study's (notes/latency-study.md, section 1). Entity counts come from
 # ops.refdb_params (written by refdb.sh load) and are passed to pgbench with -D.
 set -euo pipefail
+source "$(dirname "$0")/require.sh"
+require pgbench
 
 here=$(cd "$(dirname "$0")" && pwd)
 port="" host=127.0.0.1 clients=4 rate=100 duration=0 read_ratio="" progress=0

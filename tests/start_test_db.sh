@@ -2,6 +2,8 @@
 # CTest fixture: starts the test cluster and builds the template database `pge_template` (reference
 # schema, data at scale 0.01) that integration tests copy, one database per test.
 set -euo pipefail
+source "$(dirname "$0")/../scripts/require.sh"
+require psql
 dir=$1 port=$2
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/pg_local.sh" stop "$dir" || true

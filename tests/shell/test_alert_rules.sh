@@ -4,7 +4,7 @@
 #   - every alert has a promtool test where it fires and one where it does not; every recording rule
 #     is checked by a promql_expr_test or used by a tested alert; every alert has a severity of
 #     page|ticket and summary/description/runbook annotations, and its runbook anchor exists
-#   - amtool check-config alerts/alertmanager.yml and its routing (when amtool is installed)
+#   - amtool check-config alerts/alertmanager.yml and its routing
 #   - the Grafana dashboards are valid JSON, are what grafana/build_dashboards.py writes, and select
 #     their datasource through a variable (no hard-coded uid)
 #   - every metric name used by the rules and the dashboards is documented in docs/metrics.md
@@ -17,7 +17,9 @@ work="$build/test_alert_rules"
 rm -rf "$work" && mkdir -p "$work"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-command -v promtool >/dev/null || fail "promtool not found (apt-get install prometheus)"
+source "$root/scripts/require.sh"
+require promtool amtool
+require_python_module yaml
 
 echo "== promtool check rules"
 promtool check rules "$root/alerts/pg_evolution.rules.yml"
@@ -26,14 +28,10 @@ echo "== promtool test rules"
 (cd "$root/alerts/tests" && promtool test rules ./*.yml)
 
 echo "== alertmanager config"
-if command -v amtool >/dev/null; then
-  amtool check-config "$root/alerts/alertmanager.yml"
-  route() { amtool config routes test --config.file="$root/alerts/alertmanager.yml" "$@"; }
-  [ "$(route alertname=PostgresDown severity=page target=sm)" = page ] || fail "page alerts must route to the page receiver"
-  [ "$(route alertname=PostgresInvalidIndex severity=ticket target=sm)" = ticket ] || fail "ticket alerts must route to the ticket receiver"
-else
-  echo "amtool not installed: skipped"
-fi
+amtool check-config "$root/alerts/alertmanager.yml"
+route() { amtool config routes test --config.file="$root/alerts/alertmanager.yml" "$@"; }
+[ "$(route alertname=PostgresDown severity=page target=sm)" = page ] || fail "page alerts must route to the page receiver"
+[ "$(route alertname=PostgresInvalidIndex severity=ticket target=sm)" = ticket ] || fail "ticket alerts must route to the ticket receiver"
 
 echo "== grafana dashboards"
 for f in "$root"/grafana/*.json; do

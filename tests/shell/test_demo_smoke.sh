@@ -3,6 +3,8 @@
 # the workload and jobs, the exporter, Prometheus and Alertmanager; /metrics and Prometheus' API
 # answer; and when it stops (--duration) nothing it started is left running.
 set -euo pipefail
+source "$(dirname "$0")/../../scripts/require.sh"
+require curl pgrep setsid
 build=${1:?usage: test_demo_smoke.sh BUILD_DIR}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 log=$build/demo_smoke.log

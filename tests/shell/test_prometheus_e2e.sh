@@ -26,9 +26,9 @@ fail() {
   for log in "$work"/*.log; do [ -f "$log" ] && { echo "--- $log (tail)" >&2; tail -n 20 "$log" >&2; }; done
   exit 1
 }
-for tool in prometheus promtool curl psql python3; do
-  command -v "$tool" >/dev/null || fail "$tool not found"
-done
+source "$root/scripts/require.sh"
+require prometheus promtool curl psql
+require_python_module yaml
 [ -x "$exporter" ] || fail "$exporter not built"
 [ -x "$root/scripts/refdb.sh" ] || fail "scripts/refdb.sh missing"
 

@@ -9,6 +9,8 @@
 # exit. PGE_TEST_CRON_WAIT=1 also waits (up to 75 s) for pg_cron to run the refresh job.
 # Exits non-zero on the first failed check; prints every check.
 set -euo pipefail
+source "$(dirname "$0")/../../scripts/require.sh"
+require psql
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 port=${PGE_TEST_PORT:-25460}

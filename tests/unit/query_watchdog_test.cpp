@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "exporter/query_watchdog.h"
+#include "core/query_watchdog.h"
 
 namespace pge {
 namespace {

@@ -1,4 +1,4 @@
-#include "exporter/query_watchdog.h"
+#include "core/query_watchdog.h"
 
 #include <libpq-fe.h>
 #include <sys/socket.h>

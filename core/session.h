@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "exporter/config.h"
-#include "exporter/query_watchdog.h"
+#include "core/duration.h"
+#include "core/query_watchdog.h"
 
 namespace pqxx {
 class connection_base;
