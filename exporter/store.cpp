@@ -24,7 +24,10 @@ void SnapshotStore::answered(const std::string& target) {
 void SnapshotStore::touch(const std::string& target, const std::string& collector,
                           const CollectorStatus& status) {
   std::lock_guard<std::mutex> lock(mu_);
-  targets_[target].collectors[collector] = status;
+  CollectorStatus& st = targets_[target].collectors[collector];
+  const double limit = st.staleness_limit_seconds;
+  st = status;
+  st.staleness_limit_seconds = limit;
 }
 
 void SnapshotStore::set_up(const std::string& target, bool up, const std::string& error) {

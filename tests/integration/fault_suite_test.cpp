@@ -173,6 +173,18 @@ bool healthy_since(const std::vector<Sample>& s, double since) {
   return true;
 }
 
+// What keeps `healthy_since` false, for failure messages.
+std::string unhealthy(const std::vector<Sample>& s, double since) {
+  std::ostringstream why;
+  why << std::fixed << "pg_up=" << pg_up(s);
+  for (const auto& c : kCollectors) {
+    why << " " << c << ":success=" << sample_or(s, "pg_evolution_exporter_collector_success", of(c), -1)
+        << ",stale=" << sample_or(s, "pg_evolution_exporter_collector_stale", of(c), -1) << ",last_success="
+        << sample_or(s, "pg_evolution_exporter_collector_last_success_timestamp_seconds", of(c), -1) - since;
+  }
+  return why.str();
+}
+
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -257,7 +269,9 @@ class FaultSuite : public ::testing::Test {
     const double healed_at = unix_now();
     const double recovered = watcher_->until([&](const auto& s) { return healthy_since(s, healed_at); }, bound_s + 10);
     record(fault, detected_s, recovered, watcher_->max_scrape_ms());
-    EXPECT_GE(recovered, 0) << fault << ": not healthy " << bound_s + 10 << " s after the heal; log:\n" << exporter_->log();
+    EXPECT_GE(recovered, 0) << fault << ": not healthy " << bound_s + 10 << " s after the heal (healed at "
+                            << std::fixed << healed_at << "): " << unhealthy(watcher_->last(), healed_at)
+                            << "; log:\n" << exporter_->log();
     EXPECT_LE(recovered, bound_s) << fault << ": recovery took " << recovered << " s";
   }
 
