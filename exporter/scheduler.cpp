@@ -214,10 +214,8 @@ void Scheduler::run_target(const Target& target, std::shared_ptr<QueryWatchdog> 
     for (const auto& s : scheduled) next = std::min(next, s.next_run);
     if (!sleep_until(next)) break;
   }
-  if (conn.is_open()) {
-    conn.drop(Clock::now());
-    spdlog::info("closed connection target={}", target.name);
-  }
+  if (conn.is_open()) conn.drop(Clock::now());
+  spdlog::info("closed connection target={}", target.name);
 }
 
 }  // namespace pge
