@@ -116,8 +116,8 @@ TEST(BloatCollector, ExactPassKeepsToItsBudgetAndRotatesOverTheLargestRelations)
   int cycles = 0;
   for (; cycles < 40 && exact_series < max_relations; ++cycles) {
     Snapshot s = runner.run();
-    // The last measurement of a pass may run 50 ms (the statement_timeout floor) past the budget.
-    EXPECT_LE(value(s, "pg_bloat_exact_pass_duration_seconds"), budget + 0.05 + 0.015) << "cycle " << cycles;
+    // The last measurement of a pass may run 250 ms (the statement_timeout floor) past the budget.
+    EXPECT_LE(value(s, "pg_bloat_exact_pass_duration_seconds"), budget + 0.25 + 0.015) << "cycle " << cycles;
     EXPECT_EQ(value(s, "pg_bloat_exact_candidates"), max_relations);
     measured += value(s, "pg_bloat_exact_pass_relations");
     exact_series = test::count_series(s, "pg_table_bloat_bytes", {{"method", "exact"}}) +
