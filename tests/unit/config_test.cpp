@@ -64,7 +64,7 @@ TEST(Config, SharedMindsExampleLoads) {
 TEST(Config, DefaultsComeFromTheCollectorRegistry) {
   ConfigResult r = load_config_text("[[target]]\nname = \"a\"\ndsn = \"host=x\"\n", "d.toml");
   ASSERT_TRUE(r.config);
-  EXPECT_EQ(r.config->listen_address, ":9187");
+  EXPECT_EQ(r.config->listen_address, ":10187");
   EXPECT_TRUE(r.config->collectors.at("tables").enabled);
   EXPECT_DOUBLE_EQ(r.config->collectors.at("tables").interval.count(), 30);
 }
