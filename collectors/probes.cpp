@@ -7,10 +7,10 @@
 #include <chrono>
 #include <map>
 
-#include <spdlog/spdlog.h>
 
 #include "collectors/collector.h"
 #include "exporter/latency_estimator.h"
+#include "exporter/log.h"
 
 namespace pge {
 namespace {
@@ -57,7 +57,7 @@ class ProbesCollector final : public Collector {
       return;
     }
     stats.errors += 1;
-    if (error != stats.last_error) spdlog::warn("probe failed probe={} error=\"{}\"", probe.name, error);
+    if (error != stats.last_error) log::warn("probe failed", {{"probe", probe.name}, {"err", error}});
     stats.last_error = std::move(error);
   }
 

@@ -107,8 +107,10 @@ struct Target {
 
 struct Config {
   std::string source_file;  // "" when built from DATA_SOURCE_NAME
-  std::string listen_address = ":9187";
-  std::string log_level = "info";
+  std::string listen_address = ":10187";
+  std::string telemetry_path = "/metrics";
+  std::string log_level = "info";    // debug, info, warn, error
+  std::string log_format = "logfmt";  // logfmt, json
   int web_threads = 4;
   Seconds lock_timeout{0.5};
   Seconds connect_timeout{5};
@@ -137,6 +139,10 @@ ConfigResult load_config(const std::string& path);
 ConfigResult load_config_text(const std::string& toml_text, const std::string& name);
 // One target named "default" with default collectors, from DATA_SOURCE_NAME.
 ConfigResult config_from_dsn(const std::string& dsn);
+
+// The metrics path: starts with '/', is neither "/" nor "/healthz" (served by us), no query part.
+bool is_valid_telemetry_path(const std::string& path);
+inline constexpr const char* kTelemetryPathRule = "a path starting with / other than / and /healthz";
 
 // Replaces the password in a libpq key=value string or URI with "******".
 std::string redact_dsn(const std::string& dsn);

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cmath>
 #include <ctime>
+#include <iterator>
 #include <mutex>
 #include <sstream>
 
@@ -10,9 +11,10 @@
 #include <civetweb.h>
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
-#include <spdlog/spdlog.h>
 
 #include "exporter/exposition.h"
+#include "exporter/log.h"
+#include "exporter/process_metrics.h"
 
 namespace pge {
 
@@ -24,11 +26,15 @@ class StoreCollectable : public prometheus::Collectable {
   // everything is caught and an empty scrape (still with the scrape's own failure logged) returned.
   std::vector<prometheus::MetricFamily> Collect() const override {
     try {
-      return build_exposition(store_.view());
+      auto families = build_exposition(store_.view());
+      auto process = process_metric_families();
+      families.insert(families.end(), std::make_move_iterator(process.begin()),
+                      std::make_move_iterator(process.end()));
+      return families;
     } catch (const std::exception& e) {
-      spdlog::error("building /metrics failed: {}", e.what());
+      log::error("building /metrics failed", {{"err", e.what()}});
     } catch (...) {
-      spdlog::error("building /metrics failed: unknown exception");
+      log::error("building /metrics failed", {{"err", "unknown exception"}});
     }
     return {};
   }
@@ -41,6 +47,8 @@ namespace {
 
 // CivetWeb's begin_request callback has no user pointer, so the store is reached through this.
 std::atomic<const SnapshotStore*> g_store{nullptr};
+// Written by the constructor before the server starts its threads, read-only afterwards.
+std::string g_telemetry_path = "/metrics";
 
 std::string html_escape(const std::string& s) {
   std::string out;
@@ -79,27 +87,27 @@ int begin_request(mg_connection* conn) {
   if (uri == "/healthz") return send(conn, 200, "text/plain; charset=utf-8", "ok\n");
   if (uri == "/") {
     const SnapshotStore* store = g_store.load();
-    std::string body = store ? render_landing_page(store->view()) : "";
+    std::string body = store ? render_landing_page(store->view(), g_telemetry_path) : "";
     return send(conn, 200, "text/html; charset=utf-8", body);
   }
   return 0;  // /metrics and everything else: the Exposer's handlers
 }
 
 int log_message(const mg_connection*, const char* message) {
-  spdlog::error("http server: {}", message);
+  log::error("http server", {{"err", message}});
   return 1;
 }
 
 }  // namespace
 
-std::string render_landing_page(const SnapshotStore::View& view) {
+std::string render_landing_page(const SnapshotStore::View& view, const std::string& telemetry_path) {
   std::ostringstream h;
   h << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>pg_evolution_exporter</title>"
        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.bad{color:#b00}</style>"
        "</head><body><h1>pg_evolution_exporter</h1><p>Version "
     << PGE_VERSION << " (" << PGE_REVISION
-    << "). <a href=\"/metrics\">Metrics</a> &middot; <a href=\"/healthz\">Health</a></p>";
+    << "). <a href=\"" << html_escape(telemetry_path) << "\">Metrics</a> &middot; <a href=\"/healthz\">Health</a></p>";
   for (const auto& [target, state] : view) {
     h << "<h2>Target " << html_escape(target) << ": "
       << (state.up ? "up" : "<span class=\"bad\">down</span>") << "</h2>";
@@ -131,6 +139,7 @@ std::string civetweb_listen_address(const std::string& address) {
 HttpServer::HttpServer(const Config& config, const SnapshotStore& store)
     : collectable_(std::make_shared<StoreCollectable>(store)) {
   g_store = &store;
+  g_telemetry_path = config.telemetry_path;
   CivetCallbacks callbacks;
   callbacks.begin_request = begin_request;
   callbacks.log_message = log_message;
@@ -145,7 +154,7 @@ HttpServer::HttpServer(const Config& config, const SnapshotStore& store)
     throw std::runtime_error("cannot listen on " + config.listen_address +
                              " (address in use or invalid; see the http server log line above)");
   }
-  exposer_->RegisterCollectable(collectable_);
+  exposer_->RegisterCollectable(collectable_, config.telemetry_path);
 }
 
 HttpServer::~HttpServer() {

@@ -33,9 +33,10 @@ class HttpServer {
 };
 
 // The landing page HTML for a store view (exposed for tests).
-std::string render_landing_page(const SnapshotStore::View& view);
+std::string render_landing_page(const SnapshotStore::View& view,
+                                const std::string& telemetry_path = "/metrics");
 
-// Translates a Prometheus-style listen address (":9187", "127.0.0.1:9187") to CivetWeb's form.
+// Translates a Prometheus-style listen address (":10187", "127.0.0.1:10187") to CivetWeb's form.
 std::string civetweb_listen_address(const std::string& address);
 
 }  // namespace pge

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
-#include <spdlog/spdlog.h>
 
 #include "collectors/registry.h"
 #include "exporter/session.h"
+#include "exporter/log.h"
 
 namespace pge {
 
@@ -51,19 +51,19 @@ void run_collector(Connection& conn, const Config& config, const Target& target,
       st.series = snapshot->series();
       st.last_error.clear();
       if (was_failing) {
-        spdlog::info("collector recovered target={} collector={}", target.name, s.info->name);
+        log::info("collector recovered", {{"target", target.name}, {"collector", s.info->name}});
       }
     } else {
       st.errors_total += 1;
       st.series = 0;
       if (error != st.last_error) {
-        spdlog::warn("collector failed target={} collector={} error=\"{}\"", target.name,
-                     s.info->name, error);
+        log::warn("collector failed",
+                  {{"target", target.name}, {"collector", s.info->name}, {"err", error}});
       }
       st.last_error = error;
     }
-    spdlog::debug("collector ran target={} collector={} duration_ms={:.1f} success={}",
-                  target.name, s.info->name, st.duration_seconds * 1000, st.success);
+    log::debug("collector ran", {{"target", target.name}, {"collector", s.info->name},
+                                {"duration_seconds", st.duration_seconds}, {"success", st.success}});
     store.put(target.name, s.info->name, std::move(snapshot), st);
   };
   try {
@@ -133,8 +133,7 @@ void Scheduler::run_target(const Target& target) {
       std::string error;
       if (!conn.ensure_open(now, &error)) {
         if (error != last_connect_error) {
-          spdlog::warn("database unavailable target={} error=\"{}\"", target.name,
-                       error.substr(0, error.find('\n')));
+          log::warn("database unavailable", {{"target", target.name}, {"err", error}});
           last_connect_error = error;
         }
         store_.set_up(target.name, false, error);
@@ -142,7 +141,7 @@ void Scheduler::run_target(const Target& target) {
         if (!sleep_until(conn.next_attempt())) break;
         continue;
       }
-      spdlog::info("connected target={} server_version={}", target.name, conn.server_version());
+      log::info("connected", {{"target", target.name}, {"server_version", conn.server_version()}});
       last_connect_error.clear();
       store_.set_up(target.name, true);
     }

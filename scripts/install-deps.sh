@@ -8,6 +8,7 @@ source "$(dirname "$0")/require.sh"
 # Libraries the exporter, the tests and the benchmarks link (CMakeLists.txt).
 LIBRARIES=(
   prometheus-cpp-dev libpqxx-dev libtomlplusplus-dev libspdlog-dev
+  libcli11-dev  # the command line (exporter/flags.cpp)
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # Servers the tests and the demo start on loopback, beyond those that provide a tool below:

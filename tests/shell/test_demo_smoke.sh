@@ -38,3 +38,6 @@ for port in 15432 10187 9090 9093; do
 done
 if pgrep -f "$root/.demo" >/dev/null; then fail "processes of the demo still running: $(pgrep -af "$root/.demo")"; fi
 echo "ok: the demo stopped everything it started"
+# The demo's exporter log joins those that tests/logs/check_exporter_logs.py parses after the run.
+mkdir -p "$build/exporter-logs"
+cp "$root/.demo/logs/exporter.log" "$build/exporter-logs/shell_demo_smoke.logfmt"
