@@ -16,7 +16,7 @@
 #include <set>
 
 #include "collectors/collector.h"
-#include "exporter/log.h"
+#include "core/log.h"
 
 namespace pge {
 namespace {

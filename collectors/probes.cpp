@@ -9,8 +9,8 @@
 
 
 #include "collectors/collector.h"
-#include "exporter/latency_estimator.h"
-#include "exporter/log.h"
+#include "core/log.h"
+#include "latency/latency_estimator.h"
 
 namespace pge {
 namespace {

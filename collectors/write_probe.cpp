@@ -10,8 +10,8 @@
 #include <pqxx/pqxx>
 
 #include "collectors/collector.h"
-#include "exporter/latency_estimator.h"
-#include "exporter/log.h"
+#include "core/log.h"
+#include "latency/latency_estimator.h"
 
 namespace pge {
 namespace {

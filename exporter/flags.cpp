@@ -9,8 +9,8 @@
 #include <CLI/CLI.hpp>
 
 #include "collectors/registry.h"
-#include "exporter/log.h"
-#include "exporter/session.h"
+#include "core/log.h"
+#include "core/session.h"
 
 namespace pge {
 namespace {
@@ -92,7 +92,7 @@ ConfigResult config_from_environment() {
       return {std::nullopt, {{"environment", 0, "DATA_SOURCE_PASS_FILE", e.what()}}};
     }
   }
-  return config_from_dsn(full);
+  return config_from_dsn(full, known_collectors());
 }
 
 void apply_flags(const Flags& f, Config& cfg) {
@@ -151,7 +151,7 @@ FlagsOutcome parse_flags(int argc, const char* const* argv) {
 }
 
 ConfigResult load_configuration(const Flags& flags) {
-  ConfigResult loaded = flags.config_file ? load_config(*flags.config_file) : config_from_environment();
+  ConfigResult loaded = flags.config_file ? load_config(*flags.config_file, known_collectors()) : config_from_environment();
   if (loaded.config) apply_flags(flags, *loaded.config);
   return loaded;
 }

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "exporter/config.h"
+#include "core/config.h"
 
 namespace pge {
 

@@ -13,7 +13,7 @@
 #include <prometheus/exposer.h>
 
 #include "exporter/exposition.h"
-#include "exporter/log.h"
+#include "core/log.h"
 #include "exporter/process_metrics.h"
 
 namespace pge {

@@ -9,12 +9,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "exporter/config.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/session.h"
 #include "exporter/flags.h"
 #include "exporter/http.h"
-#include "exporter/log.h"
 #include "exporter/scheduler.h"
-#include "exporter/session.h"
 #include "exporter/store.h"
 
 namespace {

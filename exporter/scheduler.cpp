@@ -4,8 +4,8 @@
 
 
 #include "collectors/registry.h"
-#include "exporter/session.h"
-#include "exporter/log.h"
+#include "core/log.h"
+#include "core/session.h"
 
 namespace pge {
 

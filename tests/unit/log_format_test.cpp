@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "exporter/log.h"
+#include "core/log.h"
 
 namespace pge::log {
 namespace {
