@@ -53,6 +53,7 @@ if [ ! -f "$base/.depends" ] || [ "$(cat "$base/.depends")" != "$depends" ]; the
   fi
   # The package's dependencies, so that each run installs the .deb without the network.
   deps=$(echo "$depends" | tr ',' '\n' | sed 's/(.*)//; s/|.*//; s/ //g' | grep -v '^$' | tr '\n' ' ')
+  cp /etc/resolv.conf "$base.tmp/etc/resolv.conf"
   chroot "$base.tmp" apt-get install -y -q --no-install-recommends $deps >"$work/deps.log" 2>&1 \
     || { tail -n 20 "$work/deps.log" >&2; fail "installing dependencies $deps"; }
   chroot "$base.tmp" apt-get clean
