@@ -67,7 +67,7 @@ std::optional<std::string> bad_collector_variable() {
 
 std::string read_password_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("DATA_SOURCE_PASS_FILE: cannot read " + path);
+  if (!in) throw std::runtime_error("cannot read " + path);
   std::stringstream s;
   s << in.rdbuf();
   std::string pw = s.str();

@@ -155,9 +155,11 @@ TEST(CommandLine, DataSourceNameWithPassFileConnects) {
   TestDatabase db;
   const std::string pass = test::build_dir() + "/cli_pass_file_ok";
   std::ofstream(pass) << "it's a \\secret\n";
-  const std::string uri = "postgresql://pge_exporter@127.0.0.1:" + std::to_string(test::test_port()) +
-                          "/" + db.name();
-  for (const std::string& dsn : {db.dsn("pge_exporter"), uri}) {
+  // Both DSN forms without a password of their own (TestDatabase::dsn carries one).
+  const std::string port = std::to_string(test::test_port());
+  const std::string key_value = "host=127.0.0.1 port=" + port + " dbname=" + db.name() + " user=pge_exporter";
+  const std::string uri = "postgresql://pge_exporter@127.0.0.1:" + port + "/" + db.name();
+  for (const std::string& dsn : {key_value, uri}) {
     ScopedEnv name("DATA_SOURCE_NAME", dsn);
     ScopedEnv file("DATA_SOURCE_PASS_FILE", pass);
     ExporterProcess exporter("", {"--collector.server"});
