@@ -153,6 +153,30 @@ constexpr const char* kMetaQuery = R"SQL(
 SELECT current_database() AS datname, extract(epoch FROM now()) AS now,
        EXISTS ()SQL";
 
+// The metric table: every family this collector exports, one gauge each.
+constexpr MetricSpec kNullRatio{"pg_promoted_column_null_ratio", kGauge, "", "Share of rows where the promoted column is NULL: method=\"pg_stats\" is pg_stats.null_frac (as of the last ANALYZE), method=\"measured\" is counted (full check + rows after its watermark)."};
+constexpr MetricSpec kStatsAgeSeconds{"pg_promoted_column_stats_age_seconds", kGauge, "", "Seconds since the table was last analyzed (manual or auto): the age of the pg_stats null_frac."};
+constexpr MetricSpec kCheckedRows{"pg_promoted_column_checked_rows", kGauge, "", "Rows counted by the last full check plus the rows after its watermark."};
+constexpr MetricSpec kMissingRows{"pg_promoted_column_missing_rows", kGauge, "", "Rows whose JSON source holds a valid value while the column is NULL: what blocks cutover."};
+constexpr MetricSpec kMissingRatio{"pg_promoted_column_missing_ratio", kGauge, "", "missing_rows divided by rows whose JSON source holds a valid (backfillable) value."};
+constexpr MetricSpec kMismatchRows{"pg_promoted_column_mismatch_rows", kGauge, "", "Rows where both the column and the JSON source hold values and they differ (dual-write drift)."};
+constexpr MetricSpec kInvalidRows{"pg_promoted_column_invalid_rows", kGauge, "", "Rows whose JSON source holds a value that can never be backfilled: not castable, not allowed, or its referenced row is gone."};
+constexpr MetricSpec kRecentRows{"pg_promoted_column_recent_rows", kGauge, "", "Rows written within the column's recent_window (by its timestamp_column)."};
+constexpr MetricSpec kRecentMissingRows{"pg_promoted_column_recent_missing_rows", kGauge, "", "Missing rows among those written within recent_window."};
+constexpr MetricSpec kRecentMissingRatio{"pg_promoted_column_recent_missing_ratio", kGauge, "", "Missing ratio among rows written within recent_window: rises within minutes when a writer stops dual-writing."};
+constexpr MetricSpec kFullCheckTimestampSeconds{"pg_promoted_column_full_check_timestamp_seconds", kGauge, "", "Database time at which the last full check started, Unix time."};
+constexpr MetricSpec kFullCheckDurationSeconds{"pg_promoted_column_full_check_duration_seconds", kGauge, "", "Duration of the last full check (one scan of the table for all its promoted columns)."};
+constexpr MetricSpec kTimestampIndexed{"pg_promoted_column_timestamp_indexed", kGauge, "", "1 when timestamp_column leads a valid index, enabling the between-full-checks and recent-window passes."};
+constexpr MetricSpec kConstraintValid{"pg_promoted_column_constraint_valid", kGauge, "", "A CHECK or FOREIGN KEY constraint on the column: 1 validated, 0 NOT VALID."};
+constexpr MetricSpec kIndexValid{"pg_promoted_column_index_valid", kGauge, "", "An index on the column: 1 valid, 0 invalid (e.g. a failed CREATE INDEX CONCURRENTLY)."};
+constexpr MetricSpec kCutoverThresholdRatio{"pg_promoted_column_cutover_threshold_ratio", kGauge, "", "Configured missing ratio under which cutover may happen (cutover_threshold)."};
+constexpr MetricSpec kCutoverReady{"pg_promoted_column_cutover_ready", kGauge, "", "1 when missing_ratio < cutover_threshold, no mismatches, and the column's CHECK (when allowed is set) and FOREIGN KEY (when references is set) exist and are validated."};
+constexpr std::array<const MetricSpec*, 17> kAllMetrics{
+    &kNullRatio, &kStatsAgeSeconds, &kCheckedRows, &kMissingRows, &kMissingRatio, &kMismatchRows,
+    &kInvalidRows, &kRecentRows, &kRecentMissingRows, &kRecentMissingRatio,
+    &kFullCheckTimestampSeconds, &kFullCheckDurationSeconds, &kTimestampIndexed, &kConstraintValid,
+    &kIndexValid, &kCutoverThresholdRatio, &kCutoverReady};
+
 class PromotedColumnsCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
@@ -223,7 +247,7 @@ class PromotedColumnsCollector final : public Collector {
       const PromotedColumn& c = *g.columns[i];
       const Labels labels{{"datname", datname}, {"schemaname", g.schema}, {"relname", g.table}, {"column", c.column}};
       emit_column(session, out, c, labels, g.full[i] + tail[i], indexed ? &recent[i] : nullptr, meta, g, table);
-      if (has_ts) out.gauge("pg_promoted_column_timestamp_indexed", help("timestamp_indexed"), labels, indexed ? 1 : 0);
+      if (has_ts) out.gauge(kTimestampIndexed.name, kTimestampIndexed.help, labels, indexed ? 1 : 0);
     }
   }
 
@@ -265,42 +289,38 @@ class PromotedColumnsCollector final : public Collector {
     g.check_duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
-  static const char* help(const std::string& what);
-
   static void emit_column(Session& session, SnapshotBuilder& out, const PromotedColumn& c, Labels labels,
                           const Counts& n, const Counts* recent, const Rows& meta, const Group& g,
                           const std::string& table) {
-    auto put = [&](const std::string& what, double v, const Labels& l) {
-      out.gauge("pg_promoted_column_" + what, help(what), l, v);
-    };
+    auto put = [&](const MetricSpec& m, double v, const Labels& l) { out.gauge(m.name, m.help, l, v); };
     Labels measured = labels;
     measured.emplace_back("method", "measured");
-    put("null_ratio", ratio(n[kNull], n[kRows]), measured);
+    put(kNullRatio, ratio(n[kNull], n[kRows]), measured);
     Rows stats = session.query(
         "SELECT null_frac FROM pg_stats WHERE schemaname = $1 AND tablename = $2 AND attname = $3",
         {g.schema, g.table, c.column});
     if (!stats.empty() && stats.at(0, "null_frac")) {
       Labels by_stats = labels;
       by_stats.emplace_back("method", "pg_stats");
-      put("null_ratio", *stats.number(0, "null_frac"), by_stats);
+      put(kNullRatio, *stats.number(0, "null_frac"), by_stats);
     }
-    if (auto age = meta.number(0, "stats_age")) put("stats_age_seconds", *age, labels);
-    put("checked_rows", n[kRows], labels);
-    put("missing_rows", n[kMissing], labels);
-    put("missing_ratio", ratio(n[kMissing], n[kValid]), labels);
-    put("mismatch_rows", n[kMismatch], labels);
-    put("invalid_rows", n[kInvalid], labels);
+    if (auto age = meta.number(0, "stats_age")) put(kStatsAgeSeconds, *age, labels);
+    put(kCheckedRows, n[kRows], labels);
+    put(kMissingRows, n[kMissing], labels);
+    put(kMissingRatio, ratio(n[kMissing], n[kValid]), labels);
+    put(kMismatchRows, n[kMismatch], labels);
+    put(kInvalidRows, n[kInvalid], labels);
     if (recent) {
-      put("recent_rows", (*recent)[kRows], labels);
-      put("recent_missing_rows", (*recent)[kMissing], labels);
-      put("recent_missing_ratio", ratio((*recent)[kMissing], (*recent)[kValid]), labels);
+      put(kRecentRows, (*recent)[kRows], labels);
+      put(kRecentMissingRows, (*recent)[kMissing], labels);
+      put(kRecentMissingRatio, ratio((*recent)[kMissing], (*recent)[kValid]), labels);
     }
-    put("full_check_timestamp_seconds", g.checked_at, labels);
-    put("full_check_duration_seconds", g.check_duration, labels);
+    put(kFullCheckTimestampSeconds, g.checked_at, labels);
+    put(kFullCheckDurationSeconds, g.check_duration, labels);
     const bool constraints_ok = emit_constraints(session, out, c, labels, table);
-    put("cutover_threshold_ratio", c.cutover_threshold, labels);
+    put(kCutoverThresholdRatio, c.cutover_threshold, labels);
     const bool ready = ratio(n[kMissing], n[kValid]) < c.cutover_threshold && n[kMismatch] == 0 && constraints_ok;
-    put("cutover_ready", ready ? 1 : 0, labels);
+    put(kCutoverReady, ready ? 1 : 0, labels);
   }
 
   // Exports each CHECK/FK constraint and index on the column; returns whether every constraint the
@@ -318,7 +338,7 @@ WHERE con.conrelid = to_regclass($1) AND a.attname = $2 AND con.contype IN ('c',
       Labels l = labels;
       l.emplace_back("constraint", cons.text(r, "conname"));
       l.emplace_back("type", cons.text(r, "type"));
-      out.gauge("pg_promoted_column_constraint_valid", help("constraint_valid"), l, cons.flag(r, "valid") ? 1 : 0);
+      out.gauge(kConstraintValid.name, kConstraintValid.help, l, cons.flag(r, "valid") ? 1 : 0);
       all_valid = all_valid && cons.flag(r, "valid");
       has_check = has_check || cons.text(r, "type") == "check";
       has_fk = has_fk || cons.text(r, "type") == "foreign_key";
@@ -332,39 +352,14 @@ WHERE i.indrelid = to_regclass($1) AND a.attname = $2
     for (std::size_t r = 0; r < idx.size(); ++r) {
       Labels l = labels;
       l.emplace_back("indexrelname", idx.text(r, "indexrelname"));
-      out.gauge("pg_promoted_column_index_valid", help("index_valid"), l, *idx.number(r, "valid"));
+      out.gauge(kIndexValid.name, kIndexValid.help, l, *idx.number(r, "valid"));
     }
     return all_valid && (c.allowed.empty() || has_check) && (c.references.empty() || has_fk);
   }
 };
 
-const std::map<std::string, const char*>& helps() {
-  static const std::map<std::string, const char*> kHelp{
-      {"null_ratio", "Share of rows where the promoted column is NULL: method=\"pg_stats\" is pg_stats.null_frac (as of the last ANALYZE), method=\"measured\" is counted (full check + rows after its watermark)."},
-      {"stats_age_seconds", "Seconds since the table was last analyzed (manual or auto): the age of the pg_stats null_frac."},
-      {"checked_rows", "Rows counted by the last full check plus the rows after its watermark."},
-      {"missing_rows", "Rows whose JSON source holds a valid value while the column is NULL: what blocks cutover."},
-      {"missing_ratio", "missing_rows divided by rows whose JSON source holds a valid (backfillable) value."},
-      {"mismatch_rows", "Rows where both the column and the JSON source hold values and they differ (dual-write drift)."},
-      {"invalid_rows", "Rows whose JSON source holds a value that can never be backfilled: not castable, not allowed, or its referenced row is gone."},
-      {"recent_rows", "Rows written within the column's recent_window (by its timestamp_column)."},
-      {"recent_missing_rows", "Missing rows among those written within recent_window."},
-      {"recent_missing_ratio", "Missing ratio among rows written within recent_window: rises within minutes when a writer stops dual-writing."},
-      {"full_check_timestamp_seconds", "Database time at which the last full check started, Unix time."},
-      {"full_check_duration_seconds", "Duration of the last full check (one scan of the table for all its promoted columns)."},
-      {"timestamp_indexed", "1 when timestamp_column leads a valid index, enabling the between-full-checks and recent-window passes."},
-      {"constraint_valid", "A CHECK or FOREIGN KEY constraint on the column: 1 validated, 0 NOT VALID."},
-      {"index_valid", "An index on the column: 1 valid, 0 invalid (e.g. a failed CREATE INDEX CONCURRENTLY)."},
-      {"cutover_threshold_ratio", "Configured missing ratio under which cutover may happen (cutover_threshold)."},
-      {"cutover_ready", "1 when missing_ratio < cutover_threshold, no mismatches, and the column's CHECK (when allowed is set) and FOREIGN KEY (when references is set) exist and are validated."},
-  };
-  return kHelp;
-}
-
-const char* PromotedColumnsCollector::help(const std::string& what) { return helps().at(what); }
-
 void PromotedColumnsCollector::declare_families(SnapshotBuilder& out) {
-  for (const auto& [what, text] : helps()) out.family("pg_promoted_column_" + what, text, kGauge);
+  for (const MetricSpec* m : kAllMetrics) out.family(m->name, m->help, m->type);
 }
 
 }  // namespace

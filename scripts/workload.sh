@@ -12,7 +12,7 @@
 #                   Weights within reads and within writes keep their proportions.
 #   --progress S    pgbench progress report every S seconds (default off)
 #
-# Weights are the latency study's (notes/latency-study.md, section 1). Entity counts come from
+# Weights are the latency study's query mix (docs/latency.md). Entity counts come from
 # ops.refdb_params (written by refdb.sh load) and are passed to pgbench with -D.
 set -euo pipefail
 source "$(dirname "$0")/require.sh"

@@ -100,5 +100,91 @@ TEST(Exposition, DuplicateSeriesAreEmittedOnce) {
   EXPECT_NE(text.find("pg_dup{a=\"1\"} 1"), std::string::npos);
 }
 
+// The whole /metrics body for a small view, byte for byte: build_info first, families sorted by
+// name, self-metrics of every (target, collector), series sorted by labels, HELP and label values
+// escaped, a target that is down present only through pg_up and its collectors' status.
+TEST(Exposition, WholeOutputGolden) {
+  SnapshotStore store;
+  store.declare("main", {"activity", "tables"});
+  store.declare("replica", {"tables"});
+  store.set_up("main", true);
+  store.set_up("replica", false, "connection refused");
+  CollectorStatus ok;
+  ok.ran = ok.success = true;
+  ok.duration_seconds = 0.5;
+  ok.last_success_unix = 1700000000;
+  ok.series = 2;
+  ok.lock_skips_total = 3;
+  ok.lock_timeouts_total = 1;
+  SnapshotBuilder tables;
+  tables.counter("pg_stat_user_tables_seq_scan_total", "Sequential scans.\nSecond \\ line.",
+                 {{"target", "main"}, {"relname", "we\"ird\\name"}}, 3);
+  tables.counter("pg_stat_user_tables_seq_scan_total", "Sequential scans.\nSecond \\ line.",
+                 {{"target", "main"}, {"relname", "alpha"}}, 5);
+  store.put("main", "tables", std::make_shared<const Snapshot>(tables.take()), ok);
+  SnapshotBuilder activity;
+  activity.gauge("pg_stat_activity_connections", "Client connections in this state.",
+                 {{"target", "main"}, {"state", "active"}}, 2);
+  ok.series = 1;
+  store.put("main", "activity", std::make_shared<const Snapshot>(activity.take()), ok);
+  CollectorStatus failed;
+  failed.ran = true;
+  failed.errors_total = 2;
+  failed.last_error = "connection lost";
+  store.put("replica", "tables", nullptr, failed);
+
+  const std::string expected = std::string(R"(# HELP pg_evolution_exporter_build_info Version and revision of pg_evolution_exporter, constant 1.
+# TYPE pg_evolution_exporter_build_info gauge
+pg_evolution_exporter_build_info{revision=")") + PGE_REVISION + R"(",version=")" + PGE_VERSION + R"("} 1
+# HELP pg_evolution_exporter_collector_duration_seconds Wall-clock duration of the collector's last run, database time included.
+# TYPE pg_evolution_exporter_collector_duration_seconds gauge
+pg_evolution_exporter_collector_duration_seconds{collector="activity",target="main"} 0.5
+pg_evolution_exporter_collector_duration_seconds{collector="tables",target="main"} 0.5
+pg_evolution_exporter_collector_duration_seconds{collector="tables",target="replica"} 0
+# HELP pg_evolution_exporter_collector_errors_total Failed runs of the collector since the exporter started.
+# TYPE pg_evolution_exporter_collector_errors_total counter
+pg_evolution_exporter_collector_errors_total{collector="activity",target="main"} 0
+pg_evolution_exporter_collector_errors_total{collector="tables",target="main"} 0
+pg_evolution_exporter_collector_errors_total{collector="tables",target="replica"} 2
+# HELP pg_evolution_exporter_collector_last_success_timestamp_seconds Unix time of the collector's last successful run (0 = never).
+# TYPE pg_evolution_exporter_collector_last_success_timestamp_seconds gauge
+pg_evolution_exporter_collector_last_success_timestamp_seconds{collector="activity",target="main"} 1700000000
+pg_evolution_exporter_collector_last_success_timestamp_seconds{collector="tables",target="main"} 1700000000
+pg_evolution_exporter_collector_last_success_timestamp_seconds{collector="tables",target="replica"} 0
+# HELP pg_evolution_exporter_collector_lock_skips_total Relations the collector left out because another session held or awaited an ACCESS EXCLUSIVE lock on them.
+# TYPE pg_evolution_exporter_collector_lock_skips_total counter
+pg_evolution_exporter_collector_lock_skips_total{collector="activity",target="main"} 3
+pg_evolution_exporter_collector_lock_skips_total{collector="tables",target="main"} 3
+pg_evolution_exporter_collector_lock_skips_total{collector="tables",target="replica"} 0
+# HELP pg_evolution_exporter_collector_lock_timeouts_total Collector runs that ended at lock_timeout.
+# TYPE pg_evolution_exporter_collector_lock_timeouts_total counter
+pg_evolution_exporter_collector_lock_timeouts_total{collector="activity",target="main"} 1
+pg_evolution_exporter_collector_lock_timeouts_total{collector="tables",target="main"} 1
+pg_evolution_exporter_collector_lock_timeouts_total{collector="tables",target="replica"} 0
+# HELP pg_evolution_exporter_collector_series Series produced by the collector's last successful run.
+# TYPE pg_evolution_exporter_collector_series gauge
+pg_evolution_exporter_collector_series{collector="activity",target="main"} 1
+pg_evolution_exporter_collector_series{collector="tables",target="main"} 2
+pg_evolution_exporter_collector_series{collector="tables",target="replica"} 0
+# HELP pg_evolution_exporter_collector_success Whether the collector's last run succeeded (1) or failed (0).
+# TYPE pg_evolution_exporter_collector_success gauge
+pg_evolution_exporter_collector_success{collector="activity",target="main"} 1
+pg_evolution_exporter_collector_success{collector="tables",target="main"} 1
+pg_evolution_exporter_collector_success{collector="tables",target="replica"} 0
+# HELP pg_stat_activity_connections Client connections in this state.
+# TYPE pg_stat_activity_connections gauge
+pg_stat_activity_connections{target="main",state="active"} 2
+# HELP pg_stat_user_tables_seq_scan_total Sequential scans.\nSecond \\ line.
+# TYPE pg_stat_user_tables_seq_scan_total counter
+pg_stat_user_tables_seq_scan_total{target="main",relname="alpha"} 5
+pg_stat_user_tables_seq_scan_total{target="main",relname="we\"ird\\name"} 3
+# HELP pg_up Whether the last connection to the target database succeeded (1) or not (0).
+# TYPE pg_up gauge
+pg_up{target="main"} 1
+pg_up{target="replica"} 0
+)";
+  EXPECT_EQ(serialize(build_exposition(store.view())), expected);
+}
+
 }  // namespace
 }  // namespace pge
