@@ -130,7 +130,7 @@ for path in sorted(glob.glob(f"{root}/grafana/*.json")):
         variables.setdefault("$" + v["name"], ".*")
         if v.get("type") == "query":
             exprs.append((f"{path} variable {v['name']}",
-                          re.sub(r"^label_values\((.*),\s*\w+\)$", r"\1", v["definition"])))
+                          re.sub(r"^label_values\((.*),\s*\w+\)$", r"\1", v["query"]["query"])))
     exprs += [(f"{path} '{p['title']}'", t["expr"]) for p in board["panels"] for t in p.get("targets", [])]
 bad = 0
 for where, expr in exprs:
