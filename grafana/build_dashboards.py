@@ -153,10 +153,18 @@ def latency():
         panel("p50 / p95 / p99 by class and command", "timeseries",
               quantiles("pg_stat_statements_duration_seconds", "target, class, command",
                         "{{class}} {{command}}", cls), unit="s", w=24, h=10),
-        panel("p95 now vs the same hour yesterday", "timeseries",
+        panel("p95 now vs yesterday vs the 7-day median", "timeseries",
               [q(f"class:pg_stat_statements_duration_seconds:p95_rate5m{{{T}{cls}}}", "now {{class}}"),
-               q(f"class:pg_stat_statements_duration_seconds:p95_rate5m_baseline1d{{{T}{cls}}}", "yesterday {{class}}")],
-              unit="s", description="The regression alerts fire at +20% (reads) and +30% (writes) for 15 minutes."),
+               q(f"class:pg_stat_statements_duration_seconds:p95_rate5m_baseline1d{{{T}{cls}}}", "yesterday {{class}}"),
+               q(f"class:pg_stat_statements_duration_seconds:p95_rate1h_median7d{{{T}{cls}}}", "7-day median {{class}}")],
+              unit="s", description="The regression alerts fire at +20% (reads) and +30% (writes) over yesterday for "
+                                    "15 minutes (and page after an hour); PostgresLatencyDrift at +15% over the median "
+                                    "of the same hour on the 7 days before, for 6 hours."),
+        panel("Hourly p95 against the 7-day median (1 = no change)", "timeseries",
+              [q(f"class:pg_stat_statements_duration_seconds:p95_rate1h{{{T}{cls}}}"
+                 f" / class:pg_stat_statements_duration_seconds:p95_rate1h_median7d{{{T}{cls}}}", "{{class}} {{command}}")],
+              unit="percentunit", thresholds=[(None, "green"), (1.15, "red")],
+              description="A slow drift over days shows here while the day-over-day comparison stays flat."),
         panel("Calls per second by class", "timeseries",
               [q(f"sum by (target, class, command) (rate(pg_stat_statements_calls_total{{{T}{cls}}}[{RI}]))",
                  "{{class}} {{command}}")], unit="ops"),
