@@ -32,8 +32,8 @@
 #include <utility>
 
 #include "collectors/registry.h"
-#include "exporter/latency_estimator.h"
-#include "exporter/session.h"
+#include "core/session.h"
+#include "latency/latency_estimator.h"
 
 namespace {
 

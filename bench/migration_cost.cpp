@@ -18,8 +18,8 @@
 #include <pqxx/pqxx>
 
 #include "collectors/registry.h"
-#include "exporter/config.h"
-#include "exporter/session.h"
+#include "core/config.h"
+#include "core/session.h"
 
 namespace {
 
@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
   }
   const int cycles = argc > 3 ? std::atoi(argv[3]) : 5;
   setenv("SHAREDMINDS_DSN", argv[1], 1);
-  ConfigResult cfg = load_config(std::string(PGE_SOURCE_DIR) + "/config/sharedminds.toml");
+  ConfigResult cfg = load_config(std::string(PGE_SOURCE_DIR) + "/config/sharedminds.toml", known_collectors());
   if (!cfg.config) {
     std::fprintf(stderr, "config/sharedminds.toml: %s\n", cfg.errors.at(0).render().c_str());
     return 1;

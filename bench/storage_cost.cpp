@@ -16,8 +16,8 @@
 #include <pqxx/pqxx>
 
 #include "collectors/registry.h"
-#include "exporter/config.h"
-#include "exporter/session.h"
+#include "core/config.h"
+#include "core/session.h"
 
 namespace {
 

@@ -2,6 +2,34 @@
 
 namespace pge {
 
+void emit_rows(SnapshotBuilder& out, const Rows& rows, std::span<const MetricSpec> specs,
+               std::span<const char* const> label_columns, const Labels& extra) {
+  std::vector<std::size_t> label_idx;
+  for (const char* c : label_columns) label_idx.push_back(rows.column(c));
+  std::vector<std::size_t> value_idx;
+  for (const auto& spec : specs) {
+    out.family(spec.name, spec.help, spec.type);
+    value_idx.push_back(rows.column(spec.column));
+  }
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    Labels labels;
+    for (std::size_t i = 0; i < label_idx.size(); ++i) {
+      const Value& v = rows.at(r, label_idx[i]);
+      labels.emplace_back(label_columns[i], v ? *v : "");
+    }
+    labels.insert(labels.end(), extra.begin(), extra.end());
+    for (std::size_t s = 0; s < specs.size(); ++s) {
+      if (!rows.at(r, value_idx[s])) continue;
+      double value = *rows.number(r, specs[s].column) * specs[s].scale;
+      if (specs[s].type == prometheus::MetricType::Counter) {
+        out.counter(specs[s].name, specs[s].help, labels, value);
+      } else {
+        out.gauge(specs[s].name, specs[s].help, labels, value);
+      }
+    }
+  }
+}
+
 Rows selected_rows(const Rows& rows, const Target& target) {
   return rows.filter([&](std::size_t r) {
     return target.selects(rows.text(r, "schemaname"), rows.text(r, "relname"));

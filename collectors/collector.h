@@ -8,12 +8,13 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
-#include "exporter/config.h"
-#include "exporter/session.h"
-#include "exporter/snapshot.h"
+#include "core/config.h"
+#include "core/session.h"
+#include "core/snapshot.h"
 
 namespace pge {
 
@@ -38,14 +39,6 @@ class Collector {
   virtual bool idle(const CollectContext&) const { return false; }
 };
 
-enum class OptionType { Number, String, Flag };
-
-struct OptionSpec {
-  std::string name;
-  OptionType type;
-  std::string help;
-};
-
 struct CollectorInfo {
   std::string name;
   std::string help;
@@ -54,6 +47,11 @@ struct CollectorInfo {
   bool enabled_by_default = true;
   std::vector<OptionSpec> options;
   std::function<std::unique_ptr<Collector>()> make;
+
+  // The part config validation needs (core/config.h).
+  CollectorSchema schema() const {
+    return {name, enabled_by_default, default_interval, default_timeout, options};
+  }
 };
 
 // A collector option (`[collectors.NAME] key = value`) or its default.
@@ -71,6 +69,25 @@ inline bool flag(const CollectContext& ctx, const std::string& name) {
   auto it = ctx.settings.flags.find(name);
   return it != ctx.settings.flags.end() && it->second;
 }
+
+// One row of a collector's metric table: the metric, its type and help, the result column it reads
+// and the factor that converts the column to base units (e.g. 0.001 for milliseconds).
+struct MetricSpec {
+  const char* name;
+  prometheus::MetricType type;
+  const char* column;
+  const char* help;
+  double scale = 1.0;
+};
+
+constexpr auto kGauge = prometheus::MetricType::Gauge;
+constexpr auto kCounter = prometheus::MetricType::Counter;
+
+// For every row, adds one series per spec whose column is not NULL, labelled with the given
+// columns (label name = column name) plus `extra` labels. NULL values are skipped: a series is
+// absent rather than a made-up 0.
+void emit_rows(SnapshotBuilder& out, const Rows& rows, std::span<const MetricSpec> specs,
+               std::span<const char* const> label_columns, const Labels& extra = {});
 
 // The rows (with `schemaname` and `relname` columns) that pass the target's include/exclude patterns.
 Rows selected_rows(const Rows& rows, const Target& target);

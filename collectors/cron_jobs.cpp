@@ -13,7 +13,7 @@
 
 #include "collectors/collector.h"
 #include "collectors/migration_common.h"
-#include "exporter/cron_schedule.h"
+#include "collectors/cron_schedule.h"
 
 namespace pge {
 namespace {

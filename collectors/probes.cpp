@@ -10,7 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "collectors/collector.h"
-#include "exporter/latency_estimator.h"
+#include "latency/latency_estimator.h"
 
 namespace pge {
 namespace {

@@ -42,4 +42,13 @@ const CollectorInfo* find_collector(const std::string& name) {
   return nullptr;
 }
 
+const std::vector<CollectorSchema>& known_collectors() {
+  static const std::vector<CollectorSchema> known = [] {
+    std::vector<CollectorSchema> out;
+    for (const auto& info : collector_registry()) out.push_back(info.schema());
+    return out;
+  }();
+  return known;
+}
+
 }  // namespace pge

@@ -1,6 +1,6 @@
 // Statement latency histograms from pg_stat_statements (docs/latency.md). Every interval (default
 // 5 s) one statement samples `pg_stat_statements(false)` (no texts: 3x cheaper) with
-// pg_stat_statements_info; the estimator in exporter/latency_estimator turns each entry's interval
+// pg_stat_statements_info; the estimator in latency/latency_estimator turns each entry's interval
 // into expected bucket counts, summed by command and configured query class, never by queryid. Only
 // top-level entries of the connected database count, and not the exporter's own role. Query texts are
 // read once, in one batch, when a key is first seen: later the entry may be evicted and its text gone.
@@ -14,7 +14,7 @@
 #include <unordered_map>
 
 #include "collectors/collector.h"
-#include "exporter/latency_estimator.h"
+#include "latency/latency_estimator.h"
 
 namespace pge {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/config.h"
+#include "core/config.h"
 #include "exporter/store.h"
 
 namespace prometheus {

@@ -12,10 +12,11 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "exporter/config.h"
+#include "collectors/registry.h"
+#include "core/config.h"
+#include "core/session.h"
 #include "exporter/http.h"
 #include "exporter/scheduler.h"
-#include "exporter/session.h"
 #include "exporter/store.h"
 
 namespace {
@@ -108,9 +109,9 @@ int main(int argc, char** argv) {
 
   pge::ConfigResult loaded;
   if (flags->config_file) {
-    loaded = pge::load_config(*flags->config_file);
+    loaded = pge::load_config(*flags->config_file, pge::known_collectors());
   } else if (const char* dsn = std::getenv("DATA_SOURCE_NAME"); dsn && *dsn) {
-    loaded = pge::config_from_dsn(dsn);
+    loaded = pge::config_from_dsn(dsn, pge::known_collectors());
   } else {
     std::cerr << "pg_evolution_exporter: give --config.file=PATH or set DATA_SOURCE_NAME\n";
     return kExitUsage;

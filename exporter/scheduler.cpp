@@ -5,7 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "collectors/registry.h"
-#include "exporter/session.h"
+#include "core/session.h"
 
 namespace pge {
 

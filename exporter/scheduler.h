@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "exporter/config.h"
+#include "core/config.h"
 #include "exporter/store.h"
 
 namespace pge {

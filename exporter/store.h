@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/snapshot.h"
+#include "core/snapshot.h"
 
 namespace pge {
 

@@ -20,7 +20,7 @@ TEST(Docs, EveryExportedMetricIsInTheMetricsReference) {
 
   test::TestDatabase db;
   setenv("SHAREDMINDS_DSN", db.dsn("pge_exporter").c_str(), 1);
-  ConfigResult loaded = load_config(test::source_dir() + "/config/sharedminds.toml");
+  ConfigResult loaded = load_config(test::source_dir() + "/config/sharedminds.toml", known_collectors());
   ASSERT_TRUE(loaded.config);
   const Target& target = loaded.config->targets.at(0);
 

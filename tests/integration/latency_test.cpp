@@ -9,7 +9,7 @@
 
 #include <pqxx/pqxx>
 
-#include "exporter/latency_estimator.h"
+#include "latency/latency_estimator.h"
 #include "tests/support/test_support.h"
 
 namespace pge {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "collectors/registry.h"
 #include "tests/support/test_support.h"
 
 namespace pge {
@@ -20,7 +21,7 @@ using test::value;
 // The SharedMinds target from config/sharedminds.toml, pointed at `dsn`.
 Target sharedminds_target(const std::string& dsn) {
   setenv("SHAREDMINDS_DSN", dsn.c_str(), 1);
-  ConfigResult r = load_config(test::source_dir() + "/config/sharedminds.toml");
+  ConfigResult r = load_config(test::source_dir() + "/config/sharedminds.toml", known_collectors());
   if (!r.config) throw std::runtime_error("config/sharedminds.toml does not load: " + r.errors.at(0).render());
   Target t = r.config->targets.at(0);
   t.dsn = dsn;

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "exporter/config.h"
-#include "exporter/session.h"
-#include "exporter/snapshot.h"
+#include "core/config.h"
+#include "core/session.h"
+#include "core/snapshot.h"
 
 namespace pge::test {
 

@@ -1,5 +1,7 @@
 // Collectors fed canned rows through a fake Session: filtering, lock skips and NULL handling without
 // a database.
+#include <array>
+
 #include <gtest/gtest.h>
 
 #include "collectors/registry.h"
@@ -57,6 +59,23 @@ TEST(TablesCollectorRows, FiltersTablesCountsLockSkipsAndOmitsSizesOfLockedTable
   EXPECT_FALSE(test::find_value(s, "pg_stat_user_tables_total_size_bytes", {{"relname", "migrating"}}));
   EXPECT_EQ(test::value(s, "pg_stat_user_tables_seq_scan_total", {{"relname", "migrating"}}), 7);
   EXPECT_EQ(ctx.lock_skips, 1);
+}
+
+TEST(EmitRows, OneSeriesPerNonNullValueWithColumnLabelsAndScale) {
+  Rows rows({"relname", "seq", "ms"},
+            {{Value{"a"}, Value{"5"}, Value{"1500"}}, {Value{"b"}, std::nullopt, Value{"2"}}});
+  constexpr std::array<MetricSpec, 2> specs{{
+      {"pg_seq_total", kCounter, "seq", "help"},
+      {"pg_time_seconds_total", kCounter, "ms", "help", 0.001},
+  }};
+  constexpr std::array<const char*, 1> labels{"relname"};
+  SnapshotBuilder b;
+  emit_rows(b, rows, specs, labels);
+  Snapshot s = b.take();
+  ASSERT_EQ(s.families.size(), 2u);
+  EXPECT_EQ(s.families[0].metric.size(), 1u);  // NULL for b skipped
+  EXPECT_DOUBLE_EQ(s.families[1].metric[0].counter.value, 1.5);
+  EXPECT_EQ(s.series(), 3u);
 }
 
 }  // namespace

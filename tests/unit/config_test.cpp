@@ -5,7 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "exporter/config.h"
+#include "collectors/registry.h"
+#include "core/config.h"
 #include "tests/support/test_support.h"
 
 namespace pge {
@@ -28,7 +29,7 @@ TEST(Config, EveryBadConfigFileIsRejectedWithFileLineAndKey) {
     ++files;
     const std::string expect = expected_message(entry.path());
     ASSERT_FALSE(expect.empty()) << entry.path() << " lacks a '# expect: ' first line";
-    ConfigResult r = load_config(entry.path().string());
+    ConfigResult r = load_config(entry.path().string(), known_collectors());
     EXPECT_FALSE(r.config.has_value()) << entry.path();
     std::string all;
     for (const auto& e : r.errors) all += e.render() + "\n";
@@ -44,14 +45,14 @@ web_threads = "x"
 bogus = 1
 [[target]]
 name = "a"
-)", "multi.toml");
+)", "multi.toml", known_collectors());
   EXPECT_FALSE(r.config);
   EXPECT_EQ(r.errors.size(), 3u);
 }
 
 TEST(Config, SharedMindsExampleLoads) {
   setenv("SHAREDMINDS_DSN", "host=127.0.0.1 port=15432 dbname=sharedminds user=pge_exporter", 0);
-  ConfigResult r = load_config(test::source_dir() + "/config/sharedminds.toml");
+  ConfigResult r = load_config(test::source_dir() + "/config/sharedminds.toml", known_collectors());
   for (const auto& e : r.errors) ADD_FAILURE() << e.render();
   ASSERT_TRUE(r.config);
   ASSERT_EQ(r.config->targets.size(), 1u);
@@ -62,7 +63,7 @@ TEST(Config, SharedMindsExampleLoads) {
 }
 
 TEST(Config, DefaultsComeFromTheCollectorRegistry) {
-  ConfigResult r = load_config_text("[[target]]\nname = \"a\"\ndsn = \"host=x\"\n", "d.toml");
+  ConfigResult r = load_config_text("[[target]]\nname = \"a\"\ndsn = \"host=x\"\n", "d.toml", known_collectors());
   ASSERT_TRUE(r.config);
   EXPECT_EQ(r.config->listen_address, ":9187");
   EXPECT_TRUE(r.config->collectors.at("tables").enabled);
@@ -79,7 +80,7 @@ labels = { env = "prod" }
 interval = "1m30s"
 timeout = "250ms"
 enabled = false
-)", "o.toml");
+)", "o.toml", known_collectors());
   ASSERT_TRUE(r.config);
   const auto& s = r.config->collectors.at("tables");
   EXPECT_FALSE(s.enabled);
@@ -91,7 +92,7 @@ enabled = false
 TEST(Config, DsnFromFileIsTrimmed) {
   const std::string path = test::build_dir() + "/dsn_file_test";
   std::ofstream(path) << "host=db password=s3cret\n";
-  ConfigResult r = load_config_text("[[target]]\nname = \"a\"\ndsn_file = \"" + path + "\"\n", "f.toml");
+  ConfigResult r = load_config_text("[[target]]\nname = \"a\"\ndsn_file = \"" + path + "\"\n", "f.toml", known_collectors());
   ASSERT_TRUE(r.config);
   EXPECT_EQ(r.config->targets[0].dsn, "host=db password=s3cret");
 }
@@ -103,7 +104,7 @@ name = "a"
 dsn = "host=x"
 include_schemas = ["^public$"]
 exclude_tables = ["_archive$"]
-)", "p.toml");
+)", "p.toml", known_collectors());
   ASSERT_TRUE(r.config);
   const Target& t = r.config->targets[0];
   EXPECT_TRUE(t.selects("public", "context_events"));

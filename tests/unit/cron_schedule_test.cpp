@@ -1,5 +1,5 @@
 // The cron-expression parser against hand-checked calendars (UTC, as pg_cron 1.4 evaluates them).
-#include "exporter/cron_schedule.h"
+#include "collectors/cron_schedule.h"
 
 #include <gtest/gtest.h>
 

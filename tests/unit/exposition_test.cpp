@@ -1,9 +1,7 @@
-#include <array>
-
 #include <gtest/gtest.h>
 
+#include "core/snapshot.h"
 #include "exporter/exposition.h"
-#include "exporter/snapshot.h"
 #include "exporter/store.h"
 
 namespace pge {
@@ -100,23 +98,6 @@ TEST(Exposition, DuplicateSeriesAreEmittedOnce) {
   auto text = serialize(build_exposition(store.view()));
   EXPECT_EQ(text.find("pg_dup{a=\"1\"} 2"), std::string::npos);
   EXPECT_NE(text.find("pg_dup{a=\"1\"} 1"), std::string::npos);
-}
-
-TEST(EmitRows, OneSeriesPerNonNullValueWithColumnLabelsAndScale) {
-  Rows rows({"relname", "seq", "ms"},
-            {{Value{"a"}, Value{"5"}, Value{"1500"}}, {Value{"b"}, std::nullopt, Value{"2"}}});
-  constexpr std::array<MetricSpec, 2> specs{{
-      {"pg_seq_total", kCounter, "seq", "help"},
-      {"pg_time_seconds_total", kCounter, "ms", "help", 0.001},
-  }};
-  constexpr std::array<const char*, 1> labels{"relname"};
-  SnapshotBuilder b;
-  emit_rows(b, rows, specs, labels);
-  Snapshot s = b.take();
-  ASSERT_EQ(s.families.size(), 2u);
-  EXPECT_EQ(s.families[0].metric.size(), 1u);  // NULL for b skipped
-  EXPECT_DOUBLE_EQ(s.families[1].metric[0].counter.value, 1.5);
-  EXPECT_EQ(s.series(), 3u);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // The latency estimator against synthetic pg_stat_statements entries whose every call is known.
-#include "exporter/latency_estimator.h"
+#include "latency/latency_estimator.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "exporter/session.h"
+#include "core/session.h"
 
 namespace pge {
 namespace {

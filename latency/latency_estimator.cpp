@@ -1,4 +1,4 @@
-#include "exporter/latency_estimator.h"
+#include "latency/latency_estimator.h"
 
 #include <algorithm>
 #include <cctype>

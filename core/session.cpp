@@ -1,4 +1,4 @@
-#include "exporter/session.h"
+#include "core/session.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "exporter/cron_schedule.h"
+#include "collectors/cron_schedule.h"
 
 #include <algorithm>
 #include <array>

@@ -1,5 +1,6 @@
-#include "exporter/config.h"
+#include "core/config.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -7,24 +8,8 @@
 
 #include <toml++/toml.h>
 
-#include "collectors/registry.h"
-#include "exporter/session.h"
 
 namespace pge {
-
-std::optional<Seconds> parse_duration(const std::string& text) {
-  static const std::regex full("^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$");
-  if (!std::regex_match(text, full)) return std::nullopt;
-  static const std::regex part("([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h)");
-  double total = 0;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), part); it != std::sregex_iterator();
-       ++it) {
-    double v = std::strtod((*it)[1].str().c_str(), nullptr);
-    const std::string unit = (*it)[2];
-    total += unit == "ms" ? v / 1000 : unit == "s" ? v : unit == "m" ? v * 60 : v * 3600;
-  }
-  return Seconds{total};
-}
 
 std::string ConfigError::render() const {
   std::ostringstream out;
@@ -419,7 +404,7 @@ void read_target(Reader& r, Config& cfg, std::set<std::string>& names) {
   cfg.targets.push_back(std::move(t));
 }
 
-void read_collector(Reader& r, const CollectorInfo& info, CollectorSettings& s) {
+void read_collector(Reader& r, const CollectorSchema& info, CollectorSettings& s) {
   s.enabled = r.boolean("enabled").value_or(s.enabled);
   s.interval = r.duration("interval", Seconds{0.1}).value_or(s.interval);
   s.timeout = r.duration("timeout", Seconds{0.01}).value_or(s.timeout);
@@ -439,9 +424,9 @@ void read_collector(Reader& r, const CollectorInfo& info, CollectorSettings& s) 
   }
 }
 
-std::map<std::string, CollectorSettings> default_collectors() {
+std::map<std::string, CollectorSettings> default_collectors(const std::vector<CollectorSchema>& known) {
   std::map<std::string, CollectorSettings> out;
-  for (const auto& info : collector_registry()) {
+  for (const auto& info : known) {
     CollectorSettings s;
     s.enabled = info.enabled_by_default;
     s.interval = info.default_interval;
@@ -453,11 +438,12 @@ std::map<std::string, CollectorSettings> default_collectors() {
 
 const std::set<std::string> kLogLevels{"trace", "debug", "info", "warn", "error", "critical", "off"};
 
-ConfigResult from_table(const toml::table& root, const std::string& file) {
+ConfigResult from_table(const toml::table& root, const std::string& file,
+                        const std::vector<CollectorSchema>& known) {
   ConfigResult result;
   Config cfg;
   cfg.source_file = file;
-  cfg.collectors = default_collectors();
+  cfg.collectors = default_collectors(known);
   Reader r(root, "", file, result.errors);
   r.sub_table("exporter", [&](Reader& e) {
     cfg.listen_address = e.string("listen_address").value_or(cfg.listen_address);
@@ -482,12 +468,13 @@ ConfigResult from_table(const toml::table& root, const std::string& file) {
   r.sub_table("collectors", [&](Reader& c) {
     for (auto&& [k, v] : c.table()) {
       const std::string name(k.str());
-      const CollectorInfo* info = find_collector(name);
-      if (!info) {
-        std::string known;
-        for (const auto& i : collector_registry()) known += (known.empty() ? "" : ", ") + i.name;
+      auto info = std::find_if(known.begin(), known.end(),
+                               [&](const CollectorSchema& c) { return c.name == name; });
+      if (info == known.end()) {
+        std::string names;
+        for (const auto& i : known) names += (names.empty() ? "" : ", ") + i.name;
         result.errors.push_back({file, static_cast<int>(k.source().begin.line), "collectors." + name,
-                                 "unknown collector (known: " + known + ")"});
+                                 "unknown collector (known: " + names + ")"});
         continue;
       }
       c.sub_table(name, [&](Reader& s) { read_collector(s, *info, cfg.collectors[name]); });
@@ -499,10 +486,11 @@ ConfigResult from_table(const toml::table& root, const std::string& file) {
   return result;
 }
 
-ConfigResult parse(const std::string& text, const std::string& name, bool is_file) {
+ConfigResult parse(const std::string& text, const std::string& name, bool is_file,
+                   const std::vector<CollectorSchema>& known) {
   try {
     toml::table root = is_file ? toml::parse_file(name) : toml::parse(text, name);
-    return from_table(root, name);
+    return from_table(root, name, known);
   } catch (const toml::parse_error& e) {
     ConfigResult result;
     std::string message(e.description());
@@ -514,16 +502,19 @@ ConfigResult parse(const std::string& text, const std::string& name, bool is_fil
 
 }  // namespace
 
-ConfigResult load_config(const std::string& path) { return parse("", path, true); }
-
-ConfigResult load_config_text(const std::string& toml_text, const std::string& name) {
-  return parse(toml_text, name, false);
+ConfigResult load_config(const std::string& path, const std::vector<CollectorSchema>& known) {
+  return parse("", path, true, known);
 }
 
-ConfigResult config_from_dsn(const std::string& dsn) {
+ConfigResult load_config_text(const std::string& toml_text, const std::string& name,
+                              const std::vector<CollectorSchema>& known) {
+  return parse(toml_text, name, false, known);
+}
+
+ConfigResult config_from_dsn(const std::string& dsn, const std::vector<CollectorSchema>& known) {
   ConfigResult result;
   Config cfg;
-  cfg.collectors = default_collectors();
+  cfg.collectors = default_collectors(known);
   Target t;
   t.name = "default";
   t.dsn = dsn;

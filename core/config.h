@@ -11,13 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "core/duration.h"
+
 namespace pge {
-
-using Seconds = std::chrono::duration<double>;
-
-// Parses "500ms", "5s", "2m", "1h", "1m30s". Returns nullopt on anything else (no bare numbers:
-// a unit is required so that "5" cannot mean milliseconds to one reader and seconds to another).
-std::optional<Seconds> parse_duration(const std::string& text);
 
 // A named regular expression that selects query texts, schemas or tables.
 struct Pattern {
@@ -26,12 +22,32 @@ struct Pattern {
   bool matches(const std::string& s) const { return std::regex_search(s, re); }
 };
 
+enum class OptionType { Number, String, Flag };
+
+// One collector-specific option (`[collectors.NAME] key = value`).
+struct OptionSpec {
+  std::string name;
+  OptionType type;
+  std::string help;
+};
+
+// What validation knows about one collector: its name, defaults and options. The collectors layer
+// declares these (collectors/registry.h `known_collectors()`) and hands them to `load_config`, so
+// configuration stays below the collectors that read it.
+struct CollectorSchema {
+  std::string name;
+  bool enabled_by_default = true;
+  Seconds default_interval{30};
+  Seconds default_timeout{5};
+  std::vector<OptionSpec> options;
+};
+
 struct CollectorSettings {
   bool enabled = true;
   Seconds interval{30};
   Seconds timeout{5};  // statement_timeout for the collector's transaction
   // Collector-specific integer/float/string knobs (`[collectors.NAME] key = value`), validated against
-  // the collector's declared option names by the registry.
+  // the collector's declared options.
   std::map<std::string, double> numbers;
   std::map<std::string, std::string> strings;
   std::map<std::string, bool> flags;
@@ -131,12 +147,14 @@ struct ConfigResult {
   std::vector<ConfigError> errors;  // all problems, not just the first
 };
 
-// Loads and validates a TOML file. Never throws.
-ConfigResult load_config(const std::string& path);
+// Loads and validates a TOML file against the known collectors (names, options, defaults).
+// Never throws.
+ConfigResult load_config(const std::string& path, const std::vector<CollectorSchema>& known);
 // Same, from TOML text (tests); `name` stands in for the file name in messages.
-ConfigResult load_config_text(const std::string& toml_text, const std::string& name);
-// One target named "default" with default collectors, from DATA_SOURCE_NAME.
-ConfigResult config_from_dsn(const std::string& dsn);
+ConfigResult load_config_text(const std::string& toml_text, const std::string& name,
+                              const std::vector<CollectorSchema>& known);
+// One target named "default" with the known collectors' defaults, from DATA_SOURCE_NAME.
+ConfigResult config_from_dsn(const std::string& dsn, const std::vector<CollectorSchema>& known);
 
 // Replaces the password in a libpq key=value string or URI with "******".
 std::string redact_dsn(const std::string& dsn);

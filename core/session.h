@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/config.h"
+#include "core/duration.h"
 
 namespace pge {
 
