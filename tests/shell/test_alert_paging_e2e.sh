@@ -44,7 +44,8 @@ echo "== exporter on $exporter_addr"
 e2e_start_exporter "$pg_port" "$exporter_addr"
 
 echo "== webhook receiver on $hook_addr"
-e2e_start_bg "$work/webhook.log" python3 -u - "$hook_addr" "$notifications" <<'PY'
+# (A script file: a background command's stdin is /dev/null, so it cannot read a here-document.)
+cat >"$work/webhook.py" <<'PY'
 import http.server, json, sys
 host, port = sys.argv[1].split(":")
 out = open(sys.argv[2], "a")
@@ -59,6 +60,8 @@ class Hook(http.server.BaseHTTPRequestHandler):
 
 http.server.HTTPServer((host, int(port)), Hook).serve_forever()
 PY
+e2e_start_bg "$work/webhook.log" python3 -u "$work/webhook.py" "$hook_addr" "$notifications"
+wait_for 10 "webhook receiver listening" curl -s -o /dev/null "http://$hook_addr/"
 
 echo "== Alertmanager on $am_addr (alerts/alertmanager.yml, receivers -> $hook_addr)"
 python3 - "$root/alerts/alertmanager.yml" "$work/alertmanager.yml" "$hook_addr" <<'PY'
