@@ -118,7 +118,7 @@ class Reader {
     auto d = parse_duration(n->as_string()->get());
     if (!d) {
       error(n, k, "is not a duration: \"" + n->as_string()->get() +
-                      "\" (use a number with a unit: 500ms, 30s, 5m, 1h)");
+                      "\" (use a number with a unit: 500ms, 30s, 5m, 1h, 7d)");
       return std::nullopt;
     }
     if (*d < min) {
@@ -445,7 +445,11 @@ void read_target(Reader& r, Config& cfg, std::set<std::string>& names) {
     if (!m.cron_command.empty()) c.pattern("cron_command", m.cron_command, c.table().get("cron_command"));
     t.matviews.push_back(std::move(m));
   });
-  r.sub_table("retention", [&](Reader& c) { t.retention.table = c.string("log_table", true).value_or(""); });
+  r.sub_table("retention", [&](Reader& c) {
+    t.retention.table = c.string("log_table", true).value_or("");
+    t.retention.keep = c.duration("keep", Seconds{3600});
+    t.retention.max_interval = c.duration("max_interval", Seconds{60});
+  });
   r.each_table("stage", [&](Reader& c) { read_stage(c, t); });
   cfg.targets.push_back(std::move(t));
 }

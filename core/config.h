@@ -100,7 +100,9 @@ struct MatviewSource {
 };
 
 struct RetentionLog {
-  std::string table;  // e.g. ops.retention_runs (started_at, finished_at, rows_archived, rows_deleted, succeeded)
+  std::string table;  // e.g. ops.retention_runs (started_at, finished_at, cutoff, rows_archived, rows_deleted, succeeded)
+  std::optional<Seconds> keep;          // the retention policy: rows younger than this must survive a run
+  std::optional<Seconds> max_interval;  // the longest a successful run may be apart from the next
 };
 
 // A Phase 3 stage (`[[target.stage]]`): when a migration step started and, once over, ended. Exported

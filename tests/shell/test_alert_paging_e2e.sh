@@ -158,8 +158,8 @@ echo "== fault 3: the guardrail lookup loses its indexes"
 # The baseline is the p95 of 3 minutes ago: wait until there is one for the class.
 wait_for 240 "a latency baseline for guardrail_lookup" \
   has_result 'class:pg_stat_statements_duration_seconds:p95_rate5m_baseline1d{class="guardrail_lookup"}'
-slow_warning='{"alertname": "PostgresQueryLatencyRegression", "severity": "warning", "target": "sharedminds", "class": "guardrail_lookup", "command": "SELECT"}'
-slow_critical='{"alertname": "PostgresQueryLatencyRegression", "severity": "critical", "target": "sharedminds", "class": "guardrail_lookup", "command": "SELECT"}'
+slow_warning='{"alertname": "PostgresQueryLatencyRegression", "severity": "warning", "target": "sharedminds", "class": "guardrail_lookup", "command": "select"}'
+slow_critical='{"alertname": "PostgresQueryLatencyRegression", "severity": "critical", "target": "sharedminds", "class": "guardrail_lookup", "command": "select"}'
 faults slow-lookup
 expect 90 /ticket firing "$slow_warning"
 expect 120 /page firing "$slow_critical"

@@ -116,6 +116,7 @@ TEST(Duration, ParsesUnitsAndCombinations) {
   EXPECT_DOUBLE_EQ(parse_duration("500ms")->count(), 0.5);
   EXPECT_DOUBLE_EQ(parse_duration("30s")->count(), 30);
   EXPECT_DOUBLE_EQ(parse_duration("2m")->count(), 120);
+  EXPECT_DOUBLE_EQ(parse_duration("90d")->count(), 90 * 86400);
   EXPECT_DOUBLE_EQ(parse_duration("1h")->count(), 3600);
   EXPECT_DOUBLE_EQ(parse_duration("1m30s")->count(), 90);
   EXPECT_DOUBLE_EQ(parse_duration("1.5s")->count(), 1.5);
