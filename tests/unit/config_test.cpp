@@ -125,7 +125,7 @@ TEST(Duration, ParsesUnitsAndCombinations) {
 TEST(Duration, RejectsBareNumbersAndUnknownUnits) {
   EXPECT_FALSE(parse_duration("5"));
   EXPECT_FALSE(parse_duration("5 s"));
-  EXPECT_FALSE(parse_duration("5d"));
+  EXPECT_FALSE(parse_duration("5w"));
   EXPECT_FALSE(parse_duration(""));
   EXPECT_FALSE(parse_duration("-5s"));
 }
