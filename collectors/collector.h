@@ -40,13 +40,13 @@ class Collector {
 };
 
 struct CollectorInfo {
-  std::string name;
-  std::string help;
+  std::string name{};
+  std::string help{};
   Seconds default_interval{30};
   Seconds default_timeout{5};
   bool enabled_by_default = true;
-  std::vector<OptionSpec> options;
-  std::function<std::unique_ptr<Collector>()> make;
+  std::vector<OptionSpec> options{};
+  std::function<std::unique_ptr<Collector>()> make{};
 
   // The part config validation needs (core/config.h).
   CollectorSchema schema() const {

@@ -1,8 +1,9 @@
-// Database access for collectors. `Session` is the small query interface a collector sees (unit tests
-// hand collectors a fake one with canned rows); `Connection` owns the one libpqxx connection of a
-// target, opens it with back-off, and runs each collector inside its own read-only transaction with
-// SET LOCAL timeouts (works through transaction-mode poolers; no named prepared statements, no
-// session SET). A Connection and the Sessions it hands out belong to one thread: the target's worker.
+// Database access for collectors. `Session` is the small query interface a collector sees (unit
+// tests hand collectors a fake one with canned rows); `Database` is what the scheduler needs of a
+// target's connection. `Connection` implements it with the target's one libpqxx connection: opens
+// it with back-off and runs each collector inside its own read-only transaction with SET LOCAL
+// timeouts (works through transaction-mode poolers; no named prepared statements, no session SET).
+// A Connection and the Sessions it hands out belong to one thread: the target's worker.
 #pragma once
 
 #include <chrono>
@@ -99,28 +100,40 @@ struct TransactionLimits {
   bool read_only = true;
 };
 
-// The one connection of a target. Not thread-safe: owned by the target's worker thread.
-class Connection {
+// A target's database as the scheduler and `run_once` use it: open with back-off, run one
+// transaction at a time. `Connection` is the real one; tests hand the scheduler fakes. Not
+// thread-safe: owned by the target's worker thread.
+class Database {
  public:
-  Connection(std::string dsn, Seconds connect_timeout, Seconds max_backoff);
-  ~Connection();
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
+  virtual ~Database() = default;
   // Opens the connection unless it is open or the back-off delay has not passed yet.
   // Returns whether it is open; on failure `error` holds the (password-free) reason.
-  bool ensure_open(std::chrono::steady_clock::time_point now, std::string* error);
-  bool is_open() const;
+  virtual bool ensure_open(std::chrono::steady_clock::time_point now, std::string* error) = 0;
+  virtual bool is_open() const = 0;
   // Drops a broken connection and doubles the back-off (capped).
-  void drop(std::chrono::steady_clock::time_point now);
-
+  virtual void drop(std::chrono::steady_clock::time_point now) = 0;
   // Runs `fn` in one transaction with SET LOCAL statement_timeout / lock_timeout; rolls back
   // read-only transactions, commits write ones. Exceptions from `fn` propagate (as QueryError or
   // ConnectionLost for database errors) after the transaction is closed.
-  void run(const TransactionLimits& limits, const std::function<void(Session&)>& fn);
+  virtual void run(const TransactionLimits& limits, const std::function<void(Session&)>& fn) = 0;
+  virtual int server_version() const = 0;
+  virtual std::chrono::steady_clock::time_point next_attempt() const = 0;
+};
 
-  int server_version() const;
-  std::chrono::steady_clock::time_point next_attempt() const { return next_attempt_; }
+// The one libpqxx connection of a target.
+class Connection final : public Database {
+ public:
+  Connection(std::string dsn, Seconds connect_timeout, Seconds max_backoff);
+  ~Connection() override;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  bool ensure_open(std::chrono::steady_clock::time_point now, std::string* error) override;
+  bool is_open() const override;
+  void drop(std::chrono::steady_clock::time_point now) override;
+  void run(const TransactionLimits& limits, const std::function<void(Session&)>& fn) override;
+  int server_version() const override;
+  std::chrono::steady_clock::time_point next_attempt() const override { return next_attempt_; }
 
  private:
   std::string dsn_;

@@ -181,12 +181,86 @@ Snapshot CollectorRunner::run() {
   if (!conn_->ensure_open(std::chrono::steady_clock::time_point{}, &error)) {
     throw std::runtime_error("cannot connect: " + error);
   }
-  CollectContext ctx{target_, settings_, std::chrono::system_clock::now()};
-  Snapshot snapshot;
-  TransactionLimits limits{settings_.timeout, Seconds{0.5}, !collector_->writes()};
-  conn_->run(limits, [&](Session& s) { snapshot = collector_->collect(s, ctx); });
-  lock_skips_ = ctx.lock_skips;
-  return snapshot;
+  RunResult result = run_once(*collector_, *conn_, {target_, settings_, Config{}.lock_timeout});
+  lock_skips_ = result.lock_skips;
+  if (!result.ran) return last_;
+  if (!result.ok()) {
+    if (result.error().connection_lost) conn_->drop(std::chrono::steady_clock::time_point{});
+    throw CollectorFailed(result.error());
+  }
+  last_ = std::move(result.snapshot());
+  return last_;
+}
+
+FakeSession& FakeSession::on(const std::string& sql_fragment, Rows rows) {
+  answers_.push_back({sql_fragment, std::move(rows), std::nullopt});
+  return *this;
+}
+
+FakeSession& FakeSession::fail(const std::string& sql_fragment, const std::string& message,
+                               const std::string& sqlstate) {
+  answers_.push_back({sql_fragment, {}, QueryError(message, sqlstate)});
+  return *this;
+}
+
+const FakeSession::Answer& FakeSession::answer(const std::string& sql) {
+  queries_.push_back(sql);
+  for (const auto& a : answers_) {
+    if (sql.find(a.fragment) != std::string::npos) return a;
+  }
+  throw std::logic_error("FakeSession has no answer for: " + sql);
+}
+
+Rows FakeSession::query(const std::string& sql, const std::vector<Value>&) {
+  const Answer& a = answer(sql);
+  if (a.error) throw *a.error;
+  return a.rows;
+}
+
+std::optional<Rows> FakeSession::try_query(const std::string& sql, std::string* error,
+                                           const std::vector<Value>&) {
+  const Answer& a = answer(sql);
+  if (!a.error) return a.rows;
+  if (error) *error = a.error->what();
+  return std::nullopt;
+}
+
+bool FakeDatabase::ensure_open(std::chrono::steady_clock::time_point now, std::string* error) {
+  if (open_) return true;
+  if (now < next_attempt_) {
+    if (error) *error = "waiting to reconnect (back-off)";
+    return false;
+  }
+  if (refuse_connects > 0) {
+    --refuse_connects;
+    if (error) *error = "connection refused";
+    drop(now);
+    return false;
+  }
+  open_ = true;
+  ++connects;
+  return true;
+}
+
+void FakeDatabase::drop(std::chrono::steady_clock::time_point now) {
+  open_ = false;
+  next_attempt_ = now + std::chrono::seconds(1);
+}
+
+void FakeDatabase::run(const TransactionLimits& limits, const std::function<void(Session&)>& fn) {
+  if (!open_) throw ConnectionLost("not connected");
+  transactions.push_back(limits);
+  fn(session);
+}
+
+Rows make_rows(std::vector<std::string> columns, const std::vector<std::vector<std::string>>& cells) {
+  std::vector<std::vector<Value>> rows;
+  for (const auto& line : cells) {
+    std::vector<Value> row;
+    for (const auto& cell : line) row.push_back(cell == "NULL" ? Value{} : Value{cell});
+    rows.push_back(std::move(row));
+  }
+  return Rows(std::move(columns), std::move(rows));
 }
 
 const prometheus::ClientMetric* find_metric(const Snapshot& snapshot, const std::string& name,

@@ -7,10 +7,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "collectors/collector.h"
+#include "collectors/run_once.h"
 #include "core/config.h"
 #include "core/session.h"
 #include "core/snapshot.h"
@@ -66,13 +68,14 @@ Target make_target(const std::string& dsn, const std::string& name = "test");
 CollectorSettings default_settings(const std::string& collector);
 
 // One collector instance (kept across runs, so stateful collectors see deltas), run on its own
-// connection exactly as the scheduler runs it: one read-only transaction with timeouts.
+// connection through `run_once`, exactly as the scheduler runs it.
 class CollectorRunner {
  public:
   CollectorRunner(const std::string& collector, Target target,
                   std::optional<CollectorSettings> settings = std::nullopt);
   ~CollectorRunner();
-  Snapshot run();  // throws what the collector throws
+  // The run's snapshot (the last one when the collector was idle); throws CollectorFailed.
+  Snapshot run();
   int last_lock_skips() const { return lock_skips_; }
   Target& target() { return target_; }
   CollectorSettings& settings() { return settings_; }
@@ -82,8 +85,85 @@ class CollectorRunner {
   CollectorSettings settings_;
   std::unique_ptr<Collector> collector_;
   std::unique_ptr<Connection> conn_;
+  Snapshot last_;
   int lock_skips_ = 0;
 };
+
+// A failed CollectorRunner::run: what() is the run's error message.
+class CollectorFailed : public std::runtime_error {
+ public:
+  explicit CollectorFailed(RunError error)
+      : std::runtime_error(error.message), error_(std::move(error)) {}
+  const RunError& error() const { return error_; }
+
+ private:
+  RunError error_;
+};
+
+// A Session that answers each query by the first registered SQL fragment it contains, and throws
+// (naming the query) for any other, so a collector's every query is accounted for.
+class FakeSession final : public Session {
+ public:
+  FakeSession& on(const std::string& sql_fragment, Rows rows);
+  // The query fails as the database would: try_query returns nullopt, query throws QueryError.
+  FakeSession& fail(const std::string& sql_fragment, const std::string& message,
+                    const std::string& sqlstate);
+  Rows query(const std::string& sql, const std::vector<Value>& params = {}) override;
+  std::optional<Rows> try_query(const std::string& sql, std::string* error = nullptr,
+                                const std::vector<Value>& params = {}) override;
+  int server_version() const override { return 150020; }
+  const std::vector<std::string>& queries() const { return queries_; }  // in the order asked
+
+ private:
+  struct Answer {
+    std::string fragment;
+    Rows rows;
+    std::optional<QueryError> error;
+  };
+  const Answer& answer(const std::string& sql);
+  std::vector<Answer> answers_;
+  std::vector<std::string> queries_;
+};
+
+// A Database without a server: connects unless told to refuse, runs each transaction on `session`
+// and records the limits it was given. A refused or dropped connection waits one second (back-off).
+class FakeDatabase final : public Database {
+ public:
+  FakeSession session;
+  int refuse_connects = 0;  // how many of the next connection attempts fail
+  int connects = 0;
+  std::vector<TransactionLimits> transactions;
+
+  bool ensure_open(std::chrono::steady_clock::time_point now, std::string* error) override;
+  bool is_open() const override { return open_; }
+  void drop(std::chrono::steady_clock::time_point now) override;
+  void run(const TransactionLimits& limits, const std::function<void(Session&)>& fn) override;
+  int server_version() const override { return session.server_version(); }
+  std::chrono::steady_clock::time_point next_attempt() const override { return next_attempt_; }
+
+ private:
+  bool open_ = false;
+  std::chrono::steady_clock::time_point next_attempt_{};
+};
+
+// A collector whose run is a test's function, for testing what runs collectors.
+class ScriptedCollector final : public Collector {
+ public:
+  using Run = std::function<Snapshot(Session&, CollectContext&)>;
+  explicit ScriptedCollector(Run run, bool writes = false, std::function<bool()> idle = {})
+      : run_(std::move(run)), writes_(writes), idle_(std::move(idle)) {}
+  Snapshot collect(Session& session, CollectContext& ctx) override { return run_(session, ctx); }
+  bool writes() const override { return writes_; }
+  bool idle(const CollectContext&) const override { return idle_ && idle_(); }
+
+ private:
+  Run run_;
+  bool writes_;
+  std::function<bool()> idle_;
+};
+
+// Rows from a header and text cells; "NULL" stands for SQL NULL.
+Rows make_rows(std::vector<std::string> columns, const std::vector<std::vector<std::string>>& cells);
 
 // The value of the one series named `name` whose labels include every pair in `labels` (histograms:
 // the _count). Absent: nullopt. Several: throws, naming them.

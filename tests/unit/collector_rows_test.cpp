@@ -1,5 +1,5 @@
-// Collectors fed canned rows through a fake Session: filtering, lock skips and NULL handling without
-// a database.
+// Collectors fed canned rows through a fake Session that answers per query: filtering, lock skips,
+// NULL handling and the logic of multi-query collectors, without a database.
 #include <array>
 
 #include <gtest/gtest.h>
@@ -9,19 +9,6 @@
 
 namespace pge {
 namespace {
-
-class FakeSession final : public Session {
- public:
-  explicit FakeSession(Rows rows) : rows_(std::move(rows)) {}
-  Rows query(const std::string&, const std::vector<Value>&) override { return rows_; }
-  std::optional<Rows> try_query(const std::string&, std::string*, const std::vector<Value>&) override {
-    return rows_;
-  }
-  int server_version() const override { return 150020; }
-
- private:
-  Rows rows_;
-};
 
 Rows table_rows() {
   std::vector<std::string> cols{"datname", "schemaname", "relname", "locked"};
@@ -52,13 +39,80 @@ TEST(TablesCollectorRows, FiltersTablesCountsLockSkipsAndOmitsSizesOfLockedTable
   target.exclude_tables.push_back({"_archive$", std::regex("_archive$", std::regex::extended)});
   CollectorSettings settings;
   CollectContext ctx{target, settings, std::chrono::system_clock::now()};
-  FakeSession session(table_rows());
+  test::FakeSession session;
+  session.on("FROM pg_stat_user_tables", table_rows());
   Snapshot s = find_collector("tables")->make()->collect(session, ctx);
   EXPECT_EQ(test::count_series(s, "pg_stat_user_tables_n_live_tup"), 2u);  // kept, migrating
   EXPECT_EQ(test::value(s, "pg_stat_user_tables_total_size_bytes", {{"relname", "kept"}}), 7);
   EXPECT_FALSE(test::find_value(s, "pg_stat_user_tables_total_size_bytes", {{"relname", "migrating"}}));
   EXPECT_EQ(test::value(s, "pg_stat_user_tables_seq_scan_total", {{"relname", "migrating"}}), 7);
   EXPECT_EQ(ctx.lock_skips, 1);
+}
+
+TEST(ActivityCollectorRows, AnswersEachOfItsTwoQueriesWithItsOwnFamilies) {
+  Target target = test::make_target("host=unused");
+  CollectorSettings settings;
+  CollectContext ctx{target, settings, std::chrono::system_clock::now()};
+  test::FakeSession session;
+  session.on("WITH states(state)",
+             test::make_rows({"datname", "state", "count", "max_tx_duration"},
+                             {{"db", "active", "3", "1.5"}, {"db", "idle", "2", "0"}}));
+  session.on("AS oldest_xact_age",
+             test::make_rows({"datname", "oldest_xact_age", "longest_query", "waiting_on_locks",
+                              "oldest_xmin_age"},
+                             {{"db", "42", "7", "1", "NULL"}}));
+  Snapshot s = find_collector("activity")->make()->collect(session, ctx);
+  EXPECT_EQ(session.queries().size(), 2u);
+  EXPECT_EQ(test::value(s, "pg_stat_activity_connections", {{"state", "active"}}), 3);
+  EXPECT_EQ(test::value(s, "pg_stat_activity_max_tx_duration", {{"state", "active"}}), 1.5);
+  EXPECT_EQ(test::value(s, "pg_stat_activity_oldest_xact_age_seconds", {{"datname", "db"}}), 42);
+  EXPECT_EQ(test::value(s, "pg_stat_activity_waiting_on_locks"), 1);
+  EXPECT_FALSE(test::find_value(s, "pg_stat_activity_oldest_xmin_age"));  // NULL: no series
+}
+
+Rows trigger_rows() {
+  return test::make_rows(
+      {"datname", "schemaname", "relname", "trigger", "funcid", "function", "locked"},
+      {{"db", "public", "a", "set_updated_at", "10", "touch_updated_at", "f"},
+       {"db", "public", "b", "set_updated_at", "10", "touch_updated_at", "f"},
+       {"db", "public", "c", "c_updated_at", "11", "c_touch", "f"},
+       {"db", "public", "d", "audit", "12", "audit_row", "f"},
+       {"db", "public", "e", "e_updated_at", "13", "e_touch", "t"}});
+}
+
+TEST(FunctionsCollectorRows, CountsSharedAndSingleTableUpdatedAtFunctionsAndSkipsLockedTables) {
+  Target target = test::make_target("host=unused");
+  CollectorSettings settings;
+  CollectContext ctx{target, settings, std::chrono::system_clock::now()};
+  test::FakeSession session;
+  session.on("FROM pg_stat_user_functions",
+             test::make_rows({"datname", "schemaname", "funcname", "signature", "calls",
+                              "total_time", "self_time"},
+                             {{"db", "public", "touch_updated_at", "", "4", "2000", "1500"}}));
+  session.on("current_setting('track_functions')", test::make_rows({"enabled"}, {{"1"}}));
+  session.on("FROM pg_trigger", trigger_rows());
+  Snapshot s = find_collector("functions")->make()->collect(session, ctx);
+  EXPECT_EQ(session.queries().size(), 3u);
+  EXPECT_EQ(test::value(s, "pg_stat_user_functions_calls_total"), 4);
+  EXPECT_DOUBLE_EQ(test::value(s, "pg_stat_user_functions_total_time_seconds_total"), 2);
+  EXPECT_EQ(test::value(s, "pg_settings_track_functions_enabled"), 1);
+  EXPECT_EQ(test::value(s, "pg_updated_at_trigger_info", {{"relname", "a"}, {"shared", "true"}}), 1);
+  EXPECT_EQ(test::value(s, "pg_updated_at_trigger_info", {{"relname", "c"}, {"shared", "false"}}), 1);
+  EXPECT_EQ(test::count_series(s, "pg_updated_at_trigger_info"), 3u);  // not audit, not locked e
+  EXPECT_EQ(test::value(s, "pg_updated_at_trigger_functions"), 2);
+  EXPECT_EQ(test::value(s, "pg_updated_at_trigger_per_table_functions"), 1);
+  EXPECT_EQ(ctx.lock_skips, 1);
+}
+
+TEST(FakeSession, RefusesAQueryItWasNotToldAbout) {
+  test::FakeSession session;
+  session.on("FROM pg_stat_user_functions", Rows{});
+  EXPECT_THROW(session.query("SELECT 1"), std::logic_error);
+  session.fail("FROM pg_class", "permission denied for table pg_class", "42501");
+  std::string error;
+  EXPECT_FALSE(session.try_query("SELECT * FROM pg_class", &error));
+  EXPECT_EQ(error, "permission denied for table pg_class");
+  EXPECT_THROW(session.query("SELECT * FROM pg_class"), QueryError);
 }
 
 TEST(EmitRows, OneSeriesPerNonNullValueWithColumnLabelsAndScale) {

@@ -1,0 +1,188 @@
+// The scheduler's per-target loop, stepped with made-up time points on a fake database: each
+// collector at its own interval, no catch-up after a stall, idle runs, failures, and reconnecting.
+#include <atomic>
+
+#include <gtest/gtest.h>
+
+#include "exporter/scheduler.h"
+#include "tests/support/test_support.h"
+
+namespace pge {
+namespace {
+
+using std::chrono::seconds;
+using TimePoint = TargetWorker::Clock::time_point;
+
+class SchedulerStep : public ::testing::Test {
+ protected:
+  // Registers a collector that counts its runs, with the given interval, behaviour and idleness.
+  void add(const std::string& name, Seconds interval, test::ScriptedCollector::Run run = {},
+           std::function<bool()> idle = {}) {
+    config_.collectors[name].interval = interval;
+    int* count = &runs_[name];
+    test::ScriptedCollector::Run counted = [count, run, name](Session& s, CollectContext& ctx) {
+      ++*count;
+      if (run) return run(s, ctx);
+      SnapshotBuilder b;
+      b.gauge("pg_" + name, "help", {}, *count);
+      return b.take();
+    };
+    collectors_.push_back(
+        {.name = name, .make = [counted, idle] {
+           return std::make_unique<test::ScriptedCollector>(counted, false, idle);
+         }});
+  }
+
+  TargetWorker& worker() {
+    if (!worker_) {
+      auto db = std::make_unique<test::FakeDatabase>();
+      db_ = db.get();
+      worker_ = std::make_unique<TargetWorker>(config_, target_, store_, std::move(db), collectors_);
+    }
+    return *worker_;
+  }
+
+  TimePoint step(seconds after_start) { return worker().step(t0_ + after_start, stopping_); }
+
+  std::shared_ptr<const Snapshot> stored(const std::string& collector) const {
+    const auto view = store_.view();
+    const auto& snapshots = view.at(target_.name).snapshots;
+    auto it = snapshots.find(collector);
+    return it == snapshots.end() ? nullptr : it->second;
+  }
+
+  Config config_;
+  Target target_ = test::make_target("host=unused", "main");
+  std::vector<CollectorInfo> collectors_;
+  SnapshotStore store_;
+  std::map<std::string, int> runs_;
+  std::atomic<bool> stopping_{false};
+  TimePoint t0_ = TimePoint{} + std::chrono::hours(1);
+  test::FakeDatabase* db_ = nullptr;
+  std::unique_ptr<TargetWorker> worker_;
+};
+
+TEST_F(SchedulerStep, RunsEachCollectorAtItsOwnInterval) {
+  add("fast", Seconds{10});
+  add("slow", Seconds{30});
+  EXPECT_EQ(step(seconds(0)), t0_ + seconds(5));  // never sleeps longer than 5 s
+  for (int t = 5; t <= 60; t += 5) step(seconds(t));
+  EXPECT_EQ(runs_["fast"], 7);  // 0, 10, ..., 60
+  EXPECT_EQ(runs_["slow"], 3);  // 0, 30, 60
+  EXPECT_EQ(db_->transactions.size(), 10u);
+  EXPECT_EQ(test::value(*stored("fast"), "pg_fast", {{"target", "main"}}), 7);
+}
+
+TEST_F(SchedulerStep, ReturnsTheEarliestNextRun) {
+  add("quick", Seconds{2});
+  add("fast", Seconds{3});
+  EXPECT_EQ(step(seconds(0)), t0_ + seconds(2));
+  EXPECT_EQ(step(seconds(2)), t0_ + seconds(3));
+  EXPECT_EQ(runs_["quick"], 2);
+  EXPECT_EQ(runs_["fast"], 1);
+}
+
+TEST_F(SchedulerStep, AfterAStallRunsOnceAndStartsANewIntervalInsteadOfCatchingUp) {
+  add("fast", Seconds{10});
+  step(seconds(0));
+  step(seconds(95));  // nine runs were missed
+  EXPECT_EQ(runs_["fast"], 2);
+  step(seconds(100));
+  EXPECT_EQ(runs_["fast"], 2);
+  step(seconds(105));
+  EXPECT_EQ(runs_["fast"], 3);
+}
+
+TEST_F(SchedulerStep, LeavesOutDisabledCollectors) {
+  add("fast", Seconds{10});
+  add("off", Seconds{10});
+  config_.collectors["off"].enabled = false;
+  step(seconds(0));
+  EXPECT_EQ(runs_["off"], 0);
+  EXPECT_FALSE(store_.view().at("main").collectors.count("off"));
+}
+
+TEST_F(SchedulerStep, AnIdleCollectorKeepsItsLastSnapshotAndStatusWithoutATransaction) {
+  bool idle = false;
+  add("statements", Seconds{10}, {}, [&idle] { return idle; });
+  step(seconds(0));
+  const CollectorStatus first = store_.status("main", "statements");
+  ASSERT_TRUE(first.success);
+  idle = true;
+  step(seconds(10));
+  EXPECT_EQ(runs_["statements"], 1);
+  EXPECT_EQ(db_->transactions.size(), 1u);
+  EXPECT_EQ(store_.status("main", "statements").last_run_unix, first.last_run_unix);
+  ASSERT_NE(stored("statements"), nullptr);
+  EXPECT_EQ(test::value(*stored("statements"), "pg_statements"), 1);
+}
+
+TEST_F(SchedulerStep, AFailedRunDropsTheSnapshotAndCountsTheErrorAndLockTimeout) {
+  bool fail = false;
+  add("tables", Seconds{10}, [&fail](Session&, CollectContext&) -> Snapshot {
+    if (fail) throw QueryError("ERROR:  canceling statement due to lock timeout", "55P03");
+    return {};
+  });
+  step(seconds(0));
+  ASSERT_NE(stored("tables"), nullptr);
+  fail = true;
+  step(seconds(10));
+  const CollectorStatus st = store_.status("main", "tables");
+  EXPECT_FALSE(st.success);
+  EXPECT_EQ(st.errors_total, 1);
+  EXPECT_EQ(st.lock_timeouts_total, 1);
+  EXPECT_EQ(st.last_error, "ERROR:  canceling statement due to lock timeout");
+  EXPECT_EQ(stored("tables"), nullptr);
+  EXPECT_TRUE(store_.view().at("main").up);  // one collector's failure is not the target's
+}
+
+TEST_F(SchedulerStep, WaitsOutTheBackOffWhileTheDatabaseIsDownThenConnects) {
+  add("fast", Seconds{10});
+  worker();
+  db_->refuse_connects = 2;
+  EXPECT_EQ(step(seconds(0)), t0_ + seconds(1));  // the back-off of the fake
+  EXPECT_FALSE(store_.view().at("main").up);
+  EXPECT_EQ(store_.view().at("main").last_error, "connection refused");
+  step(seconds(1));
+  EXPECT_EQ(runs_["fast"], 0);
+  step(seconds(2));
+  EXPECT_TRUE(store_.view().at("main").up);
+  EXPECT_EQ(db_->connects, 1);
+  EXPECT_EQ(runs_["fast"], 1);
+}
+
+TEST_F(SchedulerStep, ALostConnectionMarksTheTargetDownClearsItsSnapshotsAndReconnects) {
+  bool lose = false;
+  add("fast", Seconds{10});
+  add("flaky", Seconds{10}, [&lose](Session&, CollectContext&) -> Snapshot {
+    if (lose) throw ConnectionLost("server closed the connection unexpectedly");
+    return {};
+  });
+  step(seconds(0));
+  ASSERT_NE(stored("fast"), nullptr);
+  lose = true;
+  EXPECT_EQ(step(seconds(10)), t0_ + seconds(10));  // straight back to reconnect
+  EXPECT_FALSE(db_->is_open());
+  EXPECT_FALSE(store_.view().at("main").up);
+  EXPECT_EQ(stored("fast"), nullptr);
+  EXPECT_EQ(store_.status("main", "flaky").errors_total, 1);
+  lose = false;
+  EXPECT_EQ(step(seconds(10)), t0_ + seconds(11));  // back-off
+  step(seconds(11));
+  EXPECT_TRUE(store_.view().at("main").up);
+  EXPECT_EQ(db_->connects, 2);
+}
+
+TEST_F(SchedulerStep, StopsBetweenCollectorsWhenAskedTo) {
+  add("first", Seconds{10}, [this](Session&, CollectContext&) -> Snapshot {
+    stopping_ = true;
+    return {};
+  });
+  add("second", Seconds{10});
+  step(seconds(0));
+  EXPECT_EQ(runs_["first"], 1);
+  EXPECT_EQ(runs_["second"], 0);
+}
+
+}  // namespace
+}  // namespace pge
