@@ -29,12 +29,9 @@ declare -A PGE_PYTHON_MODULE_PACKAGE=(
 require() {
   local tool missing=()
   for tool in "$@"; do
-    command -v "$tool" >/dev/null 2>&1 && continue
-    missing+=("$tool (Debian package ${PGE_TOOL_PACKAGE[$tool]:-unknown})")
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool (Debian package ${PGE_TOOL_PACKAGE[$tool]:-unknown})")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  printf '%s: missing %s; run scripts/install-deps.sh\n' "$(basename "$0")" "${missing[*]}" >&2
-  exit 2
+  stop_if_missing "${missing[@]}"
 }
 
 # Stops (exit 2) naming every python3 module that cannot be imported and its package.
@@ -42,10 +39,15 @@ require_python_module() {
   require python3
   local module missing=()
   for module in "$@"; do
-    python3 -c "import $module" >/dev/null 2>&1 && continue
-    missing+=("python3 module $module (Debian package ${PGE_PYTHON_MODULE_PACKAGE[$module]:-unknown})")
+    python3 -c "import $module" >/dev/null 2>&1 ||
+      missing+=("python3 module $module (Debian package ${PGE_PYTHON_MODULE_PACKAGE[$module]:-unknown})")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  printf '%s: missing %s; run scripts/install-deps.sh\n' "$(basename "$0")" "${missing[*]}" >&2
+  stop_if_missing "${missing[@]}"
+}
+
+stop_if_missing() {
+  [ $# -eq 0 ] && return 0
+  printf '%s: missing %s; run scripts/install-deps.sh\n' "$(basename "$0")" "$*" >&2
   exit 2
 }
+
