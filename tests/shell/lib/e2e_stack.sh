@@ -36,7 +36,7 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: retry once a second
 # than success.
 promql() {
   curl -sfG "http://$prom_addr/api/v1/query" --data-urlencode "query=$1" \
-    | python3 -c 'import json,sys; r=json.load(sys.stdin); sys.exit(r["status"]!="success") or print(json.dumps(r["data"]["result"]))'
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); r["status"] == "success" or sys.exit(1); print(json.dumps(r["data"]["result"]))'
 }
 has_result() { [ "$(promql "$1" 2>/dev/null || echo '[]')" != "[]" ]; }
 
