@@ -9,6 +9,8 @@
 // Bloat = space a rebuild would give back: for a table, dead tuples plus free space beyond its
 // fillfactor reserve; for a btree, leaf space beyond the fillfactor target plus empty and deleted
 // pages. GIN has no such measure (pgstatginindex reports the pending list only). docs/storage.md.
+// Tables the role may not read have no visible pg_stats: no estimate, counted as skipped
+// (insufficient_privilege); the exact pass still measures them (pg_stat_scan_tables).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -106,6 +108,16 @@ SELECT current_database() AS datname, schemaname, relname, indexrelname, indexre
        -- the metapage besides the leaf pages; 24-byte page header and 16-byte btree special space
        greatest(relpages - 1 - ceil(reltuples * tuple_bytes / ((bs - 40) * fillfactor / 100)), 0) * bs AS bloat_bytes
 FROM est
+)SQL";
+
+// Tables whose pg_stats rows the role may not see (pg_stats shows only columns it may SELECT): the
+// estimate cannot size their tuples, so they are counted as skipped rather than silently missing.
+constexpr const char* kUnreadable = R"SQL(
+SELECT n.nspname AS schemaname, c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm') AND c.relpages > 0
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+  AND NOT has_any_column_privilege(c.oid, 'SELECT')
 )SQL";
 
 constexpr const char* kExtensionSchema =
@@ -209,6 +221,9 @@ class BloatCollector final : public Collector {
     locked_.clear();
     emit_estimates(out, session.query(kTableEstimate), ctx, false);
     emit_estimates(out, session.query(kIndexEstimate), ctx, true);
+    for (std::size_t r = 0, n = selected_rows(session.query(kUnreadable), ctx.target).size(); r < n; ++r) {
+      ctx.skip(kSkipPrivilege);
+    }
     const Rows ext = session.query(kExtensionSchema);
     gauge(out, kAvailable, {}, ext.empty() ? 0 : 1);
     if (ext.empty()) {

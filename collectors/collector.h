@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -25,7 +26,13 @@ struct CollectContext {
   // Relations the collector left out because another session holds an ACCESS EXCLUSIVE lock on
   // them; the scheduler exports the running total.
   int lock_skips = 0;
+  // Relations left out (or only estimated) for another reason, by reason (kSkipPrivilege).
+  std::map<std::string, int> relations_skipped{};
+  void skip(const std::string& reason) { relations_skipped[reason] += 1; }
 };
+
+// The role may not read the relation (pg_monitor without SELECT on it).
+inline constexpr const char* kSkipPrivilege = "insufficient_privilege";
 
 class Collector {
  public:

@@ -8,7 +8,10 @@
 // range keys of a time type (runway and gaps, in epoch seconds) or a numeric type (gaps only).
 // Catalog reads take no locks; sizes and the DEFAULT partition's count(*) skip relations under an
 // ACCESS EXCLUSIVE lock. The DEFAULT partition is counted exactly: it should hold (almost) nothing,
-// and rows there block the creation of the partition they belong to.
+// and rows there block the creation of the partition they belong to. A role without SELECT on it
+// (pg_monitor alone) gets the statistics' estimate instead, labelled method="estimate", and the
+// partition is counted as skipped for lack of privilege: one unreadable relation must not blind the
+// whole collector.
 #include <array>
 
 #include "collectors/collector.h"
@@ -109,8 +112,11 @@ SELECT current_database() AS datname, n.nspname AS schemaname, c.relname,
        CASE WHEN pp.is_time THEN pp.last_upper - extract(epoch FROM now())::float8 END AS runway,
        pp.gaps,
        (pt.partdefid <> 0)::int AS has_default,
-       dn.nspname AS default_schema, d.relname AS default_relname,
+       dn.nspname AS default_schema, d.relname AS default_relname, pt.partdefid::text AS default_oid,
        pt.partdefid <> 0 AND EXISTS ()SQL") + kExclusivelyLocked + R"SQL( = pt.partdefid) AS default_locked,
+       pt.partdefid <> 0 AND has_schema_privilege(dn.oid, 'USAGE')
+         AND has_table_privilege(pt.partdefid, 'SELECT') AS default_readable,
+       COALESCE(ds.n_live_tup::float8, CASE WHEN d.reltuples >= 0 THEN d.reltuples::float8 END) AS default_rows_estimate,
        (SELECT count(*) FROM pg_index x JOIN pg_class xc ON xc.oid = x.indexrelid
         WHERE x.indrelid = pt.partrelid AND xc.relkind = 'I' AND NOT x.indisvalid) AS invalid_indexes
 FROM parted pt
@@ -119,6 +125,7 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN per_parent pp ON pp.parent = pt.partrelid
 LEFT JOIN pg_class d ON d.oid = pt.partdefid
 LEFT JOIN pg_namespace dn ON dn.oid = d.relnamespace
+LEFT JOIN pg_stat_all_tables ds ON ds.relid = pt.partdefid
 )SQL";
 
 constexpr const char* kPartmanQuery = R"SQL(
@@ -179,7 +186,9 @@ constexpr std::array<const char*, 4> kPartitionLabels{"datname", "schemaname", "
 constexpr const char* kInfoHelp =
     "Partitioned table: strategy, partition key and parent partitioned table ('' at the top). Value 1.";
 constexpr const char* kDefaultRowsHelp =
-    "Exact row count (count(*)) of the DEFAULT partition: rows there block creating the partition they belong to.";
+    "Rows in the DEFAULT partition (they block creating the partition they belong to): method=\"count\" is "
+    "count(*), method=\"estimate\" is pg_stat_all_tables.n_live_tup (else pg_class.reltuples) when the role may "
+    "not read the partition.";
 
 class PartitionsCollector final : public Collector {
  public:
@@ -216,11 +225,27 @@ class PartitionsCollector final : public Collector {
         continue;
       }
       const std::string rel = quote_qualified(rows.text(r, "default_schema"), rows.text(r, "default_relname"));
-      Rows count = session.query("SELECT count(*) AS n, pg_total_relation_size(" + quote_literal(rel) + "::regclass) AS bytes FROM " + rel);
-      out.gauge("pg_partitioned_table_default_rows", kDefaultRowsHelp, labels, *count.number(0, "n"));
+      // By oid: a name lookup would need USAGE on the partition's schema.
+      const std::string size = "pg_total_relation_size(" + quote_literal(rows.text(r, "default_oid")) + "::oid)";
+      if (!rows.flag(r, "default_readable")) {
+        // pg_monitor may not read the partition: its size and statistics stand in for count(*).
+        ctx.skip(kSkipPrivilege);
+        default_bytes.back() = session.query("SELECT " + size + " AS bytes").at(0, "bytes");
+        if (auto estimate = rows.number(r, "default_rows_estimate")) {
+          out.gauge("pg_partitioned_table_default_rows", kDefaultRowsHelp, with_method(labels, "estimate"), *estimate);
+        }
+        continue;
+      }
+      Rows count = session.query("SELECT count(*) AS n, " + size + " AS bytes FROM " + rel);
+      out.gauge("pg_partitioned_table_default_rows", kDefaultRowsHelp, with_method(labels, "count"), *count.number(0, "n"));
       default_bytes.back() = count.at(0, "bytes");
     }
     emit_rows(out, with_column(rows, "default_bytes", default_bytes), kStructureMetrics, kLabels);
+  }
+
+  static Labels with_method(Labels labels, const char* method) {
+    labels.emplace_back("method", method);
+    return labels;
   }
 
   // `rows` plus one column (the DEFAULT partitions' sizes, known only after the per-row queries).

@@ -53,6 +53,7 @@ RunResult run_once(Collector& collector, Database& db, const RunRequest& request
   result.outcome = collect_in_transaction(collector, db, request, ctx);
   result.duration = Clock::now() - started;
   result.lock_skips = ctx.lock_skips;
+  result.relations_skipped = ctx.relations_skipped;
   return result;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <variant>
 
@@ -29,6 +30,7 @@ struct RunResult {
   bool ran = true;
   std::variant<Snapshot, RunError> outcome;
   int lock_skips = 0;
+  std::map<std::string, int> relations_skipped;  // other reasons than a lock (CollectContext::skip)
   Seconds duration{0};
 
   bool ok() const { return std::holds_alternative<Snapshot>(outcome); }

@@ -462,6 +462,8 @@ ConfigResult from_table(const toml::table& root, const std::string& file,
     cfg.lock_timeout = e.duration("lock_timeout").value_or(cfg.lock_timeout);
     cfg.connect_timeout = e.duration("connect_timeout", Seconds{1}).value_or(cfg.connect_timeout);
     cfg.max_backoff = e.duration("max_backoff", Seconds{1}).value_or(cfg.max_backoff);
+    cfg.query_deadline_margin =
+        e.duration("query_deadline_margin", Seconds{0.05}).value_or(cfg.query_deadline_margin);
   });
   std::set<std::string> names;
   r.each_table("target", [&](Reader& t) { read_target(t, cfg, names); });

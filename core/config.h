@@ -132,6 +132,9 @@ struct Config {
   Seconds lock_timeout{0.5};
   Seconds connect_timeout{5};
   Seconds max_backoff{60};
+  // Client-side deadline of a statement = its collector's timeout + this; cancel then, drop the
+  // connection one margin later (a server that hangs cannot enforce statement_timeout).
+  Seconds query_deadline_margin{1};
   std::vector<Target> targets;
   std::map<std::string, CollectorSettings> collectors;  // every registered collector, defaults filled
 };

@@ -1,5 +1,7 @@
 #include "core/session.h"
 
+#include <libpq-fe.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <pqxx/pqxx>
@@ -106,7 +108,14 @@ std::string ms(Seconds s) {
 std::string augment_dsn(const std::string& dsn, Seconds connect_timeout) {
   std::string out = add_key(dsn, "application_name", "pg_evolution_exporter");
   long secs = std::max(1L, static_cast<long>(connect_timeout.count() + 0.5));
-  return add_key(out, "connect_timeout", std::to_string(secs));
+  out = add_key(out, "connect_timeout", std::to_string(secs));
+  // A peer gone without a reset (host down, black hole): idle connections are probed after 10 s
+  // and given up after 3 unanswered probes 5 s apart; unacknowledged data after 30 s.
+  out = add_key(out, "keepalives", "1");
+  out = add_key(out, "keepalives_idle", "10");
+  out = add_key(out, "keepalives_interval", "5");
+  out = add_key(out, "keepalives_count", "3");
+  return add_key(out, "tcp_user_timeout", "30000");
 }
 
 std::string dsn_password(const std::string& dsn) {
@@ -158,14 +167,33 @@ Rows to_rows(const pqxx::result& r) {
   return Rows(std::move(cols), std::move(rows));
 }
 
+// A client deadline for the statements run while it lives.
+class Deadline {
+ public:
+  Deadline(QueryWatchdog& watchdog, Seconds timeout, Seconds margin) : watchdog_(watchdog) {
+    if (watchdog.interrupted()) throw ConnectionLost("shutting down");
+    using D = QueryWatchdog::Clock::duration;
+    watchdog.arm(std::chrono::duration_cast<D>(timeout + margin), std::chrono::duration_cast<D>(margin));
+  }
+  ~Deadline() { watchdog_.disarm(); }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+
+ private:
+  QueryWatchdog& watchdog_;
+};
+
 // The Session handed to a collector: a thin view of the open transaction.
 class TransactionSession final : public Session {
  public:
-  TransactionSession(pqxx::transaction_base& tx, int version, const std::string& password)
-      : tx_(tx), version_(version), password_(password) {}
+  TransactionSession(pqxx::transaction_base& tx, int version, const std::string& password,
+                     QueryWatchdog& watchdog, Seconds timeout, Seconds margin)
+      : tx_(tx), version_(version), password_(password), watchdog_(watchdog), timeout_(timeout),
+        margin_(margin) {}
 
   Rows query(const std::string& sql, const std::vector<Value>& params) override {
     try {
+      Deadline deadline(watchdog_, timeout_, margin_);
       return to_rows(exec(tx_, sql, params));
     } catch (const pqxx::broken_connection& e) {
       throw ConnectionLost(scrub(e.what(), password_));
@@ -178,6 +206,7 @@ class TransactionSession final : public Session {
                                 const std::vector<Value>& params) override {
     // A subtransaction is a savepoint: on failure only it rolls back and tx_ stays usable.
     try {
+      Deadline deadline(watchdog_, timeout_, margin_);
       pqxx::subtransaction sub(dynamic_cast<pqxx::dbtransaction&>(tx_), "try");
       Rows rows = to_rows(exec(sub, sql, params));
       sub.commit();
@@ -207,21 +236,58 @@ class TransactionSession final : public Session {
   pqxx::transaction_base& tx_;
   int version_;
   const std::string& password_;
+  QueryWatchdog& watchdog_;
+  Seconds timeout_;
+  Seconds margin_;
+};
+
+// libpqxx 6.4 keeps its PGconn private; a connection policy sees it when it connects. The policy
+// runs in the constructor, on the worker thread that reads this right afterwards.
+thread_local pqxx::internal::pq::PGconn* t_connected = nullptr;
+
+class CapturingConnect : public pqxx::connect_direct {
+ public:
+  using pqxx::connect_direct::connect_direct;
+  handle do_startconnect(handle orig) override {
+    handle h = pqxx::connect_direct::do_startconnect(orig);
+    t_connected = h;
+    return h;
+  }
 };
 
 }  // namespace
 
 struct Connection::Handle {
   explicit Handle(const std::string& dsn) : conn(dsn) {}
-  pqxx::connection conn;
+  pqxx::basic_connection_base<CapturingConnect> conn;
 };
 
-Connection::Connection(std::string dsn, Seconds connect_timeout, Seconds max_backoff)
-    : dsn_(augment_dsn(dsn, connect_timeout)), password_(dsn_password(dsn)), max_backoff_(max_backoff) {}
+Connection::Connection(std::string dsn, Seconds connect_timeout, Seconds max_backoff,
+                       std::shared_ptr<QueryWatchdog> watchdog, Seconds deadline_margin)
+    : dsn_(augment_dsn(dsn, connect_timeout)),
+      password_(dsn_password(dsn)),
+      connect_timeout_(connect_timeout),
+      max_backoff_(max_backoff),
+      margin_(deadline_margin),
+      watchdog_(watchdog ? std::move(watchdog) : std::make_shared<QueryWatchdog>()) {}
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  watchdog_->detach();
+  conn_.reset();
+}
 
 bool Connection::is_open() const { return conn_ && conn_->conn.is_open(); }
+
+void Connection::open() {
+  t_connected = nullptr;
+  conn_ = std::make_unique<Handle>(dsn_);
+  // A broken connection is dropped and replaced by a new Handle (with back-off), never reused, so
+  // the watchdog's socket and cancel handle always belong to the connection in use.
+  watchdog_->attach(conn_->conn.sock(), t_connected ? PQgetCancel(t_connected) : nullptr);
+  pqxx::nontransaction tx(conn_->conn);
+  Deadline deadline(*watchdog_, connect_timeout_, margin_);
+  tx.exec("SELECT 1");
+}
 
 bool Connection::ensure_open(std::chrono::steady_clock::time_point now, std::string* error) {
   if (is_open()) return true;
@@ -230,11 +296,10 @@ bool Connection::ensure_open(std::chrono::steady_clock::time_point now, std::str
     return false;
   }
   try {
-    conn_ = std::make_unique<Handle>(dsn_);
+    open();
     backoff_ = Seconds{1};
     return true;
   } catch (const std::exception& e) {
-    conn_.reset();
     if (error) *error = scrub(e.what(), password_);
     drop(now);
     return false;
@@ -242,9 +307,42 @@ bool Connection::ensure_open(std::chrono::steady_clock::time_point now, std::str
 }
 
 void Connection::drop(std::chrono::steady_clock::time_point now) {
+  watchdog_->detach();
   conn_.reset();
   next_attempt_ = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(backoff_);
   backoff_ = std::min(backoff_ * 2, max_backoff_);
+}
+
+template <typename Tx>
+void Connection::transact(pqxx::connection_base& conn, const std::string& set_limits, int version,
+                          const TransactionLimits& limits, const std::function<void(Session&)>& fn) {
+  // BEGIN, the SET LOCALs and the ROLLBACK/COMMIT run under a deadline too: a server that hangs
+  // hangs on them as well.
+  const Seconds timeout = limits.statement_timeout;
+  std::unique_ptr<Tx> tx;
+  {
+    Deadline deadline(*watchdog_, timeout, margin_);
+    tx = std::make_unique<Tx>(conn);
+    tx->exec(set_limits);
+  }
+  try {
+    TransactionSession session(*tx, version, password_, *watchdog_, timeout, margin_);
+    fn(session);
+  } catch (...) {
+    try {
+      Deadline deadline(*watchdog_, timeout, margin_);
+      tx->abort();
+    } catch (...) {
+      // The collector's own error is the one to report; a failed ROLLBACK adds nothing.
+    }
+    throw;
+  }
+  Deadline deadline(*watchdog_, timeout, margin_);
+  if (limits.read_only) {
+    tx->abort();
+  } else {
+    tx->commit();
+  }
 }
 
 int Connection::server_version() const { return conn_ ? conn_->conn.server_version() : 0; }
@@ -253,18 +351,12 @@ void Connection::run(const TransactionLimits& limits, const std::function<void(S
   if (!conn_) throw ConnectionLost("not connected");
   const std::string set_limits = "SET LOCAL statement_timeout = '" + ms(limits.statement_timeout) +
                                  "'; SET LOCAL lock_timeout = '" + ms(limits.lock_timeout) + "'";
+  const int version = conn_->conn.server_version();
   try {
     if (limits.read_only) {
-      pqxx::read_transaction tx(conn_->conn);
-      tx.exec(set_limits);
-      TransactionSession session(tx, conn_->conn.server_version(), password_);
-      fn(session);
+      transact<pqxx::read_transaction>(conn_->conn, set_limits, version, limits, fn);
     } else {
-      pqxx::work tx(conn_->conn);
-      tx.exec(set_limits);
-      TransactionSession session(tx, conn_->conn.server_version(), password_);
-      fn(session);
-      tx.commit();
+      transact<pqxx::work>(conn_->conn, set_limits, version, limits, fn);
     }
   } catch (const pqxx::broken_connection& e) {
     throw ConnectionLost(scrub(e.what(), password_));

@@ -15,6 +15,11 @@
 #include <vector>
 
 #include "core/duration.h"
+#include "core/query_watchdog.h"
+
+namespace pqxx {
+class connection_base;
+}
 
 namespace pge {
 
@@ -87,7 +92,8 @@ std::string quote_qualified(const std::string& schema, const std::string& name);
 // (standard_conforming_strings is on in every supported version).
 std::string quote_literal(const std::string& value);
 
-// The DSN with application_name and connect_timeout added unless the user set them.
+// The DSN with application_name, connect_timeout, TCP keepalives and tcp_user_timeout added unless
+// the user set them (a peer that vanished without a reset is then noticed by the kernel).
 std::string augment_dsn(const std::string& dsn, Seconds connect_timeout);
 // The password in a DSN ("" when none): used to scrub it out of error messages.
 std::string dsn_password(const std::string& dsn);
@@ -106,8 +112,9 @@ struct TransactionLimits {
 class Database {
  public:
   virtual ~Database() = default;
-  // Opens the connection unless it is open or the back-off delay has not passed yet.
-  // Returns whether it is open; on failure `error` holds the (password-free) reason.
+  // Opens the connection unless it is open or the back-off delay has not passed yet, and checks
+  // that it answers (SELECT 1 within connect_timeout). Returns whether it is open; on failure
+  // `error` holds the (password-free) reason.
   virtual bool ensure_open(std::chrono::steady_clock::time_point now, std::string* error) = 0;
   virtual bool is_open() const = 0;
   // Drops a broken connection and doubles the back-off (capped).
@@ -120,10 +127,15 @@ class Database {
   virtual std::chrono::steady_clock::time_point next_attempt() const = 0;
 };
 
-// The one libpqxx connection of a target.
+// The one libpqxx connection of a target. Only its watchdog is shared (the scheduler interrupts it
+// on shutdown). Every statement, the transaction's own BEGIN/SET/COMMIT included, runs under a
+// client deadline of statement_timeout + margin.
 class Connection final : public Database {
  public:
-  Connection(std::string dsn, Seconds connect_timeout, Seconds max_backoff);
+  // `watchdog` (one per target) enforces the client deadlines; `deadline_margin` is added to each
+  // statement_timeout. Without a watchdog the connection makes its own (tests, benchmarks).
+  Connection(std::string dsn, Seconds connect_timeout, Seconds max_backoff,
+             std::shared_ptr<QueryWatchdog> watchdog = nullptr, Seconds deadline_margin = Seconds{1});
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -136,9 +148,17 @@ class Connection final : public Database {
   std::chrono::steady_clock::time_point next_attempt() const override { return next_attempt_; }
 
  private:
+  // Opens the libpq connection and hands its socket and cancel handle to the watchdog.
+  void open();
+  template <typename Tx>
+  void transact(pqxx::connection_base& conn, const std::string& set_limits, int version,
+                const TransactionLimits& limits, const std::function<void(Session&)>& fn);
   std::string dsn_;
   std::string password_;
+  Seconds connect_timeout_;
   Seconds max_backoff_;
+  Seconds margin_;
+  std::shared_ptr<QueryWatchdog> watchdog_;
   Seconds backoff_{1};
   std::chrono::steady_clock::time_point next_attempt_{};
   struct Handle;  // the pqxx::connection, kept out of this header

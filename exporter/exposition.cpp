@@ -92,10 +92,49 @@ class Families {
   std::map<std::string, MetricFamily> by_name_;
 };
 
+void add_target_metrics(Families& out, const std::string& target, const TargetState& state) {
+  out.add("pg_up",
+          "Whether the target database answers (1) or not (0): connected, and no statement past its "
+          "client deadline.",
+          MetricType::Gauge, {{"target", target}}, state.up && !state.stalled ? 1 : 0);
+  const char* deadline_help =
+      "Statements that passed their client deadline (statement timeout + margin): cancel = cancel "
+      "request sent, disconnect = still no answer a margin later, connection dropped.";
+  out.add(std::string(kNs) + "client_deadline_exceeded_total", deadline_help, MetricType::Counter,
+          {{"action", "cancel"}, {"target", target}}, state.deadline_cancels_total);
+  out.add(std::string(kNs) + "client_deadline_exceeded_total", deadline_help, MetricType::Counter,
+          {{"action", "disconnect"}, {"target", target}}, state.deadline_disconnects_total);
+}
+
+void add_freshness_metrics(Families& out, const std::vector<ClientMetric::Label>& l,
+                           const CollectorStatus& st) {
+  out.add(std::string(kNs) + "collector_staleness_limit_seconds",
+          "Age of the collector's last success after which its snapshot is no longer served "
+          "(3 x interval + timeout).",
+          MetricType::Gauge, l, st.staleness_limit_seconds);
+  out.add(std::string(kNs) + "collector_stale",
+          "1 when the collector's last success is older than its staleness limit (its series are not "
+          "served).",
+          MetricType::Gauge, l, st.stale ? 1 : 0);
+  const char* skipped_help =
+      "Relations the collector left out or only estimated, by reason (locked: ACCESS EXCLUSIVE lock; "
+      "insufficient_privilege: the role may not read it).";
+  auto with_reason = [&](const std::string& reason) {
+    auto labels = l;
+    labels.push_back({"reason", reason});
+    return labels;
+  };
+  out.add(std::string(kNs) + "collector_relations_skipped_total", skipped_help, MetricType::Counter,
+          with_reason("locked"), st.lock_skips_total);
+  for (const auto& [reason, n] : st.relations_skipped_total) {
+    out.add(std::string(kNs) + "collector_relations_skipped_total", skipped_help, MetricType::Counter,
+            with_reason(reason), n);
+  }
+}
+
 void add_self_metrics(Families& out, const SnapshotStore::View& view) {
   for (const auto& [target, state] : view) {
-    out.add("pg_up", "Whether the last connection to the target database succeeded (1) or not (0).",
-            MetricType::Gauge, {{"target", target}}, state.up ? 1 : 0);
+    add_target_metrics(out, target, state);
     for (const auto& [collector, st] : state.collectors) {
       std::vector<ClientMetric::Label> l{{"collector", collector}, {"target", target}};
       out.add(std::string(kNs) + "collector_success",
@@ -120,6 +159,7 @@ void add_self_metrics(Families& out, const SnapshotStore::View& view) {
       out.add(std::string(kNs) + "collector_lock_timeouts_total",
               "Collector runs that ended at lock_timeout.", MetricType::Counter, l,
               st.lock_timeouts_total);
+      add_freshness_metrics(out, l, st);
     }
   }
 }

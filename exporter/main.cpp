@@ -191,9 +191,17 @@ int main(int argc, char** argv) {
   pge::Scheduler scheduler(config, store);
   scheduler.start();
   while (g_signal == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  spdlog::info("shutting down signal={}", static_cast<int>(g_signal));
-  scheduler.stop();
+  spdlog::info("shutting down signal={}: cancelling statements in flight, closing connections",
+               static_cast<int>(g_signal));
+  // SIGTERM must end the process within 5 s (service managers escalate to SIGKILL): statements in
+  // flight are cancelled; a worker still blocked after 4 s (in a connect) is left to the exit.
+  if (!scheduler.stop(pge::Seconds{4})) {
+    spdlog::warn("a target worker did not stop within 4 s (blocked connecting); exiting without it");
+    spdlog::shutdown();
+    std::_Exit(0);
+  }
   http.reset();
+  spdlog::info("stopped");
   spdlog::shutdown();
   return 0;
 }

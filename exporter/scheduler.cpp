@@ -10,8 +10,17 @@ namespace pge {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// A snapshot older than this is not served: three missed runs, the last one running to its timeout.
+Seconds staleness_limit(const CollectorSettings& settings) {
+  return 3 * settings.interval + settings.timeout;
 }
 
 }  // namespace
@@ -28,24 +37,26 @@ TargetWorker::TargetWorker(const Config& config, const Target& target, SnapshotS
                            std::unique_ptr<Database> db,
                            const std::vector<CollectorInfo>& collectors)
     : config_(config), target_(target), store_(store), db_(std::move(db)) {
-  std::vector<std::string> names;
+  std::vector<std::pair<std::string, double>> limits;
   for (const auto& info : collectors) {
     const CollectorSettings& settings = config_.collectors.at(info.name);
     if (!settings.enabled) continue;
     scheduled_.push_back({&info, &settings, info.make(), Clock::time_point{}, {}});
-    names.push_back(info.name);
+    limits.emplace_back(info.name, staleness_limit(settings).count());
   }
-  store_.declare(target_.name, names);
+  store_.declare(target_.name, limits);
 }
 
-TargetWorker::~TargetWorker() = default;
+TargetWorker::~TargetWorker() {
+  if (db_->is_open()) db_->drop(Clock::now());
+  spdlog::info("closed connection target={}", target_.name);
+}
 
 bool TargetWorker::connect(Clock::time_point now) {
   std::string error;
   if (!db_->ensure_open(now, &error)) {
     if (error != last_connect_error_) {
-      spdlog::warn("database unavailable target={} error=\"{}\"", target_.name,
-                   error.substr(0, error.find('\n')));
+      spdlog::warn("database unavailable target={} error=\"{}\"", target_.name, first_line(error));
       last_connect_error_ = error;
     }
     store_.set_up(target_.name, false, error);
@@ -55,7 +66,14 @@ bool TargetWorker::connect(Clock::time_point now) {
   spdlog::info("connected target={} server_version={}", target_.name, db_->server_version());
   last_connect_error_.clear();
   store_.set_up(target_.name, true);
+  store_.answered(target_.name);
   return true;
+}
+
+// A run with nothing to read: the collector vouches for its last snapshot, which stays fresh.
+void TargetWorker::record_idle(Scheduled& s) {
+  if (s.status.success) s.status.last_success_unix = unix_now();
+  store_.touch(target_.name, s.info->name, s.status);
 }
 
 // Folds one run into the collector's status and stores it. A failed run drops the collector's
@@ -68,6 +86,7 @@ void TargetWorker::record(Scheduled& s, RunResult&& result) {
   st.last_run_unix = finished - result.duration.count();
   st.duration_seconds = result.duration.count();
   st.lock_skips_total += result.lock_skips;
+  for (const auto& [reason, n] : result.relations_skipped) st.relations_skipped_total[reason] += n;
   st.success = result.ok();
   std::shared_ptr<const Snapshot> snapshot;
   if (st.success) {
@@ -103,16 +122,21 @@ TargetWorker::Clock::time_point TargetWorker::step(Clock::time_point now,
     s.next_run += interval;
     if (s.next_run <= now) s.next_run = now + interval;
     RunResult result = run_once(*s.collector, *db_, {target_, *s.settings, config_.lock_timeout});
-    if (!result.ran) continue;  // idle: its last snapshot and status stay as they are
+    if (!result.ran) {
+      record_idle(s);
+      continue;
+    }
     const bool lost = !result.ok() && result.error().connection_lost;
     const std::string message = lost ? result.error().message : "";
     record(s, std::move(result));
     if (lost) {
       db_->drop(now);
+      if (!stopping) spdlog::warn("connection lost target={} error=\"{}\"", target_.name, message);
       store_.set_up(target_.name, false, message);
       store_.clear_snapshots(target_.name);
       return now;  // reconnect on the next step
     }
+    store_.answered(target_.name);
   }
   auto next = now + std::chrono::seconds(5);
   for (const auto& s : scheduled_) next = std::min(next, s.next_run);
@@ -121,24 +145,51 @@ TargetWorker::Clock::time_point TargetWorker::step(Clock::time_point now,
 
 Scheduler::Scheduler(const Config& config, SnapshotStore& store) : config_(config), store_(store) {}
 
-Scheduler::~Scheduler() { stop(); }
+Scheduler::~Scheduler() {
+  if (!stop(Seconds{3600})) std::terminate();  // a worker that never ends is a bug, not a shutdown
+}
 
 void Scheduler::start() {
   for (const auto& target : config_.targets) {
-    workers_.emplace_back([this, &target] { run_target(target); });
+    auto watchdog = std::make_shared<QueryWatchdog>([this, name = target.name](QueryWatchdog::Action a) {
+      const bool drop = a == QueryWatchdog::Action::Disconnect;
+      spdlog::warn("statement past its client deadline target={} action={}", name,
+                   drop ? "connection dropped (no answer to the cancel)" : "cancel sent, target marked down");
+      store_.deadline_exceeded(name, drop);
+    });
+    watchdogs_.push_back(watchdog);
+    workers_.push_back(std::make_unique<Worker>());
+    Worker& w = *workers_.back();
+    w.thread = std::thread([this, &target, watchdog, &w] {
+      run_target(target, watchdog);
+      std::lock_guard<std::mutex> lock(mu_);
+      w.done = true;
+      wake_.notify_all();
+    });
   }
 }
 
-void Scheduler::stop() {
+bool Scheduler::stop(Seconds grace) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (workers_.empty()) return true;
     stopping_ = true;
   }
+  // Statements in flight are cancelled now and their connections dropped if the cancel is not
+  // answered within a second: a long statement must not hold up the shutdown.
+  for (const auto& w : watchdogs_) w->interrupt(std::chrono::seconds(1));
   wake_.notify_all();
-  for (auto& w : workers_) {
-    if (w.joinable()) w.join();
-  }
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(grace);
+  std::unique_lock<std::mutex> lock(mu_);
+  const bool all_done = wake_.wait_until(lock, deadline, [this] {
+    return std::all_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->done; });
+  });
+  lock.unlock();
+  if (!all_done) return false;  // a worker still blocked (in a connect): the caller decides
+  for (auto& w : workers_) w->thread.join();
   workers_.clear();
+  watchdogs_.clear();
+  return true;
 }
 
 bool Scheduler::sleep_until(std::chrono::steady_clock::time_point deadline) {
@@ -147,10 +198,22 @@ bool Scheduler::sleep_until(std::chrono::steady_clock::time_point deadline) {
   return !stopping_;
 }
 
-void Scheduler::run_target(const Target& target) {
+// Back-off never beyond the shortest collector interval: a healed database is back within one
+// interval.
+Seconds Scheduler::backoff_cap() const {
+  Seconds shortest = config_.max_backoff;
+  for (const auto& info : collector_registry()) {
+    const CollectorSettings& settings = config_.collectors.at(info.name);
+    if (settings.enabled) shortest = std::min(shortest, settings.interval);
+  }
+  return std::max(shortest, Seconds{1});
+}
+
+void Scheduler::run_target(const Target& target, std::shared_ptr<QueryWatchdog> watchdog) {
   TargetWorker worker(config_, target, store_,
                       std::make_unique<Connection>(target.dsn, config_.connect_timeout,
-                                                   config_.max_backoff),
+                                                   backoff_cap(), std::move(watchdog),
+                                                   config_.query_deadline_margin),
                       collector_registry());
   while (!stopping_) {
     if (!sleep_until(worker.step(std::chrono::steady_clock::now(), stopping_))) break;

@@ -1,7 +1,9 @@
 // Runs every enabled collector of every target at its own interval. One worker thread and one
 // database connection per target; collectors of a target run one after another on that connection,
-// each through `run_once` (its own transaction with statement and lock timeouts). Results go to the
-// SnapshotStore. start() and stop() are called from the main thread only.
+// each through `run_once` (its own transaction with statement and lock timeouts), every statement
+// under a client deadline (QueryWatchdog) so that a hung server marks the target down instead of
+// freezing it with pg_up 1. Results go to the SnapshotStore. start() and stop() are called from the
+// main thread only.
 #pragma once
 
 #include <atomic>
@@ -15,6 +17,7 @@
 
 #include "collectors/run_once.h"
 #include "core/config.h"
+#include "core/query_watchdog.h"
 #include "core/session.h"
 #include "exporter/store.h"
 
@@ -43,6 +46,7 @@ class TargetWorker {
   struct Scheduled;
   bool connect(Clock::time_point now);
   void record(Scheduled& s, RunResult&& result);
+  void record_idle(Scheduled& s);
 
   const Config& config_;
   const Target& target_;
@@ -60,16 +64,26 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   void start();
-  void stop();  // wakes every worker and joins it; an in-flight query ends at its statement_timeout
+  // Wakes every worker, cancels the statements in flight (their connections are dropped if the
+  // cancel is not answered within a second) and joins the workers. Returns false, leaving them
+  // running, when they have not all ended within `grace` (a connect can block for connect_timeout):
+  // the caller then exits without them.
+  bool stop(Seconds grace);
 
  private:
-  void run_target(const Target& target);
+  struct Worker {
+    std::thread thread;
+    bool done = false;  // guarded by mu_
+  };
+  Seconds backoff_cap() const;
+  void run_target(const Target& target, std::shared_ptr<QueryWatchdog> watchdog);
   // Sleeps until `deadline` or stop(); returns false when stopping.
   bool sleep_until(std::chrono::steady_clock::time_point deadline);
 
   const Config& config_;
   SnapshotStore& store_;
-  std::vector<std::thread> workers_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::shared_ptr<QueryWatchdog>> watchdogs_;
   std::mutex mu_;
   std::condition_variable wake_;
   std::atomic<bool> stopping_{false};

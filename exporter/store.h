@@ -24,12 +24,22 @@ struct CollectorStatus {
   double errors_total = 0;
   double lock_skips_total = 0;
   double lock_timeouts_total = 0;
+  // Relations skipped for other reasons than a lock, by reason (e.g. insufficient_privilege).
+  std::map<std::string, double> relations_skipped_total;
   std::size_t series = 0;
   std::string last_error;  // password-free
+  // Age of the last success after which its snapshot is no longer served (set by declare()).
+  double staleness_limit_seconds = 0;
+  bool stale = false;  // computed by view(): last success older than the limit (or none yet)
 };
 
 struct TargetState {
   bool up = false;
+  // A statement passed its client deadline; cleared when a statement answers again. pg_up is
+  // exported as up && !stalled.
+  bool stalled = false;
+  double deadline_cancels_total = 0;
+  double deadline_disconnects_total = 0;
   std::string last_error;
   std::map<std::string, CollectorStatus> collectors;
   std::map<std::string, std::shared_ptr<const Snapshot>> snapshots;
@@ -39,16 +49,27 @@ class SnapshotStore {
  public:
   using View = std::map<std::string, TargetState>;  // by target name, ordered
 
-  void declare(const std::string& target, const std::vector<std::string>& collectors);
+  // The collectors of a target with their staleness limits (seconds).
+  void declare(const std::string& target, const std::vector<std::pair<std::string, double>>& collectors);
   void set_up(const std::string& target, bool up, const std::string& error = "");
+  // A statement of the target passed its client deadline (`disconnect`: and its connection was
+  // dropped). Marks the target stalled and counts it.
+  void deadline_exceeded(const std::string& target, bool disconnect);
+  // A statement answered: the target is no longer stalled.
+  void answered(const std::string& target);
   // Stores a collector's run: its snapshot (nullptr on failure, which drops the old one: stale data
   // must not pass for current) and its status.
   void put(const std::string& target, const std::string& collector,
            std::shared_ptr<const Snapshot> snapshot, const CollectorStatus& status);
+  // Records a run that had nothing to read: the status is refreshed, the snapshot kept.
+  void touch(const std::string& target, const std::string& collector, const CollectorStatus& status);
   // Drops every snapshot of a target (its connection is gone).
   void clear_snapshots(const std::string& target);
   CollectorStatus status(const std::string& target, const std::string& collector) const;
-  View view() const;
+  // A copy of everything, with the snapshots older than their staleness limit at `now_unix` left
+  // out and marked stale.
+  View view(double now_unix) const;
+  View view() const;  // at the current time
 
  private:
   mutable std::mutex mu_;

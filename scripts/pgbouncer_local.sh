@@ -35,6 +35,7 @@ default_pool_size = 2
 logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
 ignore_startup_parameters = extra_float_digits
+admin_users = postgres
 INI
     printf '"postgres" ""\n"pge_exporter" ""\n"app" ""\n' >"$dir/userlist.txt"
     [ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"

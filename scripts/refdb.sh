@@ -33,6 +33,9 @@ done
 [ -n "$port" ] || { echo "usage: refdb.sh load|jobs --port P [--scale S] [--host H] [--fast] [--wait]" >&2; exit 2; }
 [[ "$scale" =~ ^[0-9]*\.?[0-9]+$ ]] || { echo "refdb.sh: --scale must be a positive number" >&2; exit 2; }
 
+# The tables config/sharedminds.toml names (promoted columns and their references, probes, matview
+# and retention logs, the pg_cron views): the exporter role may read these and no others.
+SHAREDMINDS_TABLES=public.context_events,public.roadmap_items,ops.matview_refresh_log,ops.retention_runs,ops.cron_job,ops.cron_job_run_details
 export PGHOST=$host PGPORT=$port PGUSER=${PGUSER:-postgres} PGOPTIONS="-c client_min_messages=warning"
 psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$1" "${@:2}"; }
 now_s() { date +%s.%N; }
@@ -85,6 +88,9 @@ load() {
     reset_db
   fi
   psql_db sharedminds -f "$root/tests/fixtures/schema.sql" >/dev/null
+  # The exporter's role: pg_monitor and SELECT on what config/sharedminds.toml names, nothing more.
+  psql_db sharedminds -v role=pge_exporter -v password=exporter -v tables="$SHAREDMINDS_TABLES" \
+    -f "$root/scripts/create-role.sql" >/dev/null
   echo "refdb: schema loaded ($(elapsed "$t0") s)"
   t=$(now_s)
   psql_db sharedminds -v scale="$scale" -f "$root/tests/fixtures/data.sql" >/dev/null

@@ -16,5 +16,9 @@ CREATE DATABASE pge_template;
 SQL
 psql -X -q -v ON_ERROR_STOP=1 -d pge_template -f "$root/tests/fixtures/schema.sql" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d pge_template -v scale=0.01 -f "$root/tests/fixtures/data.sql" >/dev/null
+# Every integration test connects as the least-privilege role that scripts/create-role.sql makes
+# for config/sharedminds.toml (the same tables as scripts/refdb.sh), never as a superuser.
+psql -X -q -v ON_ERROR_STOP=1 -d pge_template -v role=pge_exporter -v password=exporter \
+  -v tables="$(sed -n 's/^SHAREDMINDS_TABLES=//p' "$root/scripts/refdb.sh")" -f "$root/scripts/create-role.sql" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d pge_template -c "VACUUM ANALYZE" >/dev/null
 echo "test cluster on port $port with template database pge_template"

@@ -187,9 +187,13 @@ void check_exposition(const std::string& input) {
   }
   auto snapshot = std::make_shared<const pge::Snapshot>(b.take());
   pge::SnapshotStore store;
-  store.declare("t\"\\\n", {"fuzz"});
-  store.put("t\"\\\n", "fuzz", snapshot, pge::CollectorStatus{true, true, 0.1, 1, 1, 0, 0, 0, values.size(), ""});
-  const std::string text = pge::serialize(pge::build_exposition(store.view()));
+  store.declare("t\"\\\n", {{"fuzz", 60}});
+  pge::CollectorStatus status;
+  status.ran = status.success = true;
+  status.last_success_unix = status.last_run_unix = 1;
+  status.series = values.size();
+  store.put("t\"\\\n", "fuzz", snapshot, status);
+  const std::string text = pge::serialize(pge::build_exposition(store.view(1)));
   std::istringstream lines(text);
   std::string line;
   size_t fuzz_samples = 0;

@@ -217,15 +217,36 @@ TEST(Partitions, GapDefaultRowsAndInvalidPartitionedIndexAreCounted) {
   db.exec("INSERT INTO analytics_events (event_type, created_at) SELECT 'late', now() + interval '100 days'"
           " FROM generate_series(1, 7)");  // month +3: only the DEFAULT partition takes them
   db.exec("CREATE INDEX analytics_events_event_type_idx ON ONLY analytics_events (event_type)");
+  db.exec("GRANT SELECT ON analytics_events_default TO pge_exporter");  // counted exactly
   CollectorRunner runner("partitions", sharedminds_target(db.dsn("pge_exporter")));
   Snapshot s = runner.run();
   EXPECT_EQ(value(s, "pg_partitioned_table_gaps", kAnalytics), 1);
-  EXPECT_EQ(value(s, "pg_partitioned_table_default_rows", kAnalytics),
+  EXPECT_EQ(value(s, "pg_partitioned_table_default_rows", {{"relname", "analytics_events"}, {"method", "count"}}),
             db.scalar("SELECT count(*) FROM analytics_events_default"));
   EXPECT_GE(value(s, "pg_partitioned_table_default_rows", kAnalytics), 7);
   EXPECT_EQ(value(s, "pg_partitioned_table_default_bytes", kAnalytics),
             db.scalar("SELECT pg_total_relation_size('analytics_events_default')"));
   EXPECT_EQ(value(s, "pg_partitioned_table_invalid_indexes", kAnalytics), 1);
+}
+
+// The issue-17 blind spot: as pg_monitor without SELECT on the DEFAULT partition, the collector still
+// succeeds; the partition's rows come from its statistics, marked as an estimate, and it is counted.
+TEST(Partitions, UnreadableDefaultPartitionIsEstimatedAndCountedNotFatal) {
+  TestDatabase db;
+  db.exec("INSERT INTO analytics_events (event_type, created_at) SELECT 'late', now() + interval '3 years'"
+          " FROM generate_series(1, 11)");
+  ASSERT_EQ(db.scalar("SELECT has_table_privilege('pge_exporter', 'analytics_events_default', 'SELECT')::int"), 0);
+  CollectorRunner runner("partitions", sharedminds_target(db.dsn("pge_exporter")));
+  Snapshot s = runner.run();
+  EXPECT_EQ(value(s, "pg_partitioned_table_default_rows", {{"relname", "analytics_events"}, {"method", "estimate"}}),
+            db.scalar("SELECT n_live_tup FROM pg_stat_all_tables WHERE relid = 'analytics_events_default'::regclass"));
+  EXPECT_FALSE(find_value(s, "pg_partitioned_table_default_rows", {{"method", "count"}}));
+  EXPECT_EQ(value(s, "pg_partitioned_table_default_bytes", kAnalytics),
+            db.scalar("SELECT pg_total_relation_size('analytics_events_default')"));
+  EXPECT_EQ(runner.last_relations_skipped().at(kSkipPrivilege),
+            db.scalar("SELECT count(*) FROM pg_partitioned_table p WHERE p.partdefid <> 0"
+                      " AND NOT has_table_privilege('pge_exporter', p.partdefid, 'SELECT')"));
+  EXPECT_GT(value(s, "pg_partitioned_table_partitions", kAnalytics), 0);
 }
 
 TEST(Partitions, PerPartitionSeriesWhenAskedFor) {

@@ -42,6 +42,7 @@ void make_bloated_table(const TestDatabase& db, const std::string& name = "bloat
   const std::string t = "public." + name;
   db.exec("CREATE TABLE " + t + " (id int PRIMARY KEY, v int, note text) WITH (autovacuum_enabled = false)");
   db.exec("CREATE INDEX " + name + "_v_idx ON " + t + " (v)");
+  db.exec("GRANT SELECT ON " + t + " TO pge_exporter");  // its column statistics size the estimate
   db.exec("INSERT INTO " + t + " SELECT g, g * 10, md5(g::text) FROM generate_series(1, 20000) g");
   for (int i = 0; i < 3; ++i) db.exec("UPDATE " + t + " SET v = v + 1");
   // On-access pruning depends on the xmin horizon, which other sessions of the cluster (the parallel
@@ -138,6 +139,24 @@ TEST(BloatCollector, WithoutPgstattupleTheEstimateStillWorks) {
   EXPECT_EQ(value(s, "pg_bloat_exact_available"), 0);
   EXPECT_GT(value(s, "pg_table_bloat_ratio", {{"relname", "bloat_t"}, {"method", "estimate"}}), 0.5);
   EXPECT_EQ(test::count_series(s, "pg_table_bloat_ratio", {{"method", "exact"}}), 0u);
+}
+
+// Issue 17: pg_stats hides the columns of a table the role may not read, so its estimate is
+// impossible; the table is counted as skipped (not silently missing) and still measured exactly.
+TEST(BloatCollector, TablesTheRoleMayNotReadAreCountedAndStillMeasuredExactly) {
+  TestDatabase db;
+  make_bloated_table(db);
+  db.exec("REVOKE SELECT ON public.bloat_t FROM pge_exporter");
+  CollectorRunner runner("bloat", make_target(db.dsn("pge_exporter")), bloat_settings(30));
+  Snapshot s = runner.run();
+  EXPECT_FALSE(test::find_value(s, "pg_table_bloat_ratio", {{"relname", "bloat_t"}, {"method", "estimate"}}));
+  EXPECT_NEAR(value(s, "pg_table_bloat_ratio", {{"relname", "bloat_t"}, {"method", "exact"}}), table_truth(db),
+              kExactTolerance);
+  EXPECT_EQ(runner.last_relations_skipped().at(kSkipPrivilege),
+            db.scalar("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                      " WHERE c.relkind IN ('r', 'm') AND c.relpages > 0"
+                      " AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'"
+                      " AND NOT has_any_column_privilege('pge_exporter', c.oid, 'SELECT')"));
 }
 
 TEST(BloatCollector, GinPendingListMatchesPgstatginindex) {

@@ -183,6 +183,7 @@ Snapshot CollectorRunner::run() {
   }
   RunResult result = run_once(*collector_, *conn_, {target_, settings_, Config{}.lock_timeout});
   lock_skips_ = result.lock_skips;
+  relations_skipped_ = result.relations_skipped;
   if (!result.ran) return last_;
   if (!result.ok()) {
     if (result.error().connection_lost) conn_->drop(std::chrono::steady_clock::time_point{});
@@ -432,6 +433,8 @@ std::vector<Sample> ExporterProcess::wait_for(
   }, timeout_s);
   return samples;
 }
+
+bool ExporterProcess::alive() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
 
 int ExporterProcess::stop() {
   if (pid_ <= 0) return -1;

@@ -77,6 +77,8 @@ class CollectorRunner {
   // The run's snapshot (the last one when the collector was idle); throws CollectorFailed.
   Snapshot run();
   int last_lock_skips() const { return lock_skips_; }
+  // Relations the last run skipped for other reasons, by reason (CollectContext::relations_skipped).
+  const std::map<std::string, int>& last_relations_skipped() const { return relations_skipped_; }
   Target& target() { return target_; }
   CollectorSettings& settings() { return settings_; }
 
@@ -87,6 +89,7 @@ class CollectorRunner {
   std::unique_ptr<Connection> conn_;
   Snapshot last_;
   int lock_skips_ = 0;
+  std::map<std::string, int> relations_skipped_;
 };
 
 // A failed CollectorRunner::run: what() is the run's error message.
@@ -202,6 +205,8 @@ class ExporterProcess {
   std::vector<Sample> wait_for(const std::function<bool(const std::vector<Sample>&)>& pred,
                                double timeout_s) const;
   int stop();  // SIGTERM, waits; returns the exit status
+  int pid() const { return pid_; }
+  bool alive() const;  // still running (not exited, not a zombie)
 
  private:
   int pid_ = -1;

@@ -7,6 +7,16 @@
 namespace pge {
 namespace {
 
+constexpr double kNow = 1700000000;
+
+// A successful run at kNow.
+CollectorStatus fresh() {
+  CollectorStatus st;
+  st.ran = st.success = true;
+  st.last_success_unix = kNow;
+  return st;
+}
+
 std::shared_ptr<const Snapshot> tables_snapshot(const std::string& target,
                                                 std::vector<std::string> tables) {
   SnapshotBuilder b;
@@ -21,21 +31,21 @@ CollectorStatus succeeded(std::size_t series) {
   CollectorStatus ok;
   ok.ran = ok.success = true;
   ok.duration_seconds = 0.25;
-  ok.last_success_unix = 1700000000;
+  ok.last_success_unix = kNow;
   ok.series = series;
   return ok;
 }
 
 SnapshotStore::View view_with(std::shared_ptr<const Snapshot> a, std::shared_ptr<const Snapshot> b) {
   SnapshotStore store;
-  store.declare("b_target", {"tables"});
-  store.declare("a_target", {"tables"});
+  store.declare("b_target", {{"tables", 90}});
+  store.declare("a_target", {{"tables", 90}});
   store.set_up("a_target", true);
   store.set_up("b_target", false, "connection refused");
   const CollectorStatus ok = succeeded(2);
   store.put("a_target", "tables", std::move(a), ok);
   store.put("b_target", "tables", std::move(b), ok);
-  return store.view();
+  return store.view(kNow);
 }
 
 // Golden output: families merged by name across targets, series sorted, HELP escaped, self-metrics.
@@ -49,7 +59,7 @@ pg_stat_user_tables_seq_scan_total{target="a_target",relname="zeta"} 3
 pg_stat_user_tables_seq_scan_total{target="b_target",relname="mid"} 3
 )";
   EXPECT_NE(text.find(expected_tables), std::string::npos) << text;
-  const std::string expected_up = R"(# HELP pg_up Whether the last connection to the target database succeeded (1) or not (0).
+  const std::string expected_up = R"(# HELP pg_up Whether the target database answers (1) or not (0): connected, and no statement past its client deadline.
 # TYPE pg_up gauge
 pg_up{target="a_target"} 1
 pg_up{target="b_target"} 0
@@ -66,29 +76,29 @@ TEST(Exposition, LabelValuesAreEscaped) {
   SnapshotBuilder b;
   b.gauge("pg_x", "x", {{"relname", "we\"ird\\name\nline"}}, 1);
   SnapshotStore store;
-  store.put("t", "c", std::make_shared<const Snapshot>(b.take()), {});
-  auto text = serialize(build_exposition(store.view()));
+  store.put("t", "c", std::make_shared<const Snapshot>(b.take()), fresh());
+  auto text = serialize(build_exposition(store.view(kNow)));
   EXPECT_NE(text.find(R"(pg_x{relname="we\"ird\\name\nline"} 1)"), std::string::npos) << text;
 }
 
 TEST(Exposition, VanishedSeriesVanishWithTheNextSnapshot) {
   SnapshotStore store;
-  store.put("t", "tables", tables_snapshot("t", {"old_table", "kept"}), {});
-  store.put("t", "tables", tables_snapshot("t", {"kept"}), {});
-  auto text = serialize(build_exposition(store.view()));
+  store.put("t", "tables", tables_snapshot("t", {"old_table", "kept"}), fresh());
+  store.put("t", "tables", tables_snapshot("t", {"kept"}), fresh());
+  auto text = serialize(build_exposition(store.view(kNow)));
   EXPECT_EQ(text.find("old_table"), std::string::npos);
   EXPECT_NE(text.find("kept"), std::string::npos);
 }
 
 TEST(Exposition, FailedRunDropsTheCollectorsSeriesButKeepsItsStatus) {
   SnapshotStore store;
-  store.put("t", "tables", tables_snapshot("t", {"a"}), {});
+  store.put("t", "tables", tables_snapshot("t", {"a"}), fresh());
   CollectorStatus failed;
   failed.ran = true;
   failed.errors_total = 1;
   failed.last_error = "timeout";
   store.put("t", "tables", nullptr, failed);
-  auto text = serialize(build_exposition(store.view()));
+  auto text = serialize(build_exposition(store.view(kNow)));
   EXPECT_EQ(text.find("pg_stat_user_tables_seq_scan_total"), std::string::npos);
   EXPECT_NE(text.find("pg_evolution_exporter_collector_errors_total{collector=\"tables\",target=\"t\"} 1"),
             std::string::npos);
@@ -99,8 +109,8 @@ TEST(Exposition, DuplicateSeriesAreEmittedOnce) {
   b.gauge("pg_dup", "d", {{"a", "1"}}, 1);
   b.gauge("pg_dup", "d", {{"a", "1"}}, 2);
   SnapshotStore store;
-  store.put("t", "c", std::make_shared<const Snapshot>(b.take()), {});
-  auto text = serialize(build_exposition(store.view()));
+  store.put("t", "c", std::make_shared<const Snapshot>(b.take()), fresh());
+  auto text = serialize(build_exposition(store.view(kNow)));
   EXPECT_EQ(text.find("pg_dup{a=\"1\"} 2"), std::string::npos);
   EXPECT_NE(text.find("pg_dup{a=\"1\"} 1"), std::string::npos);
 }
@@ -110,8 +120,8 @@ TEST(Exposition, DuplicateSeriesAreEmittedOnce) {
 // escaped, a target that is down present only through pg_up and its collectors' status.
 TEST(Exposition, WholeOutputGolden) {
   SnapshotStore store;
-  store.declare("main", {"activity", "tables"});
-  store.declare("replica", {"tables"});
+  store.declare("main", {{"activity", 90}, {"tables", 90}});
+  store.declare("replica", {{"tables", 90}});
   store.set_up("main", true);
   store.set_up("replica", false, "connection refused");
   CollectorStatus ok = succeeded(2);
@@ -137,6 +147,12 @@ TEST(Exposition, WholeOutputGolden) {
   const std::string expected = std::string(R"(# HELP pg_evolution_exporter_build_info Version and revision of pg_evolution_exporter, constant 1.
 # TYPE pg_evolution_exporter_build_info gauge
 pg_evolution_exporter_build_info{revision=")") + PGE_REVISION + R"(",version=")" + PGE_VERSION + R"("} 1
+# HELP pg_evolution_exporter_client_deadline_exceeded_total Statements that passed their client deadline (statement timeout + margin): cancel = cancel request sent, disconnect = still no answer a margin later, connection dropped.
+# TYPE pg_evolution_exporter_client_deadline_exceeded_total counter
+pg_evolution_exporter_client_deadline_exceeded_total{action="cancel",target="main"} 0
+pg_evolution_exporter_client_deadline_exceeded_total{action="cancel",target="replica"} 0
+pg_evolution_exporter_client_deadline_exceeded_total{action="disconnect",target="main"} 0
+pg_evolution_exporter_client_deadline_exceeded_total{action="disconnect",target="replica"} 0
 # HELP pg_evolution_exporter_collector_duration_seconds Wall-clock duration of the collector's last run, database time included.
 # TYPE pg_evolution_exporter_collector_duration_seconds gauge
 pg_evolution_exporter_collector_duration_seconds{collector="activity",target="main"} 0.25
@@ -162,11 +178,26 @@ pg_evolution_exporter_collector_lock_skips_total{collector="tables",target="repl
 pg_evolution_exporter_collector_lock_timeouts_total{collector="activity",target="main"} 1
 pg_evolution_exporter_collector_lock_timeouts_total{collector="tables",target="main"} 1
 pg_evolution_exporter_collector_lock_timeouts_total{collector="tables",target="replica"} 0
+# HELP pg_evolution_exporter_collector_relations_skipped_total Relations the collector left out or only estimated, by reason (locked: ACCESS EXCLUSIVE lock; insufficient_privilege: the role may not read it).
+# TYPE pg_evolution_exporter_collector_relations_skipped_total counter
+pg_evolution_exporter_collector_relations_skipped_total{collector="activity",target="main",reason="locked"} 3
+pg_evolution_exporter_collector_relations_skipped_total{collector="tables",target="main",reason="locked"} 3
+pg_evolution_exporter_collector_relations_skipped_total{collector="tables",target="replica",reason="locked"} 0
 # HELP pg_evolution_exporter_collector_series Series produced by the collector's last successful run.
 # TYPE pg_evolution_exporter_collector_series gauge
 pg_evolution_exporter_collector_series{collector="activity",target="main"} 1
 pg_evolution_exporter_collector_series{collector="tables",target="main"} 2
 pg_evolution_exporter_collector_series{collector="tables",target="replica"} 0
+# HELP pg_evolution_exporter_collector_stale 1 when the collector's last success is older than its staleness limit (its series are not served).
+# TYPE pg_evolution_exporter_collector_stale gauge
+pg_evolution_exporter_collector_stale{collector="activity",target="main"} 0
+pg_evolution_exporter_collector_stale{collector="tables",target="main"} 0
+pg_evolution_exporter_collector_stale{collector="tables",target="replica"} 1
+# HELP pg_evolution_exporter_collector_staleness_limit_seconds Age of the collector's last success after which its snapshot is no longer served (3 x interval + timeout).
+# TYPE pg_evolution_exporter_collector_staleness_limit_seconds gauge
+pg_evolution_exporter_collector_staleness_limit_seconds{collector="activity",target="main"} 90
+pg_evolution_exporter_collector_staleness_limit_seconds{collector="tables",target="main"} 90
+pg_evolution_exporter_collector_staleness_limit_seconds{collector="tables",target="replica"} 90
 # HELP pg_evolution_exporter_collector_success Whether the collector's last run succeeded (1) or failed (0).
 # TYPE pg_evolution_exporter_collector_success gauge
 pg_evolution_exporter_collector_success{collector="activity",target="main"} 1
@@ -179,12 +210,64 @@ pg_stat_activity_connections{target="main",state="active"} 2
 # TYPE pg_stat_user_tables_seq_scan_total counter
 pg_stat_user_tables_seq_scan_total{target="main",relname="alpha"} 5
 pg_stat_user_tables_seq_scan_total{target="main",relname="we\"ird\\name"} 3
-# HELP pg_up Whether the last connection to the target database succeeded (1) or not (0).
+# HELP pg_up Whether the target database answers (1) or not (0): connected, and no statement past its client deadline.
 # TYPE pg_up gauge
 pg_up{target="main"} 1
 pg_up{target="replica"} 0
 )";
-  EXPECT_EQ(serialize(build_exposition(store.view())), expected);
+  EXPECT_EQ(serialize(build_exposition(store.view(kNow))), expected);
+}
+
+// Issue 17: a snapshot past its collector's staleness limit is not served as fresh, and a target
+// whose statement passed its client deadline is down whatever its connection says.
+TEST(Exposition, SnapshotOlderThanItsStalenessLimitIsNotServedAndMarkedStale) {
+  SnapshotStore store;
+  store.declare("t", {{"tables", 10}});
+  store.set_up("t", true);
+  store.put("t", "tables", tables_snapshot("t", {"a"}), fresh());
+  const auto at = [&](double now) { return serialize(build_exposition(store.view(now))); };
+  EXPECT_NE(at(kNow + 10).find("pg_stat_user_tables_seq_scan_total"), std::string::npos);
+  EXPECT_NE(at(kNow + 10).find("pg_evolution_exporter_collector_stale{collector=\"tables\",target=\"t\"} 0"),
+            std::string::npos);
+  const std::string late = at(kNow + 10.5);
+  EXPECT_EQ(late.find("pg_stat_user_tables_seq_scan_total"), std::string::npos) << late;
+  EXPECT_NE(late.find("pg_evolution_exporter_collector_stale{collector=\"tables\",target=\"t\"} 1"),
+            std::string::npos);
+  EXPECT_NE(late.find("pg_evolution_exporter_collector_success{collector=\"tables\",target=\"t\"} 1"),
+            std::string::npos) << "the status says success: only the staleness tells";
+  EXPECT_NE(late.find("pg_evolution_exporter_collector_staleness_limit_seconds{collector=\"tables\",target=\"t\"} 10"),
+            std::string::npos);
+}
+
+TEST(Exposition, StalledTargetIsDownAndCountsItsDeadlines) {
+  SnapshotStore store;
+  store.declare("t", {{"tables", 10}});
+  store.set_up("t", true);
+  store.deadline_exceeded("t", false);
+  std::string text = serialize(build_exposition(store.view(kNow)));
+  EXPECT_NE(text.find("pg_up{target=\"t\"} 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("pg_evolution_exporter_client_deadline_exceeded_total{action=\"cancel\",target=\"t\"} 1"),
+            std::string::npos);
+  store.deadline_exceeded("t", true);
+  store.answered("t");
+  text = serialize(build_exposition(store.view(kNow)));
+  EXPECT_NE(text.find("pg_up{target=\"t\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("pg_evolution_exporter_client_deadline_exceeded_total{action=\"disconnect\",target=\"t\"} 1"),
+            std::string::npos);
+}
+
+TEST(Exposition, RelationsSkippedAreCountedByReason) {
+  SnapshotStore store;
+  store.declare("t", {{"partitions", 10}});
+  CollectorStatus st = fresh();
+  st.lock_skips_total = 2;
+  st.relations_skipped_total["insufficient_privilege"] = 3;
+  store.put("t", "partitions", nullptr, st);
+  const std::string text = serialize(build_exposition(store.view(kNow)));
+  EXPECT_NE(text.find("pg_evolution_exporter_collector_relations_skipped_total{collector=\"partitions\",target=\"t\",reason=\"locked\"} 2"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("pg_evolution_exporter_collector_relations_skipped_total{collector=\"partitions\",target=\"t\",reason=\"insufficient_privilege\"} 3"),
+            std::string::npos);
 }
 
 }  // namespace

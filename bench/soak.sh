@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Soak: the exporter (every collector, configured as for SharedMinds, as the least-privilege role)
+# against the reference database under the pgbench workload, scraped over and over while it
+# collects. Prints RSS, open file descriptors and threads of the exporter after a warm-up and at the
+# end, and the drift (goal: < 1 MiB RSS, 0 fds, 0 threads). Not a test: it prints figures.
+#
+#   bench/soak.sh BUILD_DIR PORT [SCRAPES] [SECONDS] [SCALE]
+#     defaults: 10000 scrapes, 3600 s of collection, scale 0.01. The cluster lives in
+#     BUILD_DIR/soak-pg on PORT; the exporter listens on PORT+1.
+# Scrapes are spread evenly over SECONDS (at least one every 10 ms); the run lasts SECONDS.
+set -euo pipefail
+build=${1:?usage: soak.sh BUILD_DIR PORT [SCRAPES] [SECONDS] [SCALE]}
+port=${2:?usage: soak.sh BUILD_DIR PORT [SCRAPES] [SECONDS] [SCALE]}
+scrapes=${3:-10000} seconds=${4:-3600} scale=${5:-0.01}
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "$build" && pwd)
+dir=$build/soak-pg
+listen=$((port + 1))
+
+"$root/scripts/pg_local.sh" start "$dir" "$port"
+"$root/scripts/refdb.sh" load --port "$port" --scale "$scale" >/dev/null
+"$root/scripts/refdb.sh" jobs --port "$port" --fast >/dev/null
+
+workload_pid="" exporter_pid=""
+cleanup() {
+  [ -n "$exporter_pid" ] && kill "$exporter_pid" 2>/dev/null || true
+  [ -n "$workload_pid" ] && kill "$workload_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  "$root/scripts/pg_local.sh" stop "$dir"
+}
+trap cleanup EXIT
+
+"$root/scripts/workload.sh" --port "$port" --rate 50 --clients 2 >/dev/null 2>&1 &
+workload_pid=$!
+
+export SHAREDMINDS_DSN="host=127.0.0.1 port=$port dbname=sharedminds user=pge_exporter password=exporter"
+"$build/pg_evolution_exporter" --config.file="$root/config/sharedminds.toml" \
+  --web.listen-address="127.0.0.1:$listen" --log.level=warn 2>"$build/soak-exporter.log" &
+exporter_pid=$!
+
+usage() {
+  local rss fds threads
+  rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$exporter_pid/status")
+  threads=$(awk '/^Threads:/ { print $2 }' "/proc/$exporter_pid/status")
+  fds=$(ls "/proc/$exporter_pid/fd" | wc -l)
+  echo "$rss $fds $threads"
+}
+scrape() { curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$listen/metrics"; }
+
+# Warm-up: every collector has run at least once (the slowest default interval is 5 minutes, so
+# this is the first minute: caches, histograms and label sets reach their size).
+for _ in $(seq 300); do scrape && break; sleep 0.2; done
+warmup=$(( seconds < 60 ? seconds / 4 : 60 ))
+sleep "$warmup"
+read -r rss0 fds0 threads0 < <(usage)
+start=$(date +%s.%N)
+pause=$(awk -v s="$seconds" -v w="$warmup" -v n="$scrapes" 'BEGIN { p = (s - w) / n; if (p < 0.01) p = 0.01; printf "%.4f", p }')
+failed=0
+for _ in $(seq "$scrapes"); do
+  scrape || failed=$((failed + 1))
+  sleep "$pause"
+done
+now=$(date +%s.%N)
+remaining=$(awk -v s="$seconds" -v w="$warmup" -v a="$start" -v b="$now" 'BEGIN { r = s - w - (b - a); print (r > 0 ? int(r) : 0) }')
+sleep "$remaining"
+read -r rss1 fds1 threads1 < <(usage)
+elapsed=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
+
+printf '%-10s %12s %8s %8s\n' "" "RSS (KiB)" "fds" "threads"
+printf '%-10s %12s %8s %8s\n' "start" "$rss0" "$fds0" "$threads0"
+printf '%-10s %12s %8s %8s\n' "end" "$rss1" "$fds1" "$threads1"
+printf '%-10s %12s %8s %8s\n' "drift" "$((rss1 - rss0))" "$((fds1 - fds0))" "$((threads1 - threads0))"
+echo "scrapes: $scrapes ($failed failed) over ${elapsed} s of collection after a ${warmup} s warm-up"
+echo "collector failures logged: $(grep -c 'collector failed' "$build/soak-exporter.log" || true)"
