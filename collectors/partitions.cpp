@@ -30,7 +30,7 @@ WITH RECURSIVE tree AS (
 ), leaf AS (
   SELECT t.top, t.parent, c.oid, c.relname, n.nspname, s.n_live_tup, s.n_dead_tup, s.seq_scan,
          COALESCE(s.idx_scan, 0) AS idx_scan, s.n_tup_ins, s.n_tup_upd, s.n_tup_del,
-         EXISTS ()SQL") + kExclusivelyLocked + R"SQL( = c.oid) AS locked
+         )SQL") + exclusively_locked("c.oid") + R"SQL( AS locked
   FROM tree t JOIN pg_class c ON c.oid = t.relid AND c.relkind = 'r'
   JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
@@ -113,7 +113,7 @@ SELECT current_database() AS datname, n.nspname AS schemaname, c.relname,
        pp.gaps,
        (pt.partdefid <> 0)::int AS has_default,
        dn.nspname AS default_schema, d.relname AS default_relname, pt.partdefid::text AS default_oid,
-       pt.partdefid <> 0 AND EXISTS ()SQL") + kExclusivelyLocked + R"SQL( = pt.partdefid) AS default_locked,
+       pt.partdefid <> 0 AND )SQL") + exclusively_locked("pt.partdefid") + R"SQL( AS default_locked,
        pt.partdefid <> 0 AND has_schema_privilege(dn.oid, 'USAGE')
          AND has_table_privilege(pt.partdefid, 'SELECT') AS default_readable,
        COALESCE(ds.n_live_tup::float8, CASE WHEN d.reltuples >= 0 THEN d.reltuples::float8 END) AS default_rows_estimate,

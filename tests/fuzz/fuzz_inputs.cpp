@@ -22,7 +22,7 @@
 #include "core/config.h"
 #include "collectors/cron_schedule.h"
 #include "collectors/registry.h"
-#include "exporter/exposition.h"
+#include "exporter/render.h"
 #include "exporter/web_config.h"
 
 namespace {
@@ -193,7 +193,7 @@ void check_exposition(const std::string& input) {
   status.last_success_unix = status.last_run_unix = 1;
   status.series = values.size();
   store.put("t\"\\\n", "fuzz", snapshot, status);
-  const std::string text = pge::serialize(pge::build_exposition(store.view(1)));
+  const std::string text = pge::render_text(store.view(1));
   std::istringstream lines(text);
   std::string line;
   size_t fuzz_samples = 0;
