@@ -56,6 +56,9 @@ SerializedSnapshot self_metrics(const SnapshotStore::View& view) {
             {{"revision", PGE_REVISION}, {"version", PGE_VERSION}}, 1);
   for (const auto& [target, state] : view) {
     add_target_metrics(out, target, state);
+    out.gauge(ns + "series_budget",
+              "Most series the target may export (target.series_budget; 0 = no budget).",
+              {{"target", target}}, static_cast<double>(state.series_budget));
     for (const auto& [collector, st] : state.collectors) {
       const Labels l{{"collector", collector}, {"target", target}};
       out.gauge(ns + "collector_success", "Whether the collector's last run succeeded (1) or failed (0).",
@@ -76,6 +79,10 @@ SerializedSnapshot self_metrics(const SnapshotStore::View& view) {
       out.counter(ns + "collector_lock_timeouts_total", "Collector runs that ended at lock_timeout.", l,
                   st.lock_timeouts_total);
       add_freshness_metrics(out, l, st);
+      out.gauge(ns + "series_dropped",
+                "Per-relation series the collector's last successful run left out to keep the target "
+                "within its series budget (folded into per-schema rollups).",
+                l, static_cast<double>(st.series_dropped));
     }
   }
   return serialize_snapshot(out.take());

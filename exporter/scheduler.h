@@ -19,6 +19,7 @@
 #include "core/config.h"
 #include "core/query_watchdog.h"
 #include "core/session.h"
+#include "exporter/series_budget.h"
 #include "exporter/store.h"
 
 namespace pge {
@@ -52,6 +53,7 @@ class TargetWorker {
   const Target& target_;
   SnapshotStore& store_;
   std::unique_ptr<Database> db_;
+  SeriesBudget budget_;
   std::vector<Scheduled> scheduled_;
   std::string last_connect_error_;
 };

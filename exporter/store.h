@@ -34,6 +34,7 @@ struct CollectorStatus {
   // Age of the last success after which its snapshot is no longer served (set by declare()).
   double staleness_limit_seconds = 0;
   bool stale = false;  // computed by view(): last success older than the limit (or none yet)
+  std::size_t series_dropped = 0;  // left out of the last successful run by the series budget
 };
 
 struct TargetState {
@@ -43,6 +44,7 @@ struct TargetState {
   bool stalled = false;
   double deadline_cancels_total = 0;
   double deadline_disconnects_total = 0;
+  std::size_t series_budget = 0;  // 0 = none
   std::string last_error;
   std::map<std::string, CollectorStatus> collectors;
   std::map<std::string, std::shared_ptr<const SerializedSnapshot>> snapshots;
@@ -60,6 +62,7 @@ class SnapshotStore {
   void deadline_exceeded(const std::string& target, bool disconnect);
   // A statement answered: the target is no longer stalled.
   void answered(const std::string& target);
+  void set_series_budget(const std::string& target, std::size_t budget);
   // Stores a collector's run: its snapshot, serialized here on the caller's thread (nullptr on
   // failure, which drops the old one: stale data must not pass for current) and its status.
   void put(const std::string& target, const std::string& collector,
