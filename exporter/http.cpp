@@ -5,16 +5,18 @@
 #include <condition_variable>
 #include <cstring>
 #include <ctime>
+#include <iterator>
 #include <mutex>
 #include <sstream>
 
 #include <CivetServer.h>
 #include <civetweb.h>
 #include <openssl/ssl.h>
-#include <spdlog/spdlog.h>
 
+#include "core/log.h"
 #include "exporter/basic_auth.h"
 #include "exporter/exposition.h"
+#include "exporter/process_metrics.h"
 #include "exporter/tls_context.h"
 
 namespace pge {
@@ -124,9 +126,13 @@ int serve_metrics(mg_connection* conn, State& state) {
   }
   std::string body;
   try {
-    body = serialize(build_exposition(state.store.view()));
+    auto families = build_exposition(state.store.view());
+    auto process = process_metric_families();
+    families.insert(families.end(), std::make_move_iterator(process.begin()),
+                    std::make_move_iterator(process.end()));
+    body = serialize(families);
   } catch (const std::exception& e) {
-    spdlog::error("building /metrics failed: {}", e.what());
+    log::error("building /metrics failed", {{"err", e.what()}});
   }
   release_scrape_slot(state);
   return send(conn, state, 200, "text/plain; version=0.0.4; charset=utf-8", body);
@@ -157,17 +163,18 @@ int begin_request(mg_connection* conn) {
   if (method != "GET" && method != "HEAD") {
     return send(conn, state, 405, "text/plain; charset=utf-8", "only GET and HEAD\n", "Allow: GET, HEAD\r\n");
   }
-  if (uri == "/metrics") return serve_metrics(conn, state);
+  if (uri == state.settings.telemetry_path) return serve_metrics(conn, state);
   if (uri == "/healthz") return send(conn, state, 200, "text/plain; charset=utf-8", "ok\n");
   if (uri == "/") {
     return send(conn, state, 200, "text/html; charset=utf-8",
-                render_landing_page(state.store.view(), state.auth.enabled()));
+                render_landing_page(state.store.view(), state.auth.enabled(),
+                                    state.settings.telemetry_path));
   }
   return send(conn, state, 404, "text/plain; charset=utf-8", "not found\n");
 }
 
 int log_message(const mg_connection*, const char* message) {
-  spdlog::warn("http server: {}", message);
+  log::warn("http server", {{"err", message}});
   return 1;
 }
 
@@ -196,14 +203,15 @@ std::string listening_ports(const HttpSettings& settings) {
 
 }  // namespace
 
-std::string render_landing_page(const SnapshotStore::View& view, bool show_errors) {
+std::string render_landing_page(const SnapshotStore::View& view, bool show_errors,
+                                const std::string& telemetry_path) {
   std::ostringstream h;
   h << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>pg_evolution_exporter</title>"
        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.bad{color:#b00}</style>"
        "</head><body><h1>pg_evolution_exporter</h1><p>Version "
     << PGE_VERSION << " (" << PGE_REVISION
-    << "). <a href=\"/metrics\">Metrics</a> &middot; <a href=\"/healthz\">Health</a></p>";
+    << "). <a href=\"" << html_escape(telemetry_path) << "\">Metrics</a> &middot; <a href=\"/healthz\">Health</a></p>";
   if (!show_errors) {
     h << "<p>Error details are in the exporter's log (shown here only when basic auth is on).</p>";
   }
