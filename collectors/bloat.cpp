@@ -11,7 +11,6 @@
 // pages. GIN has no such measure (pgstatginindex reports the pending list only). docs/storage.md.
 // Tables the role may not read have no visible pg_stats: no estimate, counted as skipped
 // (insufficient_privilege); the exact pass still measures them (pg_stat_scan_tables).
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
@@ -19,6 +18,7 @@
 #include <set>
 
 #include "collectors/collector.h"
+#include "core/log.h"
 
 namespace pge {
 namespace {
@@ -302,7 +302,7 @@ class BloatCollector final : public Collector {
     if (!m || m->empty()) {
       // A lock taken since the candidate query (lock_timeout), the budget running out
       // (statement_timeout), or the relation dropped meanwhile.
-      spdlog::debug("exact bloat skipped relid={} error=\"{}\"", relid, error.substr(0, error.find('\n')));
+      log::debug("exact bloat skipped", {{"relid", relid}, {"err", error}});
       if (error.find("lock timeout") != std::string::npos) locked_.insert(relid);
       return error.find("statement timeout") != std::string::npos ? Outcome::kOutOfTime : Outcome::kFailed;
     }
@@ -342,7 +342,7 @@ class BloatCollector final : public Collector {
 
   void warn_once(const std::string& message) {
     if (warned_) return;
-    spdlog::warn("collector=bloat {}", message);
+    log::warn(message, {{"collector", "bloat"}});
     warned_ = true;
   }
 

@@ -3,7 +3,7 @@
 #include <libpq-fe.h>
 #include <sys/socket.h>
 
-#include <spdlog/spdlog.h>
+#include "core/log.h"
 
 namespace pge {
 
@@ -15,7 +15,7 @@ void send_cancel(std::shared_ptr<void> handle) {
   std::thread([handle = std::move(handle)] {
     char error[256] = {0};
     if (!PQcancel(static_cast<PGcancel*>(handle.get()), error, sizeof error)) {
-      spdlog::debug("cancel request failed: {}", error);
+      log::debug("cancel request failed", {{"err", error}});
     }
   }).detach();
 }

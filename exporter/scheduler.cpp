@@ -4,17 +4,15 @@
 
 #include <algorithm>
 
-#include <spdlog/spdlog.h>
 
 #include "collectors/registry.h"
+#include "core/log.h"
 
 namespace pge {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 // Runs that built at least this many series give their memory back to the system afterwards.
 constexpr std::size_t kTrimAfterSeries = 10000;
@@ -55,21 +53,21 @@ TargetWorker::TargetWorker(const Config& config, const Target& target, SnapshotS
 
 TargetWorker::~TargetWorker() {
   if (db_->is_open()) db_->drop(Clock::now());
-  spdlog::info("closed connection target={}", target_.name);
+  log::info("closed connection", {{"target", target_.name}});
 }
 
 bool TargetWorker::connect(Clock::time_point now) {
   std::string error;
   if (!db_->ensure_open(now, &error)) {
     if (error != last_connect_error_) {
-      spdlog::warn("database unavailable target={} error=\"{}\"", target_.name, first_line(error));
+      log::warn("database unavailable", {{"target", target_.name}, {"err", error}});
       last_connect_error_ = error;
     }
     store_.set_up(target_.name, false, error);
     store_.clear_snapshots(target_.name);
     return false;
   }
-  spdlog::info("connected target={} server_version={}", target_.name, db_->server_version());
+  log::info("connected", {{"target", target_.name}, {"server_version", db_->server_version()}});
   last_connect_error_.clear();
   store_.set_up(target_.name, true);
   store_.answered(target_.name);
@@ -104,7 +102,7 @@ void TargetWorker::record(Scheduled& s, RunResult&& result) {
     st.series = snapshot->series();
     st.last_error.clear();
     if (was_failing) {
-      spdlog::info("collector recovered target={} collector={}", target_.name, s.info->name);
+      log::info("collector recovered", {{"target", target_.name}, {"collector", s.info->name}});
     }
   } else {
     const RunError& error = result.error();
@@ -112,13 +110,13 @@ void TargetWorker::record(Scheduled& s, RunResult&& result) {
     st.lock_timeouts_total += error.is_lock_timeout() ? 1 : 0;
     st.series = 0;
     if (error.message != st.last_error) {
-      spdlog::warn("collector failed target={} collector={} error=\"{}\"", target_.name,
-                   s.info->name, error.message);
+      log::warn("collector failed",
+                {{"target", target_.name}, {"collector", s.info->name}, {"err", error.message}});
     }
     st.last_error = error.message;
   }
-  spdlog::debug("collector ran target={} collector={} duration_ms={:.1f} success={}", target_.name,
-                s.info->name, st.duration_seconds * 1000, st.success);
+  log::debug("collector ran", {{"target", target_.name}, {"collector", s.info->name},
+                              {"duration_seconds", st.duration_seconds}, {"success", st.success}});
   store_.put(target_.name, s.info->name, std::move(snapshot), st);
   // A big run's uncut snapshot (hundreds of MB of ClientMetric objects at 10,000 tables) is freed
   // by now, but glibc keeps the pages resident; measured at 10,000 tables, handing them back drops
@@ -144,7 +142,7 @@ TargetWorker::Clock::time_point TargetWorker::step(Clock::time_point now,
     record(s, std::move(result));
     if (lost) {
       db_->drop(now);
-      if (!stopping) spdlog::warn("connection lost target={} error=\"{}\"", target_.name, message);
+      if (!stopping) log::warn("connection lost", {{"target", target_.name}, {"err", message}});
       store_.set_up(target_.name, false, message);
       store_.clear_snapshots(target_.name);
       return now;  // reconnect on the next step
@@ -166,8 +164,9 @@ void Scheduler::start() {
   for (const auto& target : config_.targets) {
     auto watchdog = std::make_shared<QueryWatchdog>([this, name = target.name](QueryWatchdog::Action a) {
       const bool drop = a == QueryWatchdog::Action::Disconnect;
-      spdlog::warn("statement past its client deadline target={} action={}", name,
-                   drop ? "connection dropped (no answer to the cancel)" : "cancel sent, target marked down");
+      log::warn("statement past its client deadline",
+                {{"target", name}, {"action", drop ? "disconnect" : "cancel"},
+                 {"effect", drop ? "connection dropped (no answer to the cancel)" : "target marked down"}});
       store_.deadline_exceeded(name, drop);
     });
     watchdogs_.push_back(watchdog);

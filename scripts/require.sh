@@ -18,6 +18,8 @@ declare -A PGE_TOOL_PACKAGE=(
   [prometheus-alertmanager]=prometheus-alertmanager [amtool]=prometheus-alertmanager
   [pgrep]=procps
   [flock]=util-linux [runuser]=util-linux [setsid]=util-linux
+  [help2man]=help2man [dpkg-deb]=dpkg [dpkg-shlibdeps]=dpkg-dev
+  [debootstrap]=debootstrap [systemd-analyze]=systemd
 )
 
 # Python modules imported by the test scripts and grafana/build_dashboards.py.
