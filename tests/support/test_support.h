@@ -208,7 +208,6 @@ class ExporterProcess {
   std::vector<Sample> wait_for(const std::function<bool(const std::vector<Sample>&)>& pred,
                                double timeout_s) const;
   int stop();  // SIGTERM, waits; returns the exit status
-  int pid() const { return pid_; }
   bool alive() const;  // still running (not exited, not a zombie)
 
  private:
