@@ -17,9 +17,9 @@ source "$(dirname "$0")/require.sh"
 ROOT=${PGE_PG17_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/pg_evolution_exporter/trixie-pg17}
 MIRROR=${PGE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PGBIN=/usr/lib/postgresql/17/bin
-# postgresql-17-cron and -partman: the reference database and pg_local.sh's configuration preload
-# pg_cron; trixie packages both for 17.
-PACKAGES=(postgresql-17 postgresql-contrib postgresql-17-cron postgresql-17-partman locales-all)
+# pg_cron: scripts/pg_conf.sh preloads it; pg_cron and pg_partman: the test schema and the reference
+# database create both. Trixie packages both for 17. C.UTF-8 (initdb's locale) comes with libc-bin.
+PACKAGES=(postgresql-17 postgresql-contrib postgresql-17-cron postgresql-17-partman)
 READY_MARK=$ROOT/.pge-ready
 
 usage() { echo "usage: pg17_root.sh root | start DIR PORT | stop DIR | restart DIR" >&2; exit 2; }
