@@ -6,9 +6,10 @@
 #   pg17_root.sh start DIR PORT    initdb (first time) and start a cluster; DIR is a host path
 #   pg17_root.sh stop DIR          fast shutdown; no-op when not running
 #   pg17_root.sh restart DIR
-# DIR only names the cluster (scripts/pg_local.sh's argument, so callers need not know the version):
-# the chrooted server cannot see host paths, so its data and server.log live in the root under
-# /srv/pge/<DIR with / turned into _>. Nothing is written to DIR on the host.
+# DIR is scripts/pg_local.sh's argument, so callers need not know the version. The chrooted server
+# cannot see host paths: its data and server.log live in the root under /srv/pge/<DIR with / turned
+# into _>, and DIR on the host holds only the file PG17_CLUSTER naming them. As with 15, removing DIR
+# means a fresh cluster at the next start.
 # Needs root (debootstrap, chroot). PGE_PG17_ROOT overrides the cache directory; PGE_DEBIAN_MIRROR
 # the mirror.
 set -euo pipefail
@@ -72,12 +73,24 @@ init_cluster() {
   "$(dirname "$0")/pg_conf.sh" "$port" "$data" >>"$ROOT$data/postgresql.conf"
 }
 
+# A cluster in the root whose DIR was removed on the host is thrown away, running or not.
+drop_orphan_cluster() {
+  [ -f "$dir/PG17_CLUSTER" ] && return 0
+  if [ -f "$ROOT$data/PG_VERSION" ] && pg_ctl status >/dev/null 2>&1; then pg_ctl -m immediate -w stop >/dev/null; fi
+  rm -rf "${ROOT:?}$data" "$ROOT$data.initdb.log"
+}
+
 case "$cmd" in
   start)
     port=${3:-}
     [ -n "$port" ] || usage
     make_root
-    [ -f "$ROOT$data/PG_VERSION" ] || init_cluster "$port"
+    drop_orphan_cluster
+    if [ ! -f "$ROOT$data/PG_VERSION" ]; then
+      init_cluster "$port"
+      mkdir -p "$dir"
+      echo "$ROOT$data" >"$dir/PG17_CLUSTER"
+    fi
     if pg_ctl status >/dev/null 2>&1; then exit 0; fi
     pg_ctl -l "$data/server.log" -w -t 60 start >/dev/null || { tail -n 30 "$ROOT$data/server.log" >&2; exit 1; }
     ;;

@@ -27,6 +27,8 @@ as_owner() {
 init_cluster() {
   local port=$1
   mkdir -p "$dir"
+  # A DIR last used with PGE_TEST_PG=17 holds only pg17_root.sh's marker; initdb wants it empty.
+  rm -f "$dir/PG17_CLUSTER"
   [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
   chmod 700 "$dir"
   as_owner "$PGBIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir.initdb.log" 2>&1 \
