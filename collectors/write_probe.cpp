@@ -8,9 +8,9 @@
 #include <memory>
 
 #include <pqxx/pqxx>
-#include <spdlog/spdlog.h>
 
 #include "collectors/collector.h"
+#include "core/log.h"
 #include "latency/latency_estimator.h"
 
 namespace pge {
@@ -73,7 +73,7 @@ class WriteProbeCollector final : public Collector {
     if (conn_ && !conn_->is_open()) conn_.reset();
     std::string error = scrub(what, dsn_password(wp.dsn));
     error = error.substr(0, error.find('\n'));
-    if (error != last_error_) spdlog::warn("write probe failed error=\"{}\"", error);
+    if (error != last_error_) log::warn("write probe failed", {{"err", error}});
     last_error_ = std::move(error);
   }
 

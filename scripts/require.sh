@@ -18,8 +18,9 @@ declare -A PGE_TOOL_PACKAGE=(
   [prometheus-alertmanager]=prometheus-alertmanager [amtool]=prometheus-alertmanager
   [pgrep]=procps
   [flock]=util-linux [runuser]=util-linux [setsid]=util-linux
-  # The PostgreSQL 17 test server runs in a Debian 13 root (scripts/pg17_root.sh).
-  [debootstrap]=debootstrap [chroot]=coreutils
+  [help2man]=help2man [dpkg-deb]=dpkg [dpkg-shlibdeps]=dpkg-dev
+  # debootstrap and chroot also run the PostgreSQL 17 test server in a Debian 13 root (scripts/pg17_root.sh).
+  [debootstrap]=debootstrap [chroot]=coreutils [systemd-analyze]=systemd
 )
 
 # Python modules imported by the test scripts and grafana/build_dashboards.py.

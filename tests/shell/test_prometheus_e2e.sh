@@ -20,10 +20,13 @@ pg_port=25541 prom_addr=127.0.0.1:25542 exporter_addr=127.0.0.1:25543
 work="$build/e2e-prometheus"
 pgdir="$build/e2e-pg"
 exporter="$build/pg_evolution_exporter"
+# Its log, in JSON, joins the others that tests/logs/check_exporter_logs.py parses after the run.
+exporter_log="$build/exporter-logs/shell_prometheus_e2e.json"
+mkdir -p "$build/exporter-logs"
 
 fail() {
   echo "FAIL: $*" >&2
-  for log in "$work"/*.log; do [ -f "$log" ] && { echo "--- $log (tail)" >&2; tail -n 20 "$log" >&2; }; done
+  for log in "$work"/*.log "$exporter_log"; do [ -f "$log" ] && { echo "--- $log (tail)" >&2; tail -n 20 "$log" >&2; }; done
   exit 1
 }
 source "$root/scripts/require.sh"
@@ -77,7 +80,8 @@ export SHAREDMINDS_DSN="host=127.0.0.1 port=$pg_port dbname=sharedminds user=pge
 export SHAREDMINDS_PROBE_DSN="host=127.0.0.1 port=$pg_port dbname=sharedminds user=pge_probe_writer password=probe"
 "$exporter" --config.check --config.file="$work/exporter.toml" >"$work/config-check.log" 2>&1 \
   || fail "generated exporter config rejected (see $work/config-check.log)"
-"$exporter" --config.file="$work/exporter.toml" --web.listen-address="$exporter_addr" >"$work/exporter.log" 2>&1 &
+"$exporter" --config.file="$work/exporter.toml" --web.listen-address="$exporter_addr" --log.format=json \
+  >"$work/exporter.log" 2>"$exporter_log" &
 pids+=($!)
 wait_for 30 "exporter /metrics with pg_up 1" \
   sh -c "curl -sf http://$exporter_addr/metrics | grep -q '^pg_up{target=\"sharedminds\"} 1'"
