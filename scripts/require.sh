@@ -19,7 +19,8 @@ declare -A PGE_TOOL_PACKAGE=(
   [pgrep]=procps
   [flock]=util-linux [runuser]=util-linux [setsid]=util-linux
   [help2man]=help2man [dpkg-deb]=dpkg [dpkg-shlibdeps]=dpkg-dev
-  [debootstrap]=debootstrap [systemd-analyze]=systemd
+  # debootstrap and chroot also run the PostgreSQL 17 test server in a Debian 13 root (scripts/pg17_root.sh).
+  [debootstrap]=debootstrap [chroot]=coreutils [systemd-analyze]=systemd
 )
 
 # Python modules imported by the test scripts and grafana/build_dashboards.py.
