@@ -465,7 +465,7 @@ TEST_F(FaultSuite, SigtermDuringALongStatementEndsWithinFiveSeconds) {
   record("SIGTERM during pg_sleep(600)", took, 0, 0);
   EXPECT_LT(took, 5.0);
   EXPECT_THAT(exporter.log(), HasSubstr("cancel"));
-  EXPECT_THAT(exporter.log(), HasSubstr("closed connection target=db"));
+  EXPECT_THAT(exporter.log(), HasSubstr(R"("msg":"closed connection","target":"db")"));
   EXPECT_TRUE(test::eventually([&] { return cluster_.exporter_pids().empty(); }, 3)) << "the session outlived the exporter";
 }
 
