@@ -100,7 +100,18 @@ struct MatviewSource {
 };
 
 struct RetentionLog {
-  std::string table;  // e.g. ops.retention_runs (started_at, finished_at, rows_archived, rows_deleted, succeeded)
+  std::string table;  // e.g. ops.retention_runs (started_at, finished_at, cutoff, rows_archived, rows_deleted, succeeded)
+  std::optional<Seconds> keep;          // the retention policy: rows younger than this must survive a run
+  std::optional<Seconds> max_interval;  // the longest a successful run may be apart from the next
+};
+
+// A Phase 3 stage (`[[target.stage]]`): when a migration step started and, once over, ended. Exported
+// by the `stages` collector so that dashboards and rules can set latency during a stage against the
+// days before it.
+struct Stage {
+  std::string name;
+  double started_at = 0;           // Unix time
+  std::optional<double> ended_at;  // absent while the stage runs
 };
 
 struct Target {
@@ -115,6 +126,7 @@ struct Target {
   std::vector<TableThreshold> table_thresholds;
   std::vector<MatviewSource> matviews;
   RetentionLog retention;
+  std::vector<Stage> stages;
   Pattern updated_at_trigger;  // trigger/function names that maintain updated_at
 
   // True when schema.table passes the include/exclude patterns (exclude wins).

@@ -18,6 +18,8 @@ declare -A PGE_TOOL_PACKAGE=(
   [prometheus-alertmanager]=prometheus-alertmanager [amtool]=prometheus-alertmanager
   [pgrep]=procps
   [flock]=util-linux [runuser]=util-linux [setsid]=util-linux
+  # tests/shell/test_grafana_schema.sh type-checks the dashboards with @grafana/schema from npm.
+  [node]=nodejs [npm]=npm
 )
 
 # Python modules imported by the test scripts and grafana/build_dashboards.py.

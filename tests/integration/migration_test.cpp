@@ -380,6 +380,29 @@ TEST(CronJobs, WithoutPgCronOnlyInstalledZeroAndRetentionFromItsRecord) {
   EXPECT_EQ(value(s, "pg_retention_last_run_rows_deleted"), 8);
 }
 
+// The seed's High risk: a retention run that deletes too much. The real procedure run with 9 days
+// instead of 90 must show as a 9-day cutoff age next to the configured 90 days.
+TEST(CronJobs, RetentionCutoffAgeOfANineDayRunIsNineDaysAgainstTheConfiguredNinety) {
+  TestDatabase db;
+  Target target = sharedminds_target(db.dsn("pge_exporter"));
+  target.retention.keep = Seconds{90 * 86400};
+  target.retention.max_interval = Seconds{8 * 86400};
+  CollectorRunner runner("cron_jobs", target);
+  db.exec("CALL ops.run_retention(90)");
+  Snapshot s = runner.run();
+  EXPECT_DOUBLE_EQ(value(s, "pg_retention_last_run_cutoff_age_seconds"),
+                   db.scalar("SELECT extract(epoch FROM started_at - cutoff) FROM ops.retention_runs"));
+  EXPECT_EQ(value(s, "pg_retention_keep_seconds"), 90 * 86400);
+  EXPECT_EQ(value(s, "pg_retention_max_interval_seconds"), 8 * 86400);
+
+  db.exec("CALL ops.run_retention(9)");
+  s = runner.run();
+  const double truth = db.scalar("SELECT extract(epoch FROM started_at - cutoff) FROM ops.retention_runs ORDER BY started_at DESC LIMIT 1");
+  EXPECT_NEAR(truth, 9 * 86400, 3600);  // DST may make "9 days" an hour longer or shorter
+  EXPECT_DOUBLE_EQ(value(s, "pg_retention_last_run_cutoff_age_seconds"), truth);
+  EXPECT_LT(value(s, "pg_retention_last_run_cutoff_age_seconds"), value(s, "pg_retention_keep_seconds") - 3600);
+}
+
 // The cluster's pg_cron runs jobs of the database `sharedminds` only (cron.database_name). The
 // database is made from the template once and kept: dropping it would terminate pg_cron's launcher,
 // which then stays down until the server restarts. Each test starts with no jobs and no runs.
