@@ -66,6 +66,10 @@ std::string quote_doubling(const std::string& text, char quote) {
 
 }  // namespace
 
+std::string marked(const std::string& sql) { return std::string(kStatementMarker) + " " + sql; }
+
+bool is_marked(const std::string& text) { return text.rfind(kStatementMarker, 0) == 0; }
+
 std::string quote_ident(const std::string& name) { return quote_doubling(name, '"'); }
 
 std::string quote_qualified(const std::string& schema, const std::string& name) {
@@ -158,17 +162,16 @@ Rows to_rows(const pqxx::result& r) {
   return Rows(std::move(cols), std::move(rows));
 }
 
-// The Session handed to a collector: a thin view of the open transaction.
+// The Session handed to a collector: a thin view of the transaction the Connection opened on a
+// nontransaction (statements sent as they are). After a broken connection it refuses to send more.
 class TransactionSession final : public Session {
  public:
-  TransactionSession(pqxx::transaction_base& tx, int version, const std::string& password)
+  TransactionSession(pqxx::nontransaction& tx, int version, const std::string& password)
       : tx_(tx), version_(version), password_(password) {}
 
   Rows query(const std::string& sql, const std::vector<Value>& params) override {
     try {
-      return to_rows(exec(tx_, sql, params));
-    } catch (const pqxx::broken_connection& e) {
-      throw ConnectionLost(scrub(e.what(), password_));
+      return to_rows(send(marked(sql), params));
     } catch (const pqxx::sql_error& e) {
       throw QueryError(scrub(e.what(), password_), sqlstate_of(e));
     }
@@ -176,37 +179,47 @@ class TransactionSession final : public Session {
 
   std::optional<Rows> try_query(const std::string& sql, std::string* error,
                                 const std::vector<Value>& params) override {
-    // A subtransaction is a savepoint: on failure only it rolls back and tx_ stays usable.
+    // A savepoint: on failure only it rolls back and the transaction stays usable.
+    send(marked("SAVEPOINT pge_try"));
     try {
-      pqxx::subtransaction sub(dynamic_cast<pqxx::dbtransaction&>(tx_), "try");
-      Rows rows = to_rows(exec(sub, sql, params));
-      sub.commit();
+      Rows rows = to_rows(send(marked(sql), params));
+      send(marked("RELEASE SAVEPOINT pge_try"));
       return rows;
-    } catch (const pqxx::broken_connection& e) {
-      throw ConnectionLost(scrub(e.what(), password_));
     } catch (const pqxx::sql_error& e) {
       if (error) *error = scrub(first_line(e.what()), password_);
+      send(marked("ROLLBACK TO SAVEPOINT pge_try"));
       return std::nullopt;
     }
   }
 
   int server_version() const override { return version_; }
 
+  // Sends one marked statement outside any collector (BEGIN, the limits, the end).
+  void control(const std::string& sql) { send(sql); }
+  bool broken() const { return broken_; }
+
  private:
   static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-  static pqxx::result exec(pqxx::transaction_base& tx, const std::string& sql,
-                           const std::vector<Value>& params) {
-    if (params.empty()) return tx.exec(sql);
-    std::vector<const char*> raw;
-    raw.reserve(params.size());
-    for (const auto& p : params) raw.push_back(p ? p->c_str() : nullptr);
-    return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(raw));
+  // Every statement goes through here: a broken connection becomes ConnectionLost, once and for all.
+  pqxx::result send(const std::string& sql, const std::vector<Value>& params = {}) {
+    if (broken_) throw ConnectionLost("connection lost earlier in this transaction");
+    try {
+      if (params.empty()) return tx_.exec(sql);
+      std::vector<const char*> raw;
+      raw.reserve(params.size());
+      for (const auto& p : params) raw.push_back(p ? p->c_str() : nullptr);
+      return tx_.exec_params(sql, pqxx::prepare::make_dynamic_params(raw));
+    } catch (const pqxx::broken_connection& e) {
+      broken_ = true;
+      throw ConnectionLost(scrub(e.what(), password_));
+    }
   }
 
-  pqxx::transaction_base& tx_;
+  pqxx::nontransaction& tx_;
   int version_;
   const std::string& password_;
+  bool broken_ = false;
 };
 
 }  // namespace
@@ -251,27 +264,25 @@ int Connection::server_version() const { return conn_ ? conn_->conn.server_versi
 
 void Connection::run(const TransactionLimits& limits, const std::function<void(Session&)>& fn) {
   if (!conn_) throw ConnectionLost("not connected");
-  const std::string set_limits = "SET LOCAL statement_timeout = '" + ms(limits.statement_timeout) +
-                                 "'; SET LOCAL lock_timeout = '" + ms(limits.lock_timeout) + "'";
+  // One round trip: BEGIN and both limits, each statement marked.
+  const std::string begin = marked(limits.read_only ? "BEGIN READ ONLY" : "BEGIN") + "; " +
+                            marked("SET LOCAL statement_timeout = '" + ms(limits.statement_timeout) + "'") +
+                            "; " + marked("SET LOCAL lock_timeout = '" + ms(limits.lock_timeout) + "'");
   try {
-    if (limits.read_only) {
-      pqxx::read_transaction tx(conn_->conn);
-      tx.exec(set_limits);
-      TransactionSession session(tx, conn_->conn.server_version(), password_);
+    pqxx::nontransaction tx(conn_->conn);
+    TransactionSession session(tx, conn_->conn.server_version(), password_);
+    try {
+      session.control(begin);
       fn(session);
-    } else {
-      pqxx::work tx(conn_->conn);
-      tx.exec(set_limits);
-      TransactionSession session(tx, conn_->conn.server_version(), password_);
-      fn(session);
-      tx.commit();
+    } catch (...) {
+      if (!session.broken()) session.control(marked("ROLLBACK"));
+      throw;
     }
+    session.control(marked(limits.read_only ? "ROLLBACK" : "COMMIT"));
   } catch (const pqxx::broken_connection& e) {
     throw ConnectionLost(scrub(e.what(), password_));
   } catch (const pqxx::sql_error& e) {
     throw QueryError(scrub(e.what(), password_), sqlstate_of(e));
-  } catch (const pqxx::in_doubt_error& e) {
-    throw ConnectionLost(scrub(e.what(), password_));
   }
 }
 

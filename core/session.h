@@ -79,6 +79,16 @@ class Session {
   virtual int server_version() const = 0;  // e.g. 150020
 };
 
+// Every statement the exporter sends opens with this comment, transaction control included.
+// pg_stat_statements keeps it in the entry's text (and, for utility statements, in the queryid), so
+// the statements collector leaves the exporter's own statements out by what they are, not by role: an
+// application may well run as the exporter's role (`postgres` on Supabase).
+inline constexpr const char* kStatementMarker = "/* pg_evolution_exporter */";
+// `sql` with the marker in front (a multi-statement string needs it in front of each statement).
+std::string marked(const std::string& sql);
+// Whether a pg_stat_statements text (leading white space trimmed by the server) is one of ours.
+bool is_marked(const std::string& text);
+
 // Quotes an identifier for SQL: always double-quoted, inner quotes doubled.
 std::string quote_ident(const std::string& name);
 // Quotes "schema.table" as "schema"."table" (a name without a dot is taken as one identifier).
@@ -120,7 +130,10 @@ class Database {
   virtual std::chrono::steady_clock::time_point next_attempt() const = 0;
 };
 
-// The one libpqxx connection of a target.
+// The one libpqxx connection of a target. It sends BEGIN, SAVEPOINT and the end of each transaction
+// itself (a libpqxx transaction would send them without the marker); once a statement finds the
+// connection broken, the transaction sends nothing more, so that libpqxx 6 never reconnects behind
+// its back and runs the rest outside the read-only transaction and its timeouts.
 class Connection final : public Database {
  public:
   Connection(std::string dsn, Seconds connect_timeout, Seconds max_backoff);
