@@ -343,6 +343,12 @@ void read_promoted_column(Reader& r, Target& t) {
   c.recent_window = r.duration("recent_window").value_or(c.recent_window);
   c.cutover_threshold = r.number("cutover_threshold", 0, 1).value_or(c.cutover_threshold);
   c.references = r.string("references").value_or("");
+  c.index = r.string("index").value_or("");
+  c.cutover_min_clean = r.duration("cutover_min_clean", Seconds{0}).value_or(c.cutover_min_clean);
+  if (c.cutover_min_clean.count() > 0 && c.timestamp_column.empty()) {
+    r.error(r.table().get("cutover_min_clean"), "cutover_min_clean",
+            "needs timestamp_column: the clean period is read from the rows' timestamps");
+  }
   static const std::regex type_name("^[a-z_][a-z0-9_ ]*(\\[\\])?$");
   if (!c.cast.empty() && !std::regex_match(c.cast, type_name)) {
     r.error(r.table().get("cast"), "cast", "must be a plain type name such as uuid or bigint");

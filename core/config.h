@@ -65,6 +65,8 @@ struct PromotedColumn {
   Seconds recent_window{900};
   double cutover_threshold = 0.01;   // missing ratio below which cutover may happen
   std::string references;            // optional FK target "schema.table(column)" for invalid rows
+  std::string index;                 // optional index that must exist and be valid for cutover
+  Seconds cutover_min_clean{0};      // proven clean dual-write period cutover waits for
 };
 
 struct QueryClass {

@@ -206,7 +206,8 @@ def migration():
               [q(f"pg_promoted_column_cutover_ready{{{T}}}", "{{relname}}.{{column}}")], w=8,
               mappings=YES_NO, thresholds=OK_BAD,
               description="YES when the missing ratio is under the cutover threshold, no row disagrees with "
-                          "the JSONB source and recent writes fill the column."),
+                          "the JSONB source, the column's constraints and index are valid and dual-writing has "
+                          "been proven clean for cutover_min_clean."),
         panel("Missing ratio (all rows, recent rows)", "timeseries",
               [q(f"pg_promoted_column_missing_ratio{{{T}}}", "all {{relname}}.{{column}}"),
                q(f"pg_promoted_column_recent_missing_ratio{{{T}}}", "recent {{relname}}.{{column}}")],
@@ -217,6 +218,18 @@ def migration():
               [q(f"pg_promoted_column_checked_rows{{{T}}}", "checked {{relname}}.{{column}}"),
                q(f"pg_promoted_column_missing_rows{{{T}}}", "missing {{relname}}.{{column}}"),
                q(f"pg_promoted_column_recent_rows{{{T}}}", "recent {{relname}}.{{column}}")], w=12),
+        panel("Rollback safety: rows with the column but no JSON value", "timeseries",
+              [q(f"pg_promoted_column_json_missing_rows{{{T}}}", "all {{relname}}.{{column}}"),
+               q(f"pg_promoted_column_recent_json_missing_rows{{{T}}}", "recent {{relname}}.{{column}}")],
+              w=12, thresholds=BAD_OK,
+              description="The rollback reads the JSONB path again: these rows would lose their value "
+                          "(PromotedColumnJsonMissing). The recent series shows whether a writer still does it."),
+        panel("Proven clean dual-write vs cutover_min_clean", "timeseries",
+              [q(f"pg_promoted_column_clean_seconds{{{T}}}", "clean {{relname}}.{{column}}"),
+               q(f"pg_promoted_column_cutover_min_clean_seconds{{{T}}}", "required {{relname}}.{{column}}")],
+              unit="s", w=12,
+              description="Since the oldest row written with the column set after the newest missing row; "
+                          "cutover waits until it reaches the configured cutover_min_clean."),
         panel("NULL ratio (pg_stats and measured)", "timeseries",
               [q(f"pg_promoted_column_null_ratio{{{T}}}", "{{method}} {{relname}}.{{column}}")],
               unit="percentunit", w=12,
