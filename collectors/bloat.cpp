@@ -39,7 +39,6 @@ constexpr Family kCandidateCount{"pg_bloat_exact_candidates", "Relations in the 
 constexpr Family kAvailable{"pg_bloat_exact_available", "1 when the pgstattuple extension is installed and callable, so exact figures exist; 0 otherwise."};
 
 // Locked relations are flagged rather than filtered in SQL so that each one is counted as a skip.
-const std::string kLockedFlag = std::string("EXISTS (") + kExclusivelyLocked;
 
 const std::string kTableEstimate = R"SQL(
 WITH cols AS (
@@ -62,7 +61,7 @@ t AS (
     AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 )
 SELECT current_database() AS datname, schemaname, relname, relid::text AS relid,
-       )SQL" + kLockedFlag + R"SQL( = relid) AS locked,
+       )SQL" + exclusively_locked("relid") + R"SQL( AS locked,
        relpages * bs AS size_bytes,
        greatest(relpages - ceil(reltuples * tuple_bytes / ((bs - 24) * fillfactor / 100)), 0) * bs AS bloat_bytes
 FROM t
@@ -101,7 +100,7 @@ est AS (
   FROM idx JOIN widths w ON w.indexrelid = idx.indexrelid AND w.complete
 )
 SELECT current_database() AS datname, schemaname, relname, indexrelname, indexrelid::text AS relid,
-       )SQL" + kLockedFlag + R"SQL( IN (indexrelid, indrelid)) AS locked,
+       )SQL" + exclusively_locked("indexrelid, indrelid") + R"SQL( AS locked,
        relpages * bs AS size_bytes, table_pages * bs AS table_bytes,
        -- the metapage besides the leaf pages; 24-byte page header and 16-byte btree special space
        greatest(relpages - 1 - ceil(reltuples * tuple_bytes / ((bs - 40) * fillfactor / 100)), 0) * bs AS bloat_bytes
@@ -117,7 +116,7 @@ const std::string kCandidates = R"SQL(
 SELECT current_database() AS datname, n.nspname AS schemaname, t.relname,
        CASE WHEN c.oid = t.oid THEN '' ELSE c.relname END AS indexrelname,
        c.oid::text AS relid, c.relkind = 'i' AS is_index,
-       )SQL" + kLockedFlag + R"SQL( IN (c.oid, t.oid)) AS locked,
+       )SQL" + exclusively_locked("c.oid, t.oid") + R"SQL( AS locked,
        COALESCE((SELECT o.option_value::numeric FROM pg_options_to_table(c.reloptions) o
                  WHERE o.option_name = 'fillfactor'), CASE WHEN c.relkind = 'i' THEN 90 ELSE 100 END) AS fillfactor,
        t.relpages::numeric * current_setting('block_size')::numeric AS table_bytes,
@@ -135,7 +134,7 @@ LIMIT $1
 
 const std::string kGinIndexes = R"SQL(
 SELECT current_database() AS datname, n.nspname AS schemaname, t.relname, c.relname AS indexrelname,
-       c.oid::text AS relid, )SQL" + kLockedFlag + R"SQL( IN (c.oid, t.oid)) AS locked
+       c.oid::text AS relid, )SQL" + exclusively_locked("c.oid, t.oid") + R"SQL( AS locked
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indexrelid
 JOIN pg_class t ON t.oid = i.indrelid

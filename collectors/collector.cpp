@@ -30,6 +30,67 @@ void emit_rows(SnapshotBuilder& out, const Rows& rows, std::span<const MetricSpe
   }
 }
 
+Value sql_bool(bool value) { return value ? "true" : "false"; }
+
+bool SizeCache::due(const CollectContext& ctx) {
+  const Seconds interval{option(ctx, "size_interval", 300.0)};
+  reading_ = last_read_ == std::chrono::system_clock::time_point{} ||
+             ctx.now - last_read_ >= std::chrono::duration_cast<std::chrono::system_clock::duration>(interval);
+  if (reading_) last_read_ = ctx.now;
+  return reading_;
+}
+
+namespace {
+
+std::string row_key(const Rows& rows, std::size_t r, std::span<const char* const> key_columns) {
+  std::string key;
+  for (const char* c : key_columns) {
+    key += rows.text(r, c);
+    key += '\0';
+  }
+  return key;
+}
+
+}  // namespace
+
+Rows SizeCache::apply(const Rows& rows, std::span<const char* const> key_columns,
+                      std::span<const char* const> size_columns) const {
+  std::vector<std::size_t> size_idx;
+  for (const char* c : size_columns) size_idx.push_back(rows.column(c));
+  const bool has_locked = rows.has_column("locked");
+  if (reading_) sizes_.clear();
+  std::vector<std::vector<Value>> out;
+  out.reserve(rows.size());
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    std::vector<Value> row;
+    row.reserve(rows.columns().size());
+    for (std::size_t c = 0; c < rows.columns().size(); ++c) row.push_back(rows.at(r, c));
+    if (reading_) {
+      std::vector<Value> sizes;
+      for (std::size_t i : size_idx) sizes.push_back(row[i]);
+      sizes_.emplace(row_key(rows, r, key_columns), std::move(sizes));
+    } else if (!(has_locked && rows.flag(r, "locked"))) {
+      auto it = sizes_.find(row_key(rows, r, key_columns));
+      if (it != sizes_.end()) {
+        for (std::size_t i = 0; i < size_idx.size(); ++i) row[size_idx[i]] = it->second[i];
+      }
+    }
+    out.push_back(std::move(row));
+  }
+  return Rows(rows.columns(), std::move(out));
+}
+
+std::string exclusive_lock_list() {
+  return "ARRAY(SELECT l.relation FROM pg_locks l WHERE l.locktype = 'relation'"
+         " AND l.mode = 'AccessExclusiveLock'"
+         " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+         " AND l.pid <> pg_backend_pid())";
+}
+
+std::string exclusively_locked(const std::string& relids) {
+  return "(ARRAY[" + relids + "]::oid[] && " + exclusive_lock_list() + ")";
+}
+
 Rows selected_rows(const Rows& rows, const Target& target) {
   return rows.filter([&](std::size_t r) {
     return target.selects(rows.text(r, "schemaname"), rows.text(r, "relname"));
@@ -45,8 +106,9 @@ void count_lock_skips(const Rows& rows, CollectContext& ctx) {
 
 }  // namespace
 
-Rows query_selected(Session& session, const std::string& sql, CollectContext& ctx) {
-  Rows rows = selected_rows(session.query(sql), ctx.target);
+Rows query_selected(Session& session, const std::string& sql, CollectContext& ctx,
+                    const std::vector<Value>& params) {
+  Rows rows = selected_rows(session.query(sql, params), ctx.target);
   count_lock_skips(rows, ctx);
   return rows;
 }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/config.h"
@@ -93,16 +94,46 @@ void emit_rows(SnapshotBuilder& out, const Rows& rows, std::span<const MetricSpe
 Rows selected_rows(const Rows& rows, const Target& target);
 // Runs a per-relation query and returns its selected rows, counting the `locked` ones as lock skips
 // (they stay in the result: their statistics are read, only their sizes are left out).
-Rows query_selected(Session& session, const std::string& sql, CollectContext& ctx);
+Rows query_selected(Session& session, const std::string& sql, CollectContext& ctx,
+                    const std::vector<Value>& params = {});
 // The selected rows that are not `locked`; the locked ones are counted as lock skips.
 Rows selected_unlocked_rows(const Rows& rows, CollectContext& ctx);
 
-// Shared SQL: whether another session holds (or waits for) an ACCESS EXCLUSIVE lock on a relation.
-// Size functions and pgstattuple would otherwise queue behind a migration's lock, so collectors
-// leave such relations out. Use as `EXISTS (` + kExclusivelyLocked + ` = x.relid)`.
-inline constexpr const char* kExclusivelyLocked =
-    "SELECT 1 FROM pg_locks l WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'"
-    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-    " AND l.pid <> pg_backend_pid() AND l.relation";
+// Size functions stat every fork of every relation: at 10,000 tables they cost more than all the
+// statistics together, while sizes change slowly. A collector with size columns reads them on its
+// first run and then once every `size_interval` seconds, and serves the remembered sizes in
+// between. Its query takes the decision as parameter $1 (`CASE WHEN $1::bool THEN pg_..._size(..)`).
+// Owned by one collector instance (its target's worker thread).
+class SizeCache {
+ public:
+  // Whether this run reads sizes; the answer holds until the next call. Pass it to the query.
+  bool due(const CollectContext& ctx);
+  // After a run that read sizes, remembers `size_columns` of every row (keyed by `key_columns`);
+  // after one that did not, fills them in from memory for the rows not flagged `locked`.
+  Rows apply(const Rows& rows, std::span<const char* const> key_columns,
+             std::span<const char* const> size_columns) const;
+
+ private:
+  std::chrono::system_clock::time_point last_read_{};
+  bool reading_ = false;
+  mutable std::unordered_map<std::string, std::vector<Value>> sizes_;
+};
+
+// A boolean query parameter.
+Value sql_bool(bool value);
+
+inline const OptionSpec kSizeIntervalOption{
+    "size_interval", OptionType::Number,
+    "Seconds between reads of relation sizes (size functions stat every file); the last sizes are "
+    "served in between (default 300; 0 reads them every run)."};
+
+// Shared SQL: whether another session holds (or waits for) an ACCESS EXCLUSIVE lock on one of the
+// relations `relids` (a comma-separated list of oid expressions). Size functions and pgstattuple
+// would otherwise queue behind a migration's lock, so collectors leave such relations out. The lock
+// list is an uncorrelated sub-select: PostgreSQL reads pg_locks once per query (an InitPlan), not
+// once per row, which at 10,000 tables was most of a collector's database time.
+std::string exclusively_locked(const std::string& relids);
+// The oid[] of those relations, for tests such as `relids_array && ` + exclusive_lock_list().
+std::string exclusive_lock_list();
 
 }  // namespace pge

@@ -41,7 +41,7 @@ constexpr std::array<MetricSpec, 1> kSettingMetrics{{
 const std::string kTriggers = std::string(R"SQL(
 SELECT current_database() AS datname, n.nspname AS schemaname, c.relname, tg.tgname AS trigger,
        p.oid::text AS funcid, p.proname AS function,
-       EXISTS ()SQL") + kExclusivelyLocked + R"SQL( = c.oid) AS locked
+       )SQL") + exclusively_locked("c.oid") + R"SQL( AS locked
 FROM pg_trigger tg
 JOIN pg_class c ON c.oid = tg.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace

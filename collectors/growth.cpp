@@ -26,7 +26,7 @@ WITH RECURSIVE tree AS (
   JOIN pg_class c ON c.oid = i.inhrelid AND c.relispartition
 ), member AS (
   SELECT t.root, c.oid, c.relkind, c.reltuples, s.n_live_tup,
-         EXISTS ()SQL") + kExclusivelyLocked + R"SQL( = c.oid) AS locked
+         )SQL") + exclusively_locked("c.oid") + R"SQL( AS locked
   FROM tree t JOIN pg_class c ON c.oid = t.relid
   LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
 )

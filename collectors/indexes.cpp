@@ -15,13 +15,13 @@ SELECT current_database() AS datname, s.schemaname, s.relname, s.indexrelname,
        i.indisvalid AS valid, i.indisready AS ready, i.indisunique AS is_unique,
        i.indisprimary AS is_primary, (i.indpred IS NOT NULL) AS is_partial, am.amname,
        l.locked,
-       CASE WHEN NOT l.locked THEN pg_relation_size(s.indexrelid) END AS size_bytes
+       CASE WHEN NOT l.locked AND $1::bool THEN pg_relation_size(s.indexrelid) END AS size_bytes
 FROM pg_stat_user_indexes s
 JOIN pg_index i ON i.indexrelid = s.indexrelid
 JOIN pg_class c ON c.oid = s.indexrelid
 JOIN pg_am am ON am.oid = c.relam
 LEFT JOIN pg_statio_user_indexes io ON io.indexrelid = s.indexrelid
-CROSS JOIN LATERAL (SELECT EXISTS ()SQL") + kExclusivelyLocked + R"SQL( IN (s.indexrelid, s.relid)) AS locked) l
+CROSS JOIN LATERAL (SELECT )SQL") + exclusively_locked("s.indexrelid, s.relid") + R"SQL( AS locked) l
 )SQL";
 
 constexpr std::array<MetricSpec, 9> kMetrics{{
@@ -37,11 +37,13 @@ constexpr std::array<MetricSpec, 9> kMetrics{{
 }};
 
 constexpr std::array<const char*, 4> kLabels{"datname", "schemaname", "relname", "indexrelname"};
+constexpr std::array<const char*, 1> kSizeColumns{"size_bytes"};
 
 class IndexesCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
-    Rows rows = query_selected(session, kQuery, ctx);
+    const Value read_sizes = sql_bool(sizes_.due(ctx));
+    Rows rows = sizes_.apply(query_selected(session, kQuery, ctx, {read_sizes}), kLabels, kSizeColumns);
     SnapshotBuilder out;
     emit_rows(out, rows, kMetrics, kLabels);
     for (std::size_t r = 0; r < rows.size(); ++r) {
@@ -57,13 +59,17 @@ class IndexesCollector final : public Collector {
     }
     return out.take();
   }
+
+ private:
+  SizeCache sizes_;
 };
 
 }  // namespace
 
 CollectorInfo indexes_info() {
   return {"indexes", "pg_stat_user_indexes, pg_statio_user_indexes, index sizes and validity.",
-          Seconds{30}, Seconds{10}, true, {}, [] { return std::make_unique<IndexesCollector>(); }};
+          Seconds{30}, Seconds{10}, true, {kSizeIntervalOption},
+          [] { return std::make_unique<IndexesCollector>(); }};
 }
 
 }  // namespace pge

@@ -16,7 +16,7 @@ namespace {
 // wins over the server setting, and a table never vacuumed counts reltuples as 0.
 const std::string kTables = std::string(R"SQL(
 SELECT current_database() AS datname, s.schemaname, s.relname,
-       EXISTS ()SQL") + kExclusivelyLocked + R"SQL( = s.relid) AS locked,
+       )SQL") + exclusively_locked("s.relid") + R"SQL( AS locked,
        CASE WHEN s.n_live_tup + s.n_dead_tup > 0
             THEN s.n_dead_tup::float8 / (s.n_live_tup + s.n_dead_tup) END AS dead_ratio,
        age(c.relfrozenxid) AS frozen_xid_age,

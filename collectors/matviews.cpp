@@ -18,7 +18,7 @@ SELECT current_database() AS datname, n.nspname AS schemaname, c.relname,
        c.relispopulated::int AS populated, l.locked,
        CASE WHEN NOT l.locked THEN pg_total_relation_size(c.oid) END AS size_bytes
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-CROSS JOIN LATERAL (SELECT EXISTS ()SQL") + kExclusivelyLocked + R"SQL( = c.oid) AS locked) l
+CROSS JOIN LATERAL (SELECT )SQL") + exclusively_locked("c.oid") + R"SQL( AS locked) l
 WHERE c.relkind = 'm'
 )SQL";
 

@@ -27,7 +27,7 @@ WITH RECURSIVE tree AS (
 ), leaf AS (
   SELECT t.top, t.parent, c.oid, c.relname, n.nspname, s.n_live_tup, s.n_dead_tup, s.seq_scan,
          COALESCE(s.idx_scan, 0) AS idx_scan, s.n_tup_ins, s.n_tup_upd, s.n_tup_del,
-         EXISTS ()SQL") + kExclusivelyLocked + R"SQL( = c.oid) AS locked
+         )SQL") + exclusively_locked("c.oid") + R"SQL( AS locked
   FROM tree t JOIN pg_class c ON c.oid = t.relid AND c.relkind = 'r'
   JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
@@ -110,7 +110,7 @@ SELECT current_database() AS datname, n.nspname AS schemaname, c.relname,
        pp.gaps,
        (pt.partdefid <> 0)::int AS has_default,
        dn.nspname AS default_schema, d.relname AS default_relname,
-       pt.partdefid <> 0 AND EXISTS ()SQL") + kExclusivelyLocked + R"SQL( = pt.partdefid) AS default_locked,
+       pt.partdefid <> 0 AND )SQL") + exclusively_locked("pt.partdefid") + R"SQL( AS default_locked,
        (SELECT count(*) FROM pg_index x JOIN pg_class xc ON xc.oid = x.indexrelid
         WHERE x.indrelid = pt.partrelid AND xc.relkind = 'I' AND NOT x.indisvalid) AS invalid_indexes
 FROM parted pt

@@ -174,7 +174,7 @@ std::string group_key(const PromotedColumn& c) {
 
 constexpr const char* kMetaQuery = R"SQL(
 SELECT current_database() AS datname, extract(epoch FROM now()) AS now,
-       EXISTS ()SQL";
+       )SQL";
 
 // The metric table: every family this collector exports, one gauge each.
 constexpr MetricSpec kNullRatio{"pg_promoted_column_null_ratio", kGauge, "", "Share of rows where the promoted column is NULL: method=\"pg_stats\" is pg_stats.null_frac (as of the last ANALYZE), method=\"measured\" is counted (full check + rows after its watermark)."};
@@ -243,7 +243,7 @@ class PromotedColumnsCollector final : public Collector {
     const bool has_ts = !g.timestamp_column.empty();
     const std::string ts = "t." + quote_ident(g.timestamp_column);
     Rows meta = session.query(
-        std::string(kMetaQuery) + kExclusivelyLocked + R"SQL( = to_regclass($1)) AS locked,
+        std::string(kMetaQuery) + exclusively_locked("to_regclass($1)") + R"SQL( AS locked,
        EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                WHERE i.indrelid = to_regclass($1) AND a.attname = $2 AND i.indisvalid AND i.indpred IS NULL) AS ts_indexed,
        (SELECT extract(epoch FROM now() - greatest(last_analyze, last_autoanalyze)) FROM pg_stat_all_tables

@@ -1,6 +1,8 @@
 // Per-table activity, I/O and sizes: pg_stat_user_tables joined with pg_statio_user_tables. Size
 // functions take an AccessShareLock, so relations under (or queued for) an ACCESS EXCLUSIVE lock get
-// no size series this cycle instead of making the exporter queue behind a migration.
+// no size series this cycle instead of making the exporter queue behind a migration. Sizes are read
+// every `size_interval` (SizeCache); pg_total_relation_size is the sum of the other two, not a
+// second pass over the files.
 #include <array>
 
 #include "collectors/collector.h"
@@ -20,15 +22,16 @@ SELECT current_database() AS datname, s.schemaname, s.relname,
        s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count,
        io.heap_blks_read, io.heap_blks_hit, io.idx_blks_read, io.idx_blks_hit,
        io.toast_blks_read, io.toast_blks_hit, io.tidx_blks_read, io.tidx_blks_hit,
-       l.locked,
-       CASE WHEN NOT l.locked THEN pg_table_size(s.relid) END AS table_size,
-       CASE WHEN NOT l.locked THEN pg_indexes_size(s.relid) END AS index_size,
-       CASE WHEN NOT l.locked THEN COALESCE(pg_total_relation_size(NULLIF(c.reltoastrelid, 0)), 0) END AS toast_size,
-       CASE WHEN NOT l.locked THEN pg_total_relation_size(s.relid) END AS total_size
+       l.locked, sz.table_size, sz.index_size, sz.toast_size,
+       sz.table_size + sz.index_size AS total_size
 FROM pg_stat_user_tables s
 JOIN pg_class c ON c.oid = s.relid
 LEFT JOIN pg_statio_user_tables io ON io.relid = s.relid
-CROSS JOIN LATERAL (SELECT EXISTS ()SQL") + kExclusivelyLocked + R"SQL( = s.relid) AS locked) l
+CROSS JOIN LATERAL (SELECT )SQL") + exclusively_locked("s.relid") + R"SQL( AS locked) l
+LEFT JOIN LATERAL (
+  SELECT pg_table_size(s.relid) AS table_size, pg_indexes_size(s.relid) AS index_size,
+         COALESCE(pg_total_relation_size(NULLIF(c.reltoastrelid, 0)), 0) AS toast_size
+  WHERE NOT l.locked AND $1::bool) sz ON true
 )SQL";
 
 constexpr std::array<MetricSpec, 32> kMetrics{{
@@ -67,22 +70,27 @@ constexpr std::array<MetricSpec, 32> kMetrics{{
 }};
 
 constexpr std::array<const char*, 3> kLabels{"datname", "schemaname", "relname"};
+constexpr std::array<const char*, 4> kSizeColumns{"table_size", "index_size", "toast_size", "total_size"};
 
 class TablesCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
-    Rows rows = query_selected(session, kQuery, ctx);
+    const Value read_sizes = sql_bool(sizes_.due(ctx));
+    Rows rows = sizes_.apply(query_selected(session, kQuery, ctx, {read_sizes}), kLabels, kSizeColumns);
     SnapshotBuilder out;
     emit_rows(out, rows, kMetrics, kLabels);
     return out.take();
   }
+
+ private:
+  SizeCache sizes_;
 };
 
 }  // namespace
 
 CollectorInfo tables_info() {
   return {"tables", "pg_stat_user_tables, pg_statio_user_tables and table sizes.", Seconds{30},
-          Seconds{10}, true, {}, [] { return std::make_unique<TablesCollector>(); }};
+          Seconds{10}, true, {kSizeIntervalOption}, [] { return std::make_unique<TablesCollector>(); }};
 }
 
 }  // namespace pge

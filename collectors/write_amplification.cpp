@@ -12,27 +12,35 @@
 namespace pge {
 namespace {
 
+// One pass over pg_index (grouped per table) instead of three correlated sub-selects per table;
+// each relation's size is read once, every `size_interval` (SizeCache).
 const std::string kTables = std::string(R"SQL(
-WITH t AS (
+WITH idx AS (
+  SELECT indrelid, count(*) AS indexes, array_agg(indexrelid) AS indexrelids
+  FROM pg_index GROUP BY indrelid
+), t AS (
   SELECT s.schemaname, s.relname, s.relid, s.n_tup_ins, s.n_tup_upd, s.n_tup_hot_upd, s.n_tup_del,
-         EXISTS ()SQL") + kExclusivelyLocked + R"SQL( IN (SELECT s.relid UNION ALL
-                                       SELECT indexrelid FROM pg_index WHERE indrelid = s.relid)) AS locked,
-         (SELECT count(*) FROM pg_index i WHERE i.indrelid = s.relid) AS indexes
+         COALESCE(idx.indexes, 0) AS indexes, COALESCE(idx.indexrelids, '{}') AS indexrelids,
+         (s.relid || COALESCE(idx.indexrelids, '{}')) && )SQL") + exclusive_lock_list() + R"SQL( AS locked
   FROM pg_stat_user_tables s
   JOIN pg_class c ON c.oid = s.relid
+  LEFT JOIN idx ON idx.indrelid = s.relid
   WHERE c.relkind IN ('r', 'm')
+), sized AS (
+  SELECT t.*,
+         CASE WHEN NOT locked AND $1::bool
+              THEN (SELECT COALESCE(sum(pg_relation_size(x)), 0) FROM unnest(indexrelids) x) END AS index_bytes,
+         CASE WHEN NOT locked AND $1::bool THEN pg_relation_size(relid) END AS table_bytes
+  FROM t
 )
 SELECT current_database() AS datname, schemaname, relname, locked,
        CASE WHEN n_tup_upd > 0 THEN n_tup_hot_upd::float8 / n_tup_upd END AS hot_ratio,
        CASE WHEN n_tup_ins + n_tup_upd + n_tup_del > 0
             THEN (n_tup_ins + n_tup_upd - n_tup_hot_upd)::float8 * indexes / (n_tup_ins + n_tup_upd + n_tup_del)
        END AS writes_per_row_change,
-       CASE WHEN NOT locked THEN (SELECT COALESCE(sum(pg_relation_size(i.indexrelid)), 0)
-                                  FROM pg_index i WHERE i.indrelid = t.relid) END AS index_bytes,
-       CASE WHEN NOT locked AND pg_relation_size(t.relid) > 0
-            THEN (SELECT COALESCE(sum(pg_relation_size(i.indexrelid)), 0) FROM pg_index i WHERE i.indrelid = t.relid)::float8
-                 / pg_relation_size(t.relid) END AS index_table_ratio
-FROM t
+       index_bytes,
+       CASE WHEN table_bytes > 0 THEN index_bytes::float8 / table_bytes END AS index_table_ratio
+FROM sized
 )SQL";
 
 constexpr std::array<MetricSpec, 4> kTableMetrics{{
@@ -43,6 +51,7 @@ constexpr std::array<MetricSpec, 4> kTableMetrics{{
 }};
 
 constexpr std::array<const char*, 3> kLabels{"datname", "schemaname", "relname"};
+constexpr std::array<const char*, 2> kSizeColumns{"index_bytes", "index_table_ratio"};
 
 constexpr const char* kByAccessMethod = R"SQL(
 SELECT current_database() AS datname, n.nspname AS schemaname, t.relname, am.amname AS access_method,
@@ -67,7 +76,8 @@ class WriteAmplificationCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
     SnapshotBuilder out;
-    const Rows all = session.query(kTables);
+    const Value read_sizes = sql_bool(sizes_.due(ctx));
+    const Rows all = sizes_.apply(session.query(kTables, {read_sizes}), kLabels, kSizeColumns);
     std::set<std::string> locked;
     const Rows tables = all.filter([&](std::size_t r) {
       if (!ctx.target.selects(all.text(r, "schemaname"), all.text(r, "relname"))) return false;
@@ -83,6 +93,9 @@ class WriteAmplificationCollector final : public Collector {
     }), kAccessMethodMetrics, kAccessMethodLabels);
     return out.take();
   }
+
+ private:
+  SizeCache sizes_;
 };
 
 }  // namespace
@@ -91,7 +104,8 @@ CollectorInfo write_amplification_info() {
   return {"write_amplification",
           "Indexes per table by access method and their size against the table's; HOT-update ratio; "
           "estimated index entries written per row change.",
-          Seconds{60}, Seconds{10}, true, {}, [] { return std::make_unique<WriteAmplificationCollector>(); }};
+          Seconds{60}, Seconds{10}, true, {kSizeIntervalOption},
+          [] { return std::make_unique<WriteAmplificationCollector>(); }};
 }
 
 }  // namespace pge

@@ -1,10 +1,10 @@
 #include "exporter/exposition.h"
 
 #include <algorithm>
-#include <map>
-#include <set>
+#include <stdexcept>
 
 #include <prometheus/text_serializer.h>
+#include <zlib.h>
 
 namespace pge {
 
@@ -23,13 +23,44 @@ std::string escape_help(const std::string& help) {
   return out;
 }
 
+DeflatePiece deflate_piece(const std::string& text) {
+  DeflatePiece piece;
+  piece.length = text.size();
+  piece.crc = static_cast<std::uint32_t>(
+      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(text.data()), text.size()));
+  if (text.empty()) return piece;
+  z_stream z{};
+  // Raw deflate (negative window bits): the gzip header and trailer are written per response.
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw std::runtime_error("deflateInit2 failed");
+  }
+  piece.data.resize(deflateBound(&z, text.size()) + 16);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(piece.data.data());
+  z.avail_out = static_cast<uInt>(piece.data.size());
+  // Z_SYNC_FLUSH ends the piece on a byte boundary without a final block, so pieces concatenate.
+  const int rc = deflate(&z, Z_SYNC_FLUSH);
+  piece.data.resize(piece.data.size() - z.avail_out);
+  deflateEnd(&z);
+  if (rc != Z_OK || z.avail_in != 0) throw std::runtime_error("deflate failed");
+  piece.data.shrink_to_fit();
+  return piece;
+}
+
+std::size_t SerializedSnapshot::bytes() const {
+  std::size_t n = 0;
+  for (const auto& f : families) {
+    n += f.name.size() + f.header.size() + f.samples.size() + f.header_gz.data.size() +
+         f.samples_gz.data.size();
+  }
+  return n;
+}
+
 namespace {
 
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
-using prometheus::MetricType;
-
-constexpr const char* kNs = "pg_evolution_exporter_";
 
 bool label_less(const ClientMetric& a, const ClientMetric& b) {
   return std::lexicographical_compare(
@@ -47,101 +78,36 @@ bool label_equal(const ClientMetric& a, const ClientMetric& b) {
                     });
 }
 
-ClientMetric sample(std::vector<ClientMetric::Label> labels, MetricType type, double value) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (type == MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
+// The family's text split after its "# HELP" and "# TYPE" lines; adds its series to `series`.
+FamilyBytes family_bytes(MetricFamily family, std::size_t& series) {
+  std::stable_sort(family.metric.begin(), family.metric.end(), label_less);
+  family.metric.erase(std::unique(family.metric.begin(), family.metric.end(), label_equal),
+                      family.metric.end());
+  series += family.metric.size();
+  family.help = escape_help(family.help);
+  const std::string text = prometheus::TextSerializer().Serialize({family});
+  std::size_t body = 0;
+  while (body < text.size() && text.compare(body, 2, "# ") == 0) {
+    body = text.find('\n', body);
+    body = body == std::string::npos ? text.size() : body + 1;
   }
-  return m;
-}
-
-class Families {
- public:
-  MetricFamily& get(const std::string& name, const std::string& help, MetricType type) {
-    auto [it, inserted] = by_name_.try_emplace(name);
-    if (inserted) it->second = MetricFamily{name, escape_help(help), type, {}};
-    return it->second;
-  }
-  void add(const std::string& name, const std::string& help, MetricType type,
-           std::vector<ClientMetric::Label> labels, double value) {
-    get(name, help, type).metric.push_back(sample(std::move(labels), type, value));
-  }
-  // Appends a collector's family; a family of another type under the same name is a programming
-  // error in a collector and is dropped rather than producing an invalid scrape.
-  void merge(const MetricFamily& f) {
-    MetricFamily& into = get(f.name, f.help, f.type);
-    if (into.type != f.type) return;
-    into.metric.insert(into.metric.end(), f.metric.begin(), f.metric.end());
-  }
-  std::vector<MetricFamily> take() {
-    std::vector<MetricFamily> out;
-    out.reserve(by_name_.size());
-    for (auto& [name, f] : by_name_) {
-      if (f.metric.empty()) continue;
-      std::stable_sort(f.metric.begin(), f.metric.end(), label_less);
-      f.metric.erase(std::unique(f.metric.begin(), f.metric.end(), label_equal), f.metric.end());
-      out.push_back(std::move(f));
-    }
-    return out;
-  }
-
- private:
-  std::map<std::string, MetricFamily> by_name_;
-};
-
-void add_self_metrics(Families& out, const SnapshotStore::View& view) {
-  for (const auto& [target, state] : view) {
-    out.add("pg_up", "Whether the last connection to the target database succeeded (1) or not (0).",
-            MetricType::Gauge, {{"target", target}}, state.up ? 1 : 0);
-    for (const auto& [collector, st] : state.collectors) {
-      std::vector<ClientMetric::Label> l{{"collector", collector}, {"target", target}};
-      out.add(std::string(kNs) + "collector_success",
-              "Whether the collector's last run succeeded (1) or failed (0).", MetricType::Gauge, l,
-              st.success ? 1 : 0);
-      out.add(std::string(kNs) + "collector_duration_seconds",
-              "Wall-clock duration of the collector's last run, database time included.",
-              MetricType::Gauge, l, st.duration_seconds);
-      out.add(std::string(kNs) + "collector_last_success_timestamp_seconds",
-              "Unix time of the collector's last successful run (0 = never).", MetricType::Gauge, l,
-              st.last_success_unix);
-      out.add(std::string(kNs) + "collector_errors_total",
-              "Failed runs of the collector since the exporter started.", MetricType::Counter, l,
-              st.errors_total);
-      out.add(std::string(kNs) + "collector_series",
-              "Series produced by the collector's last successful run.", MetricType::Gauge, l,
-              static_cast<double>(st.series));
-      out.add(std::string(kNs) + "collector_lock_skips_total",
-              "Relations the collector left out because another session held or awaited an ACCESS "
-              "EXCLUSIVE lock on them.",
-              MetricType::Counter, l, st.lock_skips_total);
-      out.add(std::string(kNs) + "collector_lock_timeouts_total",
-              "Collector runs that ended at lock_timeout.", MetricType::Counter, l,
-              st.lock_timeouts_total);
-    }
-  }
+  FamilyBytes out{family.name, family.type, text.substr(0, body), text.substr(body), {}, {}};
+  out.header_gz = deflate_piece(out.header);
+  out.samples_gz = deflate_piece(out.samples);
+  return out;
 }
 
 }  // namespace
 
-std::vector<MetricFamily> build_exposition(const SnapshotStore::View& view) {
-  Families out;
-  out.add(std::string(kNs) + "build_info",
-          "Version and revision of pg_evolution_exporter, constant 1.", MetricType::Gauge,
-          {{"revision", PGE_REVISION}, {"version", PGE_VERSION}}, 1);
-  add_self_metrics(out, view);
-  for (const auto& [target, state] : view) {
-    for (const auto& [collector, snapshot] : state.snapshots) {
-      for (const auto& family : snapshot->families) out.merge(family);
-    }
+SerializedSnapshot serialize_snapshot(const Snapshot& snapshot) {
+  SerializedSnapshot out;
+  for (const auto& family : snapshot.families) {
+    if (family.metric.empty()) continue;
+    out.families.push_back(family_bytes(family, out.series));
   }
-  return out.take();
-}
-
-std::string serialize(const std::vector<MetricFamily>& families) {
-  return prometheus::TextSerializer().Serialize(families);
+  std::stable_sort(out.families.begin(), out.families.end(),
+                   [](const FamilyBytes& a, const FamilyBytes& b) { return a.name < b.name; });
+  return out;
 }
 
 }  // namespace pge

@@ -14,7 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "exporter/basic_auth.h"
-#include "exporter/exposition.h"
+#include "exporter/render.h"
 #include "exporter/tls_context.h"
 
 namespace pge {
@@ -75,9 +75,11 @@ std::string format_time(double unix_seconds) {
 const char* reason(int status) {
   switch (status) {
     case 200: return "OK";
+    case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     default: return "Error";
   }
@@ -118,18 +120,47 @@ void release_scrape_slot(State& state) {
   state.slot_free.notify_one();
 }
 
-int serve_metrics(mg_connection* conn, State& state) {
+bool accepts_gzip(mg_connection* conn) {
+  const char* accept = mg_get_header(conn, "Accept-Encoding");
+  return accept && std::strstr(accept, "gzip");
+}
+
+constexpr const char* kExpositionType = "text/plain; version=0.0.4; charset=utf-8";
+
+// The page is a copy of stored bytes (render.h), gzip-encoded when the client accepts it. Nothing
+// may escape a CivetWeb thread, so a failure becomes a 500.
+int serve_view(mg_connection* conn, State& state, const SnapshotStore::View& view) {
   if (!acquire_scrape_slot(state)) {
     return send(conn, state, 503, "text/plain; charset=utf-8", "busy\n", "Retry-After: 1\r\n");
   }
+  const bool gzip = accepts_gzip(conn);
   std::string body;
+  bool ok = true;
   try {
-    body = serialize(build_exposition(state.store.view()));
+    body = gzip ? render_gzip(view) : render_text(view);
   } catch (const std::exception& e) {
-    spdlog::error("building /metrics failed: {}", e.what());
+    spdlog::error("rendering metrics failed: {}", e.what());
+    ok = false;
   }
   release_scrape_slot(state);
-  return send(conn, state, 200, "text/plain; version=0.0.4; charset=utf-8", body);
+  if (!ok) return send(conn, state, 500, "text/plain; charset=utf-8", "rendering metrics failed\n");
+  return send(conn, state, 200, kExpositionType, body,
+              gzip ? "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n" : "Vary: Accept-Encoding\r\n");
+}
+
+// /probe?target=NAME: one target's snapshots, so Prometheus gets one `up` per database.
+int serve_probe(mg_connection* conn, State& state) {
+  const mg_request_info* info = mg_get_request_info(conn);
+  char target[256];
+  const char* query = info->query_string ? info->query_string : "";
+  if (mg_get_var(query, std::strlen(query), "target", target, sizeof target) <= 0) {
+    return send(conn, state, 400, "text/plain; charset=utf-8", "probe needs ?target=NAME\n");
+  }
+  SnapshotStore::View view = target_view(state.store.view(), target);
+  if (view.empty()) {
+    return send(conn, state, 404, "text/plain; charset=utf-8", "no such target in the configuration\n");
+  }
+  return serve_view(conn, state, view);
 }
 
 // Returns 0 when the request may go on, else the status already sent.
@@ -157,7 +188,8 @@ int begin_request(mg_connection* conn) {
   if (method != "GET" && method != "HEAD") {
     return send(conn, state, 405, "text/plain; charset=utf-8", "only GET and HEAD\n", "Allow: GET, HEAD\r\n");
   }
-  if (uri == "/metrics") return serve_metrics(conn, state);
+  if (uri == "/metrics") return serve_view(conn, state, state.store.view());
+  if (uri == "/probe") return serve_probe(conn, state);
   if (uri == "/healthz") return send(conn, state, 200, "text/plain; charset=utf-8", "ok\n");
   if (uri == "/") {
     return send(conn, state, 200, "text/html; charset=utf-8",
@@ -230,6 +262,13 @@ std::string render_landing_page(const SnapshotStore::View& view, bool show_error
   }
   h << "</body></html>\n";
   return h.str();
+}
+
+SnapshotStore::View target_view(const SnapshotStore::View& view, const std::string& target) {
+  SnapshotStore::View out;
+  auto it = view.find(target);
+  if (it != view.end()) out.emplace(it->first, it->second);
+  return out;
 }
 
 std::string civetweb_listen_address(const std::string& address, bool tls) {

@@ -1,8 +1,10 @@
-// The HTTP side: CivetWeb serving /metrics from the SnapshotStore, a landing page at / and /healthz,
-// optionally over TLS and behind basic auth (the web config, docs/security.md). Nothing here touches
-// the database: every request is answered from stored snapshots. Construct and destroy from the main
-// thread; requests run on CivetWeb's worker threads, whose number and every size and time limit are
-// set explicitly (CivetWeb's defaults are sized for a general web server, not for an exporter).
+// The HTTP side: CivetWeb serving /metrics (every target) and /probe?target=NAME (one target, for
+// Prometheus multi-target scraping) from the SnapshotStore, a landing page at / and /healthz,
+// optionally over TLS and behind basic auth on every path (the web config, docs/security.md).
+// Nothing here touches the database: every request is answered from stored serialized snapshots
+// (render.h), gzip-encoded when the client accepts it. Construct and destroy from the main thread;
+// requests run on CivetWeb's worker threads, whose number and every size and time limit are set
+// explicitly (CivetWeb's defaults are sized for a general web server, not for an exporter).
 #pragma once
 
 #include <memory>
@@ -44,6 +46,9 @@ class HttpServer {
 // The landing page HTML for a store view (exposed for tests). Collector error texts name hosts,
 // tables and roles, so they are shown only when `show_errors` (the client has authenticated).
 std::string render_landing_page(const SnapshotStore::View& view, bool show_errors);
+
+// The view restricted to one target (empty when there is no such target): what /probe serves.
+SnapshotStore::View target_view(const SnapshotStore::View& view, const std::string& target);
 
 // Translates a Prometheus-style listen address (":9187", "127.0.0.1:9187") to CivetWeb's form.
 std::string civetweb_listen_address(const std::string& address, bool tls);

@@ -17,11 +17,14 @@ void SnapshotStore::set_up(const std::string& target, bool up, const std::string
 
 void SnapshotStore::put(const std::string& target, const std::string& collector,
                         std::shared_ptr<const Snapshot> snapshot, const CollectorStatus& status) {
+  std::shared_ptr<const SerializedSnapshot> serialized;
+  if (snapshot) serialized = std::make_shared<const SerializedSnapshot>(serialize_snapshot(*snapshot));
+  snapshot.reset();
   std::lock_guard<std::mutex> lock(mu_);
   auto& t = targets_[target];
   t.collectors[collector] = status;
-  if (snapshot) {
-    t.snapshots[collector] = std::move(snapshot);
+  if (serialized) {
+    t.snapshots[collector] = std::move(serialized);
   } else {
     t.snapshots.erase(collector);
   }

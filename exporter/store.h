@@ -1,7 +1,9 @@
 // The latest snapshot and run status of every (target, collector), plus each target's pg_up.
-// Written by the target workers, read by the HTTP threads; all methods are thread-safe. Readers get a
-// consistent copy of shared pointers to immutable snapshots, so a scrape never blocks a collector
-// for longer than that copy, and never waits on the database.
+// Written by the target workers, read by the HTTP threads; all methods are thread-safe. Snapshots
+// are stored serialized (text and deflate pieces, see exposition.h), never as metric objects: the
+// worker serializes before taking the lock. Readers get a consistent copy of shared pointers to
+// immutable serialized snapshots, so a scrape never blocks a collector for longer than that copy,
+// and never waits on the database.
 #pragma once
 
 #include <chrono>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "core/snapshot.h"
+#include "exporter/exposition.h"
 
 namespace pge {
 
@@ -32,7 +35,7 @@ struct TargetState {
   bool up = false;
   std::string last_error;
   std::map<std::string, CollectorStatus> collectors;
-  std::map<std::string, std::shared_ptr<const Snapshot>> snapshots;
+  std::map<std::string, std::shared_ptr<const SerializedSnapshot>> snapshots;
 };
 
 class SnapshotStore {
@@ -41,8 +44,8 @@ class SnapshotStore {
 
   void declare(const std::string& target, const std::vector<std::string>& collectors);
   void set_up(const std::string& target, bool up, const std::string& error = "");
-  // Stores a collector's run: its snapshot (nullptr on failure, which drops the old one: stale data
-  // must not pass for current) and its status.
+  // Stores a collector's run: its snapshot, serialized here on the caller's thread (nullptr on
+  // failure, which drops the old one: stale data must not pass for current) and its status.
   void put(const std::string& target, const std::string& collector,
            std::shared_ptr<const Snapshot> snapshot, const CollectorStatus& status);
   // Drops every snapshot of a target (its connection is gone).

@@ -22,7 +22,7 @@
 #include "core/config.h"
 #include "collectors/cron_schedule.h"
 #include "collectors/registry.h"
-#include "exporter/exposition.h"
+#include "exporter/render.h"
 #include "exporter/web_config.h"
 
 namespace {
@@ -189,7 +189,7 @@ void check_exposition(const std::string& input) {
   pge::SnapshotStore store;
   store.declare("t\"\\\n", {"fuzz"});
   store.put("t\"\\\n", "fuzz", snapshot, pge::CollectorStatus{true, true, 0.1, 1, 1, 0, 0, 0, values.size(), ""});
-  const std::string text = pge::serialize(pge::build_exposition(store.view()));
+  const std::string text = pge::render_text(store.view());
   std::istringstream lines(text);
   std::string line;
   size_t fuzz_samples = 0;

@@ -28,6 +28,31 @@ TEST(TablesCollector, TotalBytesEqualPgTotalRelationSize) {
             db.scalar("SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'roadmap_items'"));
 }
 
+// Size functions stat every file, so sizes are read every size_interval and served in between.
+TEST(TablesCollector, ReadsSizesEverySizeIntervalAndServesTheLastOnesInBetween) {
+  TestDatabase db;
+  db.exec("CREATE TABLE public.growing (id int primary key, v text)");
+  db.exec("GRANT SELECT ON public.growing TO pge_exporter");
+  auto settings = test::default_settings("tables");
+  settings.numbers["size_interval"] = 3600;
+  CollectorRunner hourly("tables", make_target(db.dsn("pge_exporter")), settings);
+  const Labels growing{{"relname", "growing"}};
+  const double before = db.scalar("SELECT pg_total_relation_size('public.growing')");
+  EXPECT_EQ(value(hourly.run(), "pg_stat_user_tables_total_size_bytes", growing), before);
+  db.exec("INSERT INTO public.growing SELECT g, repeat('x', 100) FROM generate_series(1, 5000) g");
+  const double after = db.scalar("SELECT pg_total_relation_size('public.growing')");
+  ASSERT_GT(after, before);
+  EXPECT_EQ(value(hourly.run(), "pg_stat_user_tables_total_size_bytes", growing), before);
+  settings.numbers["size_interval"] = 0;
+  CollectorRunner every_run("tables", make_target(db.dsn("pge_exporter")), settings);
+  every_run.run();
+  Snapshot s = every_run.run();
+  EXPECT_EQ(value(s, "pg_stat_user_tables_total_size_bytes", growing), after);
+  EXPECT_EQ(value(s, "pg_stat_user_tables_table_size_bytes", growing) +
+                value(s, "pg_stat_user_tables_index_size_bytes", growing),
+            after);
+}
+
 TEST(TablesCollector, CountsInsertsAndSequentialScans) {
   TestDatabase db;
   db.exec("CREATE TABLE public.counted (id int primary key, v text)");

@@ -217,5 +217,48 @@ TEST(Exporter, LandingPageListsCollectorsWithTheirStatus) {
   EXPECT_THAT(page, Not(HasSubstr("password")));
 }
 
+// Multi-target: /probe?target=NAME serves that target's series and self-metrics only, so that
+// Prometheus gets one `up` per database.
+TEST(Exporter, ProbeServesOneTargetAndRejectsUnknownOnes) {
+  TestDatabase db;
+  const std::string dsn = db.dsn("pge_exporter");
+  ExporterProcess exporter(config_for(dsn) + "[[target]]\nname = \"second\"\ndsn = \"" + dsn + "\"\n");
+  exporter.wait_for([](const auto& s) {
+    return test::find_sample(s, "pg_stat_user_tables_n_live_tup", {{"target", "second"}}).has_value() &&
+           test::find_sample(s, "pg_stat_user_tables_n_live_tup", {{"target", "db"}}).has_value();
+  }, 20);
+  int status = 0;
+  const std::string text = test::http_get(exporter.port(), "/probe?target=second", &status);
+  EXPECT_EQ(status, 200);
+  auto samples = test::parse_exposition(text);
+  EXPECT_EQ(test::find_sample(samples, "pg_up", {{"target", "second"}}), 1);
+  EXPECT_FALSE(test::find_sample(samples, "pg_up", {{"target", "db"}}).has_value());
+  EXPECT_TRUE(test::find_sample(samples, "pg_stat_user_tables_n_live_tup", {{"target", "second"}}).has_value());
+  EXPECT_THAT(text, Not(HasSubstr("target=\"db\"")));
+  test::http_get(exporter.port(), "/probe?target=nope", &status);
+  EXPECT_EQ(status, 404);
+  test::http_get(exporter.port(), "/probe", &status);
+  EXPECT_EQ(status, 400);
+}
+
+// Prometheus asks for gzip: the body is one gzip member that inflates to the plain body's format.
+TEST(Exporter, ServesGzipWhenAskedAndTheInflatedBodyPassesPromtool) {
+  TestDatabase db;
+  ExporterProcess exporter(config_for(db.dsn("pge_exporter")));
+  exporter.wait_for([](const auto& s) { return test::find_sample(s, "pg_stat_user_tables_n_live_tup").has_value(); }, 10);
+  const std::string path = test::build_dir() + "/gzip_" + db.name();
+  const std::string cmd = "curl -s -D " + path + ".headers -H 'Accept-Encoding: gzip' -o " + path +
+                          ".gz http://127.0.0.1:" + std::to_string(exporter.port()) + "/metrics && gzip -t " +
+                          path + ".gz && gzip -dc " + path + ".gz > " + path + ".txt";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream headers(path + ".headers"), body(path + ".txt");
+  const std::string head((std::istreambuf_iterator<char>(headers)), std::istreambuf_iterator<char>());
+  const std::string text((std::istreambuf_iterator<char>(body)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(head, HasSubstr("Content-Encoding: gzip"));
+  EXPECT_TRUE(test::find_sample(test::parse_exposition(text), "pg_up", {{"target", "db"}}).has_value());
+  auto [rc, lint] = test::promtool_check_metrics(text, path + ".promtool.txt");
+  EXPECT_EQ(rc, 0) << lint;
+}
+
 }  // namespace
 }  // namespace pge

@@ -107,7 +107,8 @@ TEST(WebSecurity, BasicAuthGuardsEveryPathAndShowsDetailsOnlyToAuthenticatedClie
   ExporterProcess exporter(refused_target_config(), {"--web.config.file=" + web});
   ASSERT_TRUE(test::eventually([&] { return exporter.log().find("port 1 failed") != std::string::npos; }, 10));
   for (const char* path : {"/", "/metrics", "/healthz", "/nope", "/METRICS", "//metrics", "/metrics/",
-                           "/%6detrics", "/./metrics", "/x/../metrics", "/metrics?x=1"}) {
+                           "/%6detrics", "/./metrics", "/x/../metrics", "/metrics?x=1", "/probe",
+                           "/probe?target=db", "/probe?target=nope"}) {
     auto [status, body] = request(exporter.port(), path);
     EXPECT_EQ(status, 401) << path;
     EXPECT_THAT(body, HasSubstr("WWW-Authenticate: Basic")) << path;
@@ -118,6 +119,9 @@ TEST(WebSecurity, BasicAuthGuardsEveryPathAndShowsDetailsOnlyToAuthenticatedClie
   auto [status, metrics] = request(exporter.port(), "/metrics", kGoodAuth);
   EXPECT_EQ(status, 200);
   EXPECT_THAT(metrics, HasSubstr("pg_up{target=\"db\"} 0"));
+  auto [probe_status, probe] = request(exporter.port(), "/probe?target=db", kGoodAuth);
+  EXPECT_EQ(probe_status, 200);
+  EXPECT_THAT(probe, HasSubstr("pg_up{target=\"db\"} 0"));
   EXPECT_EQ(request(exporter.port(), "/healthz", kGoodAuth).first, 200);
   EXPECT_EQ(request(exporter.port(), "/nope", kGoodAuth).first, 404);
   EXPECT_EQ(request(exporter.port(), "/metrics", kGoodAuth, "PUT").first, 405);

@@ -87,6 +87,15 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert ca.pem -u "prometheus:$pa
 [ "$code" = 200 ] || fail "TLS + right password gave $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert ca.pem "$url")
 [ "$code" = 401 ] || fail "no credentials gave $code"
+echo "== /probe over TLS: behind the same password, gzip-encoded when asked"
+target=$(curl -s --cacert ca.pem -u "prometheus:$password" "$url" | sed -n 's/^pg_up{target="\([^"]*\)"} .*/\1/p')
+[ -n "$target" ] || fail "no pg_up series in /metrics"
+probe="https://127.0.0.1:$port_plain_auth/probe?target=$target"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert ca.pem "$probe")
+[ "$code" = 401 ] || fail "/probe without credentials gave $code"
+headers=$(curl -s -D - -o probe.txt --compressed --cacert ca.pem -u "prometheus:$password" "$probe")
+grep -qi '^content-encoding: gzip' <<<"$headers" || fail "/probe did not answer gzip: $headers"
+grep -q "^pg_up{target=\"$target\"} 0" probe.txt || fail "/probe body has no pg_up 0 for $target"
 for v in 1.2 1.3; do
   out=$(curl -s -w '%{http_code}' -o /dev/null --cacert ca.pem -u "prometheus:$password" --tlsv$v --tls-max $v "$url")
   [ "$out" = 200 ] || fail "TLS $v gave $out"

@@ -1,0 +1,96 @@
+#include "exporter/render.h"
+
+#include <algorithm>
+#include <functional>
+
+#include <zlib.h>
+
+namespace pge {
+namespace {
+
+constexpr const char* kNs = "pg_evolution_exporter_";
+
+SerializedSnapshot self_metrics(const SnapshotStore::View& view) {
+  SnapshotBuilder out;
+  const std::string ns = kNs;
+  out.gauge(ns + "build_info", "Version and revision of pg_evolution_exporter, constant 1.",
+            {{"revision", PGE_REVISION}, {"version", PGE_VERSION}}, 1);
+  for (const auto& [target, state] : view) {
+    out.gauge("pg_up", "Whether the last connection to the target database succeeded (1) or not (0).",
+              {{"target", target}}, state.up ? 1 : 0);
+    for (const auto& [collector, st] : state.collectors) {
+      const Labels l{{"collector", collector}, {"target", target}};
+      out.gauge(ns + "collector_success", "Whether the collector's last run succeeded (1) or failed (0).",
+                l, st.success ? 1 : 0);
+      out.gauge(ns + "collector_duration_seconds",
+                "Wall-clock duration of the collector's last run, database time included.", l,
+                st.duration_seconds);
+      out.gauge(ns + "collector_last_success_timestamp_seconds",
+                "Unix time of the collector's last successful run (0 = never).", l, st.last_success_unix);
+      out.counter(ns + "collector_errors_total", "Failed runs of the collector since the exporter started.",
+                  l, st.errors_total);
+      out.gauge(ns + "collector_series", "Series produced by the collector's last successful run.", l,
+                static_cast<double>(st.series));
+      out.counter(ns + "collector_lock_skips_total",
+                  "Relations the collector left out because another session held or awaited an ACCESS "
+                  "EXCLUSIVE lock on them.",
+                  l, st.lock_skips_total);
+      out.counter(ns + "collector_lock_timeouts_total", "Collector runs that ended at lock_timeout.", l,
+                  st.lock_timeouts_total);
+    }
+  }
+  return serialize_snapshot(out.take());
+}
+
+// Calls `emit` with every piece of the page in order: per family name, the first block's header,
+// then the samples of every block of that name and type.
+void walk_page(const SnapshotStore::View& view,
+               const std::function<void(const std::string&, const DeflatePiece&)>& emit) {
+  const SerializedSnapshot self = self_metrics(view);
+  std::vector<const FamilyBytes*> blocks;
+  for (const auto& f : self.families) blocks.push_back(&f);
+  for (const auto& [target, state] : view) {
+    for (const auto& [collector, snapshot] : state.snapshots) {
+      for (const auto& f : snapshot->families) blocks.push_back(&f);
+    }
+  }
+  std::stable_sort(blocks.begin(), blocks.end(),
+                   [](const FamilyBytes* a, const FamilyBytes* b) { return a->name < b->name; });
+  for (std::size_t i = 0; i < blocks.size();) {
+    const FamilyBytes& first = *blocks[i];
+    emit(first.header, first.header_gz);
+    for (; i < blocks.size() && blocks[i]->name == first.name; ++i) {
+      if (blocks[i]->type == first.type) emit(blocks[i]->samples, blocks[i]->samples_gz);
+    }
+  }
+}
+
+void put_le32(std::string& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+}  // namespace
+
+std::string render_text(const SnapshotStore::View& view) {
+  std::string out;
+  walk_page(view, [&](const std::string& text, const DeflatePiece&) { out += text; });
+  return out;
+}
+
+std::string render_gzip(const SnapshotStore::View& view) {
+  // gzip header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
+  std::string out("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  std::uint64_t length = 0;
+  walk_page(view, [&](const std::string&, const DeflatePiece& piece) {
+    out += piece.data;
+    crc = crc32_combine(crc, piece.crc, static_cast<z_off_t>(piece.length));
+    length += piece.length;
+  });
+  out += std::string("\x03\x00", 2);  // an empty final block (fixed Huffman, end-of-block only)
+  put_le32(out, static_cast<std::uint32_t>(crc));
+  put_le32(out, static_cast<std::uint32_t>(length));
+  return out;
+}
+
+}  // namespace pge
