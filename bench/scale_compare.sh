@@ -7,6 +7,8 @@
 #
 #   bench/scale_compare.sh EXPORTER_BINARY PORT TABLES [SCRAPES] [INTERVAL] [LABEL]
 #
+# With PGE_BENCH_ONLY_OURS=1 postgres_exporter is left out (its runs take minutes at 10,000 tables).
+#
 # PORT is the cluster's port (kept in /tmp/pge-scale-PORT for re-runs, one database per size); the
 # exporters listen on PORT+1 (ours) and PORT+2 (postgres_exporter). Prints one markdown row per
 # exporter:
@@ -155,13 +157,15 @@ curl -s "http://127.0.0.1:$ours_port/metrics" \
   | awk '/^pg_evolution_exporter_collector_(duration_seconds|series)\{/' >"$dir/ours.collectors.txt"
 kill "$ours_pid"; wait "$ours_pid" 2>/dev/null || true
 
-DATA_SOURCE_NAME="host=127.0.0.1 port=$port dbname=$db user=pge_bench_pe sslmode=disable" \
-  prometheus-postgres-exporter --web.listen-address="127.0.0.1:$pe_port" --log.level=warn \
-  --extend.query-path="$root/bench/postgres_exporter_queries.yaml" >"$dir/pe.log" 2>&1 &
-pids+=($!); pe_pid=$!
-wait_http "http://127.0.0.1:$pe_port/metrics"
-measure postgres_exporter pge_bench_pe "$pe_pid" "$pe_port"
-kill "$pe_pid"; wait "$pe_pid" 2>/dev/null || true
+if [ "${PGE_BENCH_ONLY_OURS:-0}" != 1 ]; then
+  DATA_SOURCE_NAME="host=127.0.0.1 port=$port dbname=$db user=pge_bench_pe sslmode=disable" \
+    prometheus-postgres-exporter --web.listen-address="127.0.0.1:$pe_port" --log.level=warn \
+    --extend.query-path="$root/bench/postgres_exporter_queries.yaml" >"$dir/pe.log" 2>&1 &
+  pids+=($!); pe_pid=$!
+  wait_http "http://127.0.0.1:$pe_port/metrics"
+  measure postgres_exporter pge_bench_pe "$pe_pid" "$pe_port"
+  kill "$pe_pid"; wait "$pe_pid" 2>/dev/null || true
+fi
 
 printf 'psql floor (same information, cheapest queries, one pass): %.0f DB ms\n' "$(floor_ms)"
 echo "our collectors (duration s, series): $dir/ours.collectors.txt"

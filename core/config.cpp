@@ -390,6 +390,7 @@ void read_target(Reader& r, Config& cfg, std::set<std::string>& names) {
       r.error(r.table().get("labels"), "labels." + k, "is not a usable label name");
     }
   }
+  t.series_budget = static_cast<std::size_t>(r.number("series_budget", 0, 1e9).value_or(t.series_budget));
   t.include_schemas = r.patterns("include_schemas");
   t.exclude_schemas = r.patterns("exclude_schemas");
   t.include_tables = r.patterns("include_tables");

@@ -116,6 +116,9 @@ struct Stage {
   std::optional<double> ended_at;  // absent while the stage runs
 };
 
+// Sized for a Prometheus that scrapes hundreds of targets (docs/scaling.md has the arithmetic).
+constexpr std::size_t kDefaultSeriesBudget = 100000;
+
 struct Target {
   std::string name;
   std::string dsn;  // never logged: see redact_dsn()
@@ -130,6 +133,9 @@ struct Target {
   RetentionLog retention;
   std::vector<Stage> stages;
   Pattern updated_at_trigger;  // trigger/function names that maintain updated_at
+  // Most series the target's collectors may export together; per-relation series beyond it are
+  // rolled up per schema (exporter/series_budget.h). 0 = no budget.
+  std::size_t series_budget = kDefaultSeriesBudget;
 
   // True when schema.table passes the include/exclude patterns (exclude wins).
   bool selects(const std::string& schema, const std::string& table) const;

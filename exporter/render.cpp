@@ -18,6 +18,9 @@ SerializedSnapshot self_metrics(const SnapshotStore::View& view) {
   for (const auto& [target, state] : view) {
     out.gauge("pg_up", "Whether the last connection to the target database succeeded (1) or not (0).",
               {{"target", target}}, state.up ? 1 : 0);
+    out.gauge(ns + "series_budget",
+              "Most series the target may export (target.series_budget; 0 = no budget).",
+              {{"target", target}}, static_cast<double>(state.series_budget));
     for (const auto& [collector, st] : state.collectors) {
       const Labels l{{"collector", collector}, {"target", target}};
       out.gauge(ns + "collector_success", "Whether the collector's last run succeeded (1) or failed (0).",
@@ -37,6 +40,10 @@ SerializedSnapshot self_metrics(const SnapshotStore::View& view) {
                   l, st.lock_skips_total);
       out.counter(ns + "collector_lock_timeouts_total", "Collector runs that ended at lock_timeout.", l,
                   st.lock_timeouts_total);
+      out.gauge(ns + "series_dropped",
+                "Per-relation series the collector's last successful run left out to keep the target "
+                "within its series budget (folded into per-schema rollups).",
+                l, static_cast<double>(st.series_dropped));
     }
   }
   return serialize_snapshot(out.take());

@@ -27,7 +27,7 @@ struct TargetWorker::Scheduled {
 TargetWorker::TargetWorker(const Config& config, const Target& target, SnapshotStore& store,
                            std::unique_ptr<Database> db,
                            const std::vector<CollectorInfo>& collectors)
-    : config_(config), target_(target), store_(store), db_(std::move(db)) {
+    : config_(config), target_(target), store_(store), db_(std::move(db)), budget_(target) {
   std::vector<std::string> names;
   for (const auto& info : collectors) {
     const CollectorSettings& settings = config_.collectors.at(info.name);
@@ -36,6 +36,7 @@ TargetWorker::TargetWorker(const Config& config, const Target& target, SnapshotS
     names.push_back(info.name);
   }
   store_.declare(target_.name, names);
+  store_.set_series_budget(target_.name, budget_.budget());
 }
 
 TargetWorker::~TargetWorker() = default;
@@ -71,6 +72,7 @@ void TargetWorker::record(Scheduled& s, RunResult&& result) {
   st.success = result.ok();
   std::shared_ptr<const Snapshot> snapshot;
   if (st.success) {
+    st.series_dropped = budget_.apply(s.info->name, result.snapshot());
     snapshot = std::make_shared<const Snapshot>(std::move(result.snapshot()));
     st.last_success_unix = finished;
     st.series = snapshot->series();

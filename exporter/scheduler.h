@@ -16,6 +16,7 @@
 #include "collectors/run_once.h"
 #include "core/config.h"
 #include "core/session.h"
+#include "exporter/series_budget.h"
 #include "exporter/store.h"
 
 namespace pge {
@@ -48,6 +49,7 @@ class TargetWorker {
   const Target& target_;
   SnapshotStore& store_;
   std::unique_ptr<Database> db_;
+  SeriesBudget budget_;
   std::vector<Scheduled> scheduled_;
   std::string last_connect_error_;
 };

@@ -15,6 +15,11 @@ void SnapshotStore::set_up(const std::string& target, bool up, const std::string
   t.last_error = error;
 }
 
+void SnapshotStore::set_series_budget(const std::string& target, std::size_t budget) {
+  std::lock_guard<std::mutex> lock(mu_);
+  targets_[target].series_budget = budget;
+}
+
 void SnapshotStore::put(const std::string& target, const std::string& collector,
                         std::shared_ptr<const Snapshot> snapshot, const CollectorStatus& status) {
   std::shared_ptr<const SerializedSnapshot> serialized;

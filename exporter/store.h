@@ -29,10 +29,12 @@ struct CollectorStatus {
   double lock_timeouts_total = 0;
   std::size_t series = 0;
   std::string last_error;  // password-free
+  std::size_t series_dropped = 0;  // left out of the last successful run by the series budget
 };
 
 struct TargetState {
   bool up = false;
+  std::size_t series_budget = 0;  // 0 = none
   std::string last_error;
   std::map<std::string, CollectorStatus> collectors;
   std::map<std::string, std::shared_ptr<const SerializedSnapshot>> snapshots;
@@ -44,6 +46,7 @@ class SnapshotStore {
 
   void declare(const std::string& target, const std::vector<std::string>& collectors);
   void set_up(const std::string& target, bool up, const std::string& error = "");
+  void set_series_budget(const std::string& target, std::size_t budget);
   // Stores a collector's run: its snapshot, serialized here on the caller's thread (nullptr on
   // failure, which drops the old one: stale data must not pass for current) and its status.
   void put(const std::string& target, const std::string& collector,

@@ -170,7 +170,9 @@ TEST(Exposition, WholeOutputGolden) {
   store.declare("replica", {"tables"});
   store.set_up("main", true);
   store.set_up("replica", false, "connection refused");
+  store.set_series_budget("main", 100000);
   CollectorStatus ok = succeeded(2);
+  ok.series_dropped = 4;
   ok.lock_skips_total = 3;
   ok.lock_timeouts_total = 1;
   SnapshotBuilder tables;
@@ -183,6 +185,7 @@ TEST(Exposition, WholeOutputGolden) {
   activity.gauge("pg_stat_activity_connections", "Client connections in this state.",
                  {{"target", "main"}, {"state", "active"}}, 2);
   ok.series = 1;
+  ok.series_dropped = 0;
   store.put("main", "activity", std::make_shared<const Snapshot>(activity.take()), ok);
   CollectorStatus failed;
   failed.ran = true;
@@ -228,6 +231,15 @@ pg_evolution_exporter_collector_series{collector="tables",target="replica"} 0
 pg_evolution_exporter_collector_success{collector="activity",target="main"} 1
 pg_evolution_exporter_collector_success{collector="tables",target="main"} 1
 pg_evolution_exporter_collector_success{collector="tables",target="replica"} 0
+# HELP pg_evolution_exporter_series_budget Most series the target may export (target.series_budget; 0 = no budget).
+# TYPE pg_evolution_exporter_series_budget gauge
+pg_evolution_exporter_series_budget{target="main"} 100000
+pg_evolution_exporter_series_budget{target="replica"} 0
+# HELP pg_evolution_exporter_series_dropped Per-relation series the collector's last successful run left out to keep the target within its series budget (folded into per-schema rollups).
+# TYPE pg_evolution_exporter_series_dropped gauge
+pg_evolution_exporter_series_dropped{collector="activity",target="main"} 0
+pg_evolution_exporter_series_dropped{collector="tables",target="main"} 4
+pg_evolution_exporter_series_dropped{collector="tables",target="replica"} 0
 # HELP pg_stat_activity_connections Client connections in this state.
 # TYPE pg_stat_activity_connections gauge
 pg_stat_activity_connections{target="main",state="active"} 2
