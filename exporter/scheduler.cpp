@@ -1,5 +1,7 @@
 #include "exporter/scheduler.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
@@ -9,6 +11,9 @@
 namespace pge {
 
 namespace {
+
+// Runs that built at least this many series give their memory back to the system afterwards.
+constexpr std::size_t kTrimAfterSeries = 10000;
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -71,7 +76,9 @@ void TargetWorker::record(Scheduled& s, RunResult&& result) {
   st.lock_skips_total += result.lock_skips;
   st.success = result.ok();
   std::shared_ptr<const Snapshot> snapshot;
+  std::size_t raw_series = 0;  // before the series budget
   if (st.success) {
+    raw_series = result.snapshot().series();
     st.series_dropped = budget_.apply(s.info->name, result.snapshot());
     snapshot = std::make_shared<const Snapshot>(std::move(result.snapshot()));
     st.last_success_unix = finished;
@@ -94,6 +101,10 @@ void TargetWorker::record(Scheduled& s, RunResult&& result) {
   spdlog::debug("collector ran target={} collector={} duration_ms={:.1f} success={}", target_.name,
                 s.info->name, st.duration_seconds * 1000, st.success);
   store_.put(target_.name, s.info->name, std::move(snapshot), st);
+  // A big run's uncut snapshot (hundreds of MB of ClientMetric objects at 10,000 tables) is freed
+  // by now, but glibc keeps the pages resident; measured at 10,000 tables, handing them back drops
+  // RSS between runs from about 850 to 645 MiB. Small runs skip it: trimming walks the whole heap.
+  if (raw_series >= kTrimAfterSeries) malloc_trim(0);
 }
 
 TargetWorker::Clock::time_point TargetWorker::step(Clock::time_point now,

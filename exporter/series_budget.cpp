@@ -43,10 +43,12 @@ double value(const ClientMetric& m, MetricType type) {
 
 // Gauges whose per-schema sum means something (row counts); every `_bytes` gauge and every counter
 // is additive too.
-const std::unordered_set<std::string> kAdditiveGauges{
-    "pg_stat_user_tables_n_live_tup", "pg_stat_user_tables_n_dead_tup",
-    "pg_stat_user_tables_n_mod_since_analyze", "pg_stat_user_tables_n_ins_since_vacuum",
-    "pg_table_estimated_rows", "pg_table_indexes"};
+const std::unordered_set<std::string> kAdditiveGauges{"pg_stat_user_tables_n_live_tup",
+                                                      "pg_stat_user_tables_n_dead_tup",
+                                                      "pg_stat_user_tables_n_mod_since_analyze",
+                                                      "pg_stat_user_tables_n_ins_since_vacuum",
+                                                      "pg_table_estimated_rows",
+                                                      "pg_table_indexes"};
 
 bool summable(const MetricFamily& f) {
   if (f.type == MetricType::Counter) return true;
@@ -109,9 +111,10 @@ void SeriesBudget::learn_ranking(const std::string& collector, const Snapshot& s
   if (collector == "tables") {
     table_criteria_ = {
         ranked(scores(snapshot, {"pg_stat_user_tables_total_size_bytes"})),
-        ranked(scores(snapshot, {"pg_stat_user_tables_seq_scan_total", "pg_stat_user_tables_idx_scan_total",
-                                 "pg_stat_user_tables_n_tup_ins_total", "pg_stat_user_tables_n_tup_upd_total",
-                                 "pg_stat_user_tables_n_tup_del_total"})),
+        ranked(scores(snapshot,
+                      {"pg_stat_user_tables_seq_scan_total", "pg_stat_user_tables_idx_scan_total",
+                       "pg_stat_user_tables_n_tup_ins_total", "pg_stat_user_tables_n_tup_upd_total",
+                       "pg_stat_user_tables_n_tup_del_total"})),
         ranked(scores(snapshot, {"pg_stat_user_tables_n_dead_tup"}))};
   } else if (collector == "indexes") {
     const auto size = scores(snapshot, {"pg_stat_user_indexes_size_bytes"});
@@ -162,8 +165,9 @@ std::size_t SeriesBudget::share(const std::string& collector) const {
 
 std::size_t SeriesBudget::apply(const std::string& collector, Snapshot& snapshot) {
   learn_ranking(collector, snapshot);
-  const bool budgeted = budget_ > 0 && std::find(kBudgetedCollectors.begin(), kBudgetedCollectors.end(),
-                                                 collector) != kBudgetedCollectors.end();
+  const bool budgeted =
+      budget_ > 0 && std::find(kBudgetedCollectors.begin(), kBudgetedCollectors.end(), collector) !=
+                         kBudgetedCollectors.end();
   // The cuttable relation key of every series ("" = never cut), computed once.
   std::vector<std::vector<std::string>> keys(snapshot.families.size());
   std::map<std::string, std::size_t> groups;  // per relation key, its cuttable series
@@ -171,7 +175,8 @@ std::size_t SeriesBudget::apply(const std::string& collector, Snapshot& snapshot
   for (std::size_t f = 0; f < snapshot.families.size(); ++f) {
     for (const auto& m : snapshot.families[f].metric) {
       std::string key = budgeted ? relation_key(m) : "";
-      if (!key.empty() && (configured_.count(table_part(key)) || invalid_indexes_.count(key))) key.clear();
+      if (!key.empty() && (configured_.count(table_part(key)) || invalid_indexes_.count(key)))
+        key.clear();
       if (key.empty()) {
         ++counts.fixed;
       } else {
@@ -192,7 +197,8 @@ std::size_t SeriesBudget::apply(const std::string& collector, Snapshot& snapshot
     const MetricFamily& family = snapshot.families[f];
     if (!summable(family)) continue;
     for (std::size_t i = 0; i < family.metric.size(); ++i) {
-      if (!keys[f][i].empty()) rollups.insert(family.name + kSep + labels_id(rollup_labels(family.metric[i])));
+      if (!keys[f][i].empty())
+        rollups.insert(family.name + kSep + labels_id(rollup_labels(family.metric[i])));
     }
   }
   std::vector<std::string> order;
@@ -229,7 +235,8 @@ std::size_t SeriesBudget::apply(const std::string& collector, Snapshot& snapshot
       auto labels = rollup_labels(m);
       ClientMetric& r = rolled[labels_id(labels)];
       r.label = std::move(labels);
-      (family.type == MetricType::Counter ? r.counter.value : r.gauge.value) += value(m, family.type);
+      (family.type == MetricType::Counter ? r.counter.value : r.gauge.value) +=
+          value(m, family.type);
     }
     for (auto& [id, m] : rolled) out.push_back(std::move(m));
     family.metric = std::move(out);

@@ -5,8 +5,9 @@
 // (pg_evolution_exporter_series_dropped) and the rollups keep `sum by (schemaname)` exact.
 //
 // Never cut: series without relation labels, the tables named in the target's config (promoted
-// columns, thresholds, materialized views, retention) with their indexes, invalid indexes, and every
-// collector not in kBudgetedCollectors (partitions, promoted_columns, matviews: the Phase 3 gates).
+// columns, thresholds, materialized views, retention) with their indexes, invalid indexes, and
+// every collector not in kBudgetedCollectors (partitions, promoted_columns, matviews: the Phase 3
+// gates).
 //
 // Shares: the budget minus the series that are never cut is shared among the budgeted collectors in
 // proportion to the per-relation series each would export (the latest run of each counts).

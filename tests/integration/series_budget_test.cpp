@@ -2,10 +2,10 @@
 // than the budget allows, the exporter stays within it, keeps the configured table and the largest
 // one, and its per-schema rollups plus the kept tables add up to what pg_stat_user_tables says; the
 // series it reports as dropped are exactly the series of the tables it left out, counted by SQL.
+#include <gtest/gtest.h>
+
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "collectors/registry.h"
 #include "tests/support/test_support.h"
@@ -20,8 +20,8 @@ constexpr int kTablesPerSchema = 40;
 
 // Only the per-relation collectors under test, every second, plus `database` (never cut).
 std::string budget_config(const std::string& dsn) {
-  std::string toml = "[exporter]\nconnect_timeout = \"2s\"\n[[target]]\nname = \"db\"\ndsn = \"" + dsn +
-                     "\"\nseries_budget = " + std::to_string(kBudget) +
+  std::string toml = "[exporter]\nconnect_timeout = \"2s\"\n[[target]]\nname = \"db\"\ndsn = \"" +
+                     dsn + "\"\nseries_budget = " + std::to_string(kBudget) +
                      "\n[[target.table_threshold]]\ntable = \"bulk_a.t1\"\nrows = 1000000\n";
   for (const auto& info : collector_registry()) {
     const bool on = info.name == "tables" || info.name == "indexes" || info.name == "database";
@@ -32,21 +32,24 @@ std::string budget_config(const std::string& dsn) {
 }
 
 void create_bulk_tables(const test::TestDatabase& db) {
-  db.exec("CREATE SCHEMA bulk_a; CREATE SCHEMA bulk_b; GRANT USAGE ON SCHEMA bulk_a, bulk_b TO pge_exporter");
+  db.exec(
+      "CREATE SCHEMA bulk_a; CREATE SCHEMA bulk_b; GRANT USAGE ON SCHEMA bulk_a, bulk_b TO "
+      "pge_exporter");
   for (const char* schema : {"bulk_a", "bulk_b"}) {
     std::string sql;
     for (int i = 0; i < kTablesPerSchema; ++i) {
       const std::string t = std::string(schema) + ".t" + std::to_string(i);
       sql += "CREATE TABLE " + t + " (id int PRIMARY KEY, v text);" + "INSERT INTO " + t +
-             " SELECT g, repeat('x', 20) FROM generate_series(1, " + std::to_string(10 * i + 1) + ") g;" +
-             "DELETE FROM " + t + " WHERE id % 3 = 0;";
+             " SELECT g, repeat('x', 20) FROM generate_series(1, " + std::to_string(10 * i + 1) +
+             ") g;" + "DELETE FROM " + t + " WHERE id % 3 = 0;";
     }
     db.exec(sql);
   }
   db.exec("INSERT INTO bulk_b.t7 SELECT g, repeat('y', 200) FROM generate_series(1000, 20000) g");
 }
 
-double sum_of(const std::vector<Sample>& samples, const std::string& name, const std::string& schema) {
+double sum_of(const std::vector<Sample>& samples, const std::string& name,
+              const std::string& schema) {
   double sum = 0;
   for (const auto& s : samples) {
     if (s.name == name && s.labels.at("schemaname") == schema) sum += s.value;
@@ -57,7 +60,8 @@ double sum_of(const std::vector<Sample>& samples, const std::string& name, const
 std::set<std::string> kept_tables(const std::vector<Sample>& samples) {
   std::set<std::string> out;
   for (const auto& s : samples) {
-    if (s.name == "pg_stat_user_tables_last_vacuum") out.insert(s.labels.at("schemaname") + "." + s.labels.at("relname"));
+    if (s.name == "pg_stat_user_tables_last_vacuum")
+      out.insert(s.labels.at("schemaname") + "." + s.labels.at("relname"));
   }
   return out;
 }
@@ -68,24 +72,32 @@ TEST(SeriesBudget, StaysWithinTheBudgetKeepsWhatMattersAndRollsUpTheRestExactly)
   ASSERT_EQ(db.scalar("SELECT count(*) FROM pg_stat_user_tables WHERE schemaname LIKE 'bulk_%'"),
             2 * kTablesPerSchema);
   // Statistics reach the shared view within a second or so of the writing transactions.
-  const double inserted = 2 * (5 * kTablesPerSchema * (kTablesPerSchema - 1) + kTablesPerSchema) + 19001;
-  ASSERT_TRUE(test::eventually([&] {
-    return db.scalar("SELECT sum(n_tup_ins) FROM pg_stat_user_tables WHERE schemaname LIKE 'bulk_%'") == inserted;
-  }, 15));
+  const double inserted =
+      2 * (5 * kTablesPerSchema * (kTablesPerSchema - 1) + kTablesPerSchema) + 19001;
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        return db.scalar(
+                   "SELECT sum(n_tup_ins) FROM pg_stat_user_tables WHERE schemaname LIKE "
+                   "'bulk_%'") == inserted;
+      },
+      15));
 
   test::ExporterProcess exporter(budget_config(db.dsn("pge_exporter")));
   const std::map<std::string, std::string> tables{{"collector", "tables"}, {"target", "db"}};
   const std::map<std::string, std::string> indexes{{"collector", "indexes"}, {"target", "db"}};
-  exporter.wait_for([&](const auto& s) {
-    auto t = test::find_sample(s, "pg_evolution_exporter_series_dropped", tables);
-    auto i = test::find_sample(s, "pg_evolution_exporter_series_dropped", indexes);
-    return t && i && *t > 0 && *i > 0;
-  }, 30);
+  exporter.wait_for(
+      [&](const auto& s) {
+        auto t = test::find_sample(s, "pg_evolution_exporter_series_dropped", tables);
+        auto i = test::find_sample(s, "pg_evolution_exporter_series_dropped", indexes);
+        return t && i && *t > 0 && *i > 0;
+      },
+      30);
   // Shares are settled once every collector has run and the tables collector has run again.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
 
   const std::vector<Sample> samples = test::parse_exposition(exporter.metrics());
-  EXPECT_EQ(test::find_sample(samples, "pg_evolution_exporter_series_budget", {{"target", "db"}}), kBudget);
+  EXPECT_EQ(test::find_sample(samples, "pg_evolution_exporter_series_budget", {{"target", "db"}}),
+            kBudget);
   std::size_t exported = 0;
   for (const auto& s : samples) {
     if (s.name.rfind("pg_evolution_exporter_", 0) != 0 && s.name != "pg_up") ++exported;
@@ -94,18 +106,23 @@ TEST(SeriesBudget, StaysWithinTheBudgetKeepsWhatMattersAndRollsUpTheRestExactly)
 
   const std::set<std::string> kept = kept_tables(samples);
   EXPECT_TRUE(kept.count("bulk_a.t1")) << "the configured table was cut";
-  const std::string largest = db.query(
-      "SELECT schemaname || '.' || relname AS name FROM pg_stat_user_tables "
-      "ORDER BY pg_total_relation_size(relid) DESC, name LIMIT 1").text(0, "name");
+  const std::string largest =
+      db.query(
+            "SELECT schemaname || '.' || relname AS name FROM pg_stat_user_tables "
+            "ORDER BY pg_total_relation_size(relid) DESC, name LIMIT 1")
+          .text(0, "name");
   EXPECT_TRUE(kept.count(largest)) << largest << " is the largest table and was cut";
-  EXPECT_LT(kept.size(), db.scalar("SELECT count(*) FROM pg_stat_user_tables")) << "nothing was cut";
+  EXPECT_LT(kept.size(), db.scalar("SELECT count(*) FROM pg_stat_user_tables"))
+      << "nothing was cut";
 
   for (const std::string schema : {"bulk_a", "bulk_b"}) {
     EXPECT_EQ(sum_of(samples, "pg_stat_user_tables_n_tup_ins_total", schema),
-              db.scalar("SELECT sum(n_tup_ins) FROM pg_stat_user_tables WHERE schemaname = '" + schema + "'"))
+              db.scalar("SELECT sum(n_tup_ins) FROM pg_stat_user_tables WHERE schemaname = '" +
+                        schema + "'"))
         << schema;
     EXPECT_EQ(sum_of(samples, "pg_stat_user_tables_n_tup_del_total", schema),
-              db.scalar("SELECT sum(n_tup_del) FROM pg_stat_user_tables WHERE schemaname = '" + schema + "'"))
+              db.scalar("SELECT sum(n_tup_del) FROM pg_stat_user_tables WHERE schemaname = '" +
+                        schema + "'"))
         << schema;
   }
 
@@ -122,7 +139,8 @@ TEST(SeriesBudget, StaysWithinTheBudgetKeepsWhatMattersAndRollsUpTheRestExactly)
     FROM pg_stat_user_tables s LEFT JOIN pg_statio_user_tables io ON io.relid = s.relid)SQL");
   double left_out = 0;
   for (std::size_t r = 0; r < per_table.size(); ++r) {
-    if (!kept.count(per_table.text(r, "name"))) left_out += per_table.number(r, "series").value_or(0);
+    if (!kept.count(per_table.text(r, "name")))
+      left_out += per_table.number(r, "series").value_or(0);
   }
   EXPECT_EQ(test::find_sample(samples, "pg_evolution_exporter_series_dropped", tables), left_out);
 }

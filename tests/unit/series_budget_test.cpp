@@ -1,6 +1,7 @@
+#include "exporter/series_budget.h"
+
 #include <gtest/gtest.h>
 
-#include "exporter/series_budget.h"
 #include "tests/support/test_support.h"
 
 namespace pge {
@@ -52,10 +53,12 @@ TEST(SeriesBudget, OverTheBudgetKeepsTheLargestAndRollsUpTheRestPerSchemaWithExa
   Snapshot s = tables_snapshot(tables);
   const std::size_t dropped = budget.apply("tables", s);
   EXPECT_LE(s.series(), 25u);
-  EXPECT_EQ(dropped, 12u * 4 + 1 - s.series() + 2 * 3);  // 2 schemas x 3 summable families of rollups
+  EXPECT_EQ(dropped,
+            12u * 4 + 1 - s.series() + 2 * 3);  // 2 schemas x 3 summable families of rollups
   // 24 for per-relation series, 6 of them reserved for rollups: the 4 largest tables stay whole.
   for (int i : {11, 10, 9, 8}) {
-    EXPECT_TRUE(test::find_value(s, "pg_stat_user_tables_last_vacuum", {{"relname", "t" + std::to_string(i)}}))
+    EXPECT_TRUE(test::find_value(s, "pg_stat_user_tables_last_vacuum",
+                                 {{"relname", "t" + std::to_string(i)}}))
         << i;
   }
   EXPECT_FALSE(test::find_value(s, "pg_stat_user_tables_last_vacuum", {{"relname", "t7"}}));
@@ -64,7 +67,8 @@ TEST(SeriesBudget, OverTheBudgetKeepsTheLargestAndRollsUpTheRestPerSchemaWithExa
     for (const auto& t : tables) {
       if (t.schema == schema && t.bytes < 9000) dropped_bytes += t.bytes;
     }
-    EXPECT_EQ(test::value(s, "pg_stat_user_tables_total_size_bytes", {{"schemaname", schema}, {"relname", ""}}),
+    EXPECT_EQ(test::value(s, "pg_stat_user_tables_total_size_bytes",
+                          {{"schemaname", schema}, {"relname", ""}}),
               dropped_bytes)
         << schema;
   }
@@ -81,7 +85,8 @@ TEST(SeriesBudget, TakesTheRankingsInTurnSoTheMostActiveAndMostBloatedStay) {
   Snapshot s = tables_snapshot(tables);
   budget.apply("tables", s);
   for (const char* kept : {"t0", "t1", "t11", "t10"}) {
-    EXPECT_TRUE(test::find_value(s, "pg_stat_user_tables_last_vacuum", {{"relname", kept}})) << kept;
+    EXPECT_TRUE(test::find_value(s, "pg_stat_user_tables_last_vacuum", {{"relname", kept}}))
+        << kept;
   }
   EXPECT_FALSE(test::find_value(s, "pg_stat_user_tables_last_vacuum", {{"relname", "t9"}}));
 }
@@ -96,7 +101,8 @@ TEST(SeriesBudget, ConfiguredTablesAndInvalidIndexesAreNeverCut) {
 
   SnapshotBuilder b;
   for (int i = 0; i < 20; ++i) {
-    const Labels l{{"schemaname", "app"}, {"relname", "t1"}, {"indexrelname", "i" + std::to_string(i)}};
+    const Labels l{
+        {"schemaname", "app"}, {"relname", "t1"}, {"indexrelname", "i" + std::to_string(i)}};
     b.gauge("pg_stat_user_indexes_size_bytes", "size", l, 100.0 + i);
     b.gauge("pg_index_valid", "valid", l, i == 3 ? 0 : 1);
   }
@@ -112,7 +118,8 @@ TEST(SeriesBudget, CollectorsOutsideTheBudgetAreNeverCutButCountAgainstIt) {
   EXPECT_EQ(partitions.series(), 49u);
   Snapshot tables = tables_snapshot(twelve_tables());
   EXPECT_EQ(budget.apply("tables", tables), 48u);  // nothing left: every table rolled up
-  EXPECT_EQ(test::value(tables, "pg_stat_user_tables_total_size_bytes", {{"schemaname", "app"}, {"relname", ""}}),
+  EXPECT_EQ(test::value(tables, "pg_stat_user_tables_total_size_bytes",
+                        {{"schemaname", "app"}, {"relname", ""}}),
             2000 + 4000 + 6000 + 8000 + 10000 + 12000);
 }
 
