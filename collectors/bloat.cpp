@@ -9,7 +9,6 @@
 // Bloat = space a rebuild would give back: for a table, dead tuples plus free space beyond its
 // fillfactor reserve; for a btree, leaf space beyond the fillfactor target plus empty and deleted
 // pages. GIN has no such measure (pgstatginindex reports the pending list only). docs/storage.md.
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
@@ -17,6 +16,7 @@
 #include <set>
 
 #include "collectors/collector.h"
+#include "core/log.h"
 
 namespace pge {
 namespace {
@@ -287,7 +287,7 @@ class BloatCollector final : public Collector {
     if (!m || m->empty()) {
       // A lock taken since the candidate query (lock_timeout), the budget running out
       // (statement_timeout), or the relation dropped meanwhile.
-      spdlog::debug("exact bloat skipped relid={} error=\"{}\"", relid, error.substr(0, error.find('\n')));
+      log::debug("exact bloat skipped", {{"relid", relid}, {"err", error}});
       if (error.find("lock timeout") != std::string::npos) locked_.insert(relid);
       return error.find("statement timeout") != std::string::npos ? Outcome::kOutOfTime : Outcome::kFailed;
     }
@@ -327,7 +327,7 @@ class BloatCollector final : public Collector {
 
   void warn_once(const std::string& message) {
     if (warned_) return;
-    spdlog::warn("collector=bloat {}", message);
+    log::warn(message, {{"collector", "bloat"}});
     warned_ = true;
   }
 

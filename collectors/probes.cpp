@@ -7,9 +7,9 @@
 #include <chrono>
 #include <map>
 
-#include <spdlog/spdlog.h>
 
 #include "collectors/collector.h"
+#include "core/log.h"
 #include "latency/latency_estimator.h"
 
 namespace pge {
@@ -57,7 +57,7 @@ class ProbesCollector final : public Collector {
       return;
     }
     stats.errors += 1;
-    if (error != stats.last_error) spdlog::warn("probe failed probe={} error=\"{}\"", probe.name, error);
+    if (error != stats.last_error) log::warn("probe failed", {{"probe", probe.name}, {"err", error}});
     stats.last_error = std::move(error);
   }
 

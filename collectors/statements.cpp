@@ -16,9 +16,8 @@
 #include <sstream>
 #include <unordered_map>
 
-#include <spdlog/spdlog.h>
-
 #include "collectors/collector.h"
+#include "core/log.h"
 #include "latency/latency_estimator.h"
 
 namespace pge {
@@ -235,9 +234,9 @@ class StatementsCollector final : public Collector {
       if (labels_.try_emplace(read_key(rows, r), EntryLabels{"", "", Origin::unknown}).second) ++textless;
     }
     if (textless > 0) {
-      spdlog::warn("statements: {} pg_stat_statements entries of database {} have no query text, so whether "
-                   "they are the exporter's own cannot be told; their calls are counted in {}, not in the "
-                   "histograms", textless, datname_, kUnattributed);
+      log::warn("pg_stat_statements entries have no query text: whether they are the exporter's own cannot "
+                "be told, so their calls are counted in the unattributed metric, not in the histograms",
+                {{"collector", "statements"}, {"datname", datname_}, {"entries", textless}, {"metric", kUnattributed}});
     }
   }
 

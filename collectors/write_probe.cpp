@@ -7,9 +7,8 @@
 #include <chrono>
 #include <memory>
 
-#include <spdlog/spdlog.h>
-
 #include "collectors/collector.h"
+#include "core/log.h"
 #include "latency/latency_estimator.h"
 
 namespace pge {
@@ -71,7 +70,7 @@ class WriteProbeCollector final : public Collector {
     if (connection_lost) db_->drop(Clock::now());
     std::string error = scrub(what, dsn_password(wp.dsn));
     error = error.substr(0, error.find('\n'));
-    if (error != last_error_) spdlog::warn("write probe failed error=\"{}\"", error);
+    if (error != last_error_) log::warn("write probe failed", {{"err", error}});
     last_error_ = std::move(error);
   }
 

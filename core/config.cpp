@@ -8,6 +8,7 @@
 
 #include <toml++/toml.h>
 
+#include "core/log.h"
 
 namespace pge {
 
@@ -493,8 +494,6 @@ std::map<std::string, CollectorSettings> default_collectors(const std::vector<Co
   return out;
 }
 
-const std::set<std::string> kLogLevels{"trace", "debug", "info", "warn", "error", "critical", "off"};
-
 ConfigResult from_table(const toml::table& root, const std::string& file,
                         const std::vector<CollectorSchema>& known) {
   ConfigResult result;
@@ -504,12 +503,25 @@ ConfigResult from_table(const toml::table& root, const std::string& file,
   Reader r(root, "", file, result.errors);
   r.sub_table("exporter", [&](Reader& e) {
     cfg.listen_address = e.string("listen_address").value_or(cfg.listen_address);
+    if (auto path = e.string("telemetry_path")) {
+      if (!is_valid_telemetry_path(*path)) {
+        e.error(e.table().get("telemetry_path"), "telemetry_path", std::string("must be ") + kTelemetryPathRule);
+      } else {
+        cfg.telemetry_path = *path;
+      }
+    }
     if (auto level = e.string("log_level")) {
-      if (!kLogLevels.count(*level)) {
-        e.error(e.table().get("log_level"), "log_level",
-                "must be one of trace, debug, info, warn, error, critical, off");
+      if (!log::parse_level(*level)) {
+        e.error(e.table().get("log_level"), "log_level", "must be one of debug, info, warn, error");
       } else {
         cfg.log_level = *level;
+      }
+    }
+    if (auto format = e.string("log_format")) {
+      if (!log::parse_format(*format)) {
+        e.error(e.table().get("log_format"), "log_format", "must be logfmt or json");
+      } else {
+        cfg.log_format = *format;
       }
     }
     cfg.web_threads = static_cast<int>(e.number("web_threads", 1, 64).value_or(cfg.web_threads));
@@ -582,6 +594,11 @@ ConfigResult config_from_dsn(const std::string& dsn, const std::vector<Collector
   cfg.targets.push_back(std::move(t));
   result.config = std::move(cfg);
   return result;
+}
+
+bool is_valid_telemetry_path(const std::string& path) {
+  return path.size() > 1 && path[0] == '/' && path != "/healthz" &&
+         path.find_first_of(" ?#") == std::string::npos;
 }
 
 std::string redact_dsn(const std::string& dsn) {

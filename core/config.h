@@ -144,8 +144,10 @@ struct Target {
 struct Config {
   std::string source_file;  // "" when built from DATA_SOURCE_NAME
   // Loopback by default: the output names every table, index and query class of the database.
-  std::string listen_address = "127.0.0.1:9187";
-  std::string log_level = "info";
+  std::string listen_address = "127.0.0.1:10187";
+  std::string telemetry_path = "/metrics";
+  std::string log_level = "info";     // debug, info, warn, error
+  std::string log_format = "logfmt";  // logfmt, json
   int web_threads = 4;             // /metrics responses built at once
   int web_max_connections = 256;   // connections served at once (HTTP worker threads)
   bool healthz_without_auth = false;
@@ -178,6 +180,10 @@ ConfigResult load_config_text(const std::string& toml_text, const std::string& n
                               const std::vector<CollectorSchema>& known);
 // One target named "default" with the known collectors' defaults, from DATA_SOURCE_NAME.
 ConfigResult config_from_dsn(const std::string& dsn, const std::vector<CollectorSchema>& known);
+
+// The metrics path: starts with '/', is neither "/" nor "/healthz" (served by us), no query part.
+bool is_valid_telemetry_path(const std::string& path);
+inline constexpr const char* kTelemetryPathRule = "a path starting with / other than / and /healthz";
 
 // Replaces the password in a libpq key=value string or URI with "******".
 std::string redact_dsn(const std::string& dsn);

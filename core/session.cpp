@@ -1,6 +1,8 @@
 #include "core/session.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <pqxx/pqxx>
 #include <regex>
@@ -127,6 +129,28 @@ std::string dsn_password(const std::string& dsn) {
   static const std::regex kv_plain("(^|\\s)password\\s*=\\s*([^\\s']\\S*)");
   if (std::regex_search(dsn, m, kv_plain)) return m[2];
   return "";
+}
+
+std::string dsn_with_password(const std::string& dsn, const std::string& password) {
+  if (is_uri(dsn)) {
+    std::string encoded;
+    for (unsigned char c : password) {
+      if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+        encoded += static_cast<char>(c);
+      } else {
+        char buf[4];
+        std::snprintf(buf, sizeof buf, "%%%02X", c);
+        encoded += buf;
+      }
+    }
+    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "password=" + encoded;
+  }
+  std::string quoted = "'";
+  for (char c : password) {
+    if (c == '\\' || c == '\'') quoted += '\\';
+    quoted += c;
+  }
+  return dsn + (dsn.empty() ? "" : " ") + "password=" + quoted + "'";
 }
 
 std::string scrub(std::string text, const std::string& secret) {

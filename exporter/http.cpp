@@ -11,9 +11,10 @@
 #include <CivetServer.h>
 #include <civetweb.h>
 #include <openssl/ssl.h>
-#include <spdlog/spdlog.h>
 
+#include "core/log.h"
 #include "exporter/basic_auth.h"
+#include "exporter/process_metrics.h"
 #include "exporter/render.h"
 #include "exporter/tls_context.h"
 
@@ -129,7 +130,8 @@ constexpr const char* kExpositionType = "text/plain; version=0.0.4; charset=utf-
 
 // The page is a copy of stored bytes (render.h), gzip-encoded when the client accepts it. Nothing
 // may escape a CivetWeb thread, so a failure becomes a 500.
-int serve_view(mg_connection* conn, State& state, const SnapshotStore::View& view) {
+int serve_view(mg_connection* conn, State& state, const SnapshotStore::View& view,
+               const SerializedSnapshot& process = {}) {
   if (!acquire_scrape_slot(state)) {
     return send(conn, state, 503, "text/plain; charset=utf-8", "busy\n", "Retry-After: 1\r\n");
   }
@@ -137,9 +139,9 @@ int serve_view(mg_connection* conn, State& state, const SnapshotStore::View& vie
   std::string body;
   bool ok = true;
   try {
-    body = gzip ? render_gzip(view) : render_text(view);
+    body = gzip ? render_gzip(view, process) : render_text(view, process);
   } catch (const std::exception& e) {
-    spdlog::error("rendering metrics failed: {}", e.what());
+    log::error("rendering metrics failed", {{"err", e.what()}});
     ok = false;
   }
   release_scrape_slot(state);
@@ -188,18 +190,21 @@ int begin_request(mg_connection* conn) {
   if (method != "GET" && method != "HEAD") {
     return send(conn, state, 405, "text/plain; charset=utf-8", "only GET and HEAD\n", "Allow: GET, HEAD\r\n");
   }
-  if (uri == "/metrics") return serve_view(conn, state, state.store.view());
+  if (uri == state.settings.telemetry_path) {
+    return serve_view(conn, state, state.store.view(), serialize_snapshot({process_metric_families()}));
+  }
   if (uri == "/probe") return serve_probe(conn, state);
   if (uri == "/healthz") return send(conn, state, 200, "text/plain; charset=utf-8", "ok\n");
   if (uri == "/") {
     return send(conn, state, 200, "text/html; charset=utf-8",
-                render_landing_page(state.store.view(), state.auth.enabled()));
+                render_landing_page(state.store.view(), state.auth.enabled(),
+                                    state.settings.telemetry_path));
   }
   return send(conn, state, 404, "text/plain; charset=utf-8", "not found\n");
 }
 
 int log_message(const mg_connection*, const char* message) {
-  spdlog::warn("http server: {}", message);
+  log::warn("http server", {{"err", message}});
   return 1;
 }
 
@@ -228,14 +233,15 @@ std::string listening_ports(const HttpSettings& settings) {
 
 }  // namespace
 
-std::string render_landing_page(const SnapshotStore::View& view, bool show_errors) {
+std::string render_landing_page(const SnapshotStore::View& view, bool show_errors,
+                                const std::string& telemetry_path) {
   std::ostringstream h;
   h << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>pg_evolution_exporter</title>"
        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.bad{color:#b00}</style>"
        "</head><body><h1>pg_evolution_exporter</h1><p>Version "
     << PGE_VERSION << " (" << PGE_REVISION
-    << "). <a href=\"/metrics\">Metrics</a> &middot; <a href=\"/healthz\">Health</a></p>";
+    << "). <a href=\"" << html_escape(telemetry_path) << "\">Metrics</a> &middot; <a href=\"/healthz\">Health</a></p>";
   if (!show_errors) {
     h << "<p>Error details are in the exporter's log (shown here only when basic auth is on).</p>";
   }

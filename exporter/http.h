@@ -19,7 +19,8 @@ class CivetServer;
 namespace pge {
 
 struct HttpSettings {
-  std::vector<std::string> listen_addresses{"127.0.0.1:9187"};
+  std::vector<std::string> listen_addresses{"127.0.0.1:10187"};
+  std::string telemetry_path = "/metrics";  // --web.telemetry-path
   int scrape_threads = 4;     // /metrics responses built at once (exporter.web_threads)
   int max_connections = 256;  // connections served at once (exporter.web_max_connections)
   bool healthz_open = false;  // /healthz without credentials (exporter.healthz_without_auth)
@@ -45,15 +46,16 @@ class HttpServer {
 
 // The landing page HTML for a store view (exposed for tests). Collector error texts name hosts,
 // tables and roles, so they are shown only when `show_errors` (the client has authenticated).
-std::string render_landing_page(const SnapshotStore::View& view, bool show_errors);
+std::string render_landing_page(const SnapshotStore::View& view, bool show_errors,
+                                const std::string& telemetry_path = "/metrics");
 
 // The view restricted to one target (empty when there is no such target): what /probe serves.
 SnapshotStore::View target_view(const SnapshotStore::View& view, const std::string& target);
 
-// Translates a Prometheus-style listen address (":9187", "127.0.0.1:9187") to CivetWeb's form.
+// Translates a Prometheus-style listen address (":10187", "127.0.0.1:10187") to CivetWeb's form.
 std::string civetweb_listen_address(const std::string& address, bool tls);
 
-// True when the address listens on every interface (":9187", "0.0.0.0:9187").
+// True when the address listens on every interface (":10187", "0.0.0.0:10187").
 bool listens_on_all_interfaces(const std::string& address);
 
 }  // namespace pge

@@ -51,11 +51,12 @@ SerializedSnapshot self_metrics(const SnapshotStore::View& view) {
 
 // Calls `emit` with every piece of the page in order: per family name, the first block's header,
 // then the samples of every block of that name and type.
-void walk_page(const SnapshotStore::View& view,
+void walk_page(const SnapshotStore::View& view, const SerializedSnapshot& process,
                const std::function<void(const std::string&, const DeflatePiece&)>& emit) {
   const SerializedSnapshot self = self_metrics(view);
   std::vector<const FamilyBytes*> blocks;
   for (const auto& f : self.families) blocks.push_back(&f);
+  for (const auto& f : process.families) blocks.push_back(&f);
   for (const auto& [target, state] : view) {
     for (const auto& [collector, snapshot] : state.snapshots) {
       for (const auto& f : snapshot->families) blocks.push_back(&f);
@@ -78,18 +79,18 @@ void put_le32(std::string& out, std::uint32_t v) {
 
 }  // namespace
 
-std::string render_text(const SnapshotStore::View& view) {
+std::string render_text(const SnapshotStore::View& view, const SerializedSnapshot& process) {
   std::string out;
-  walk_page(view, [&](const std::string& text, const DeflatePiece&) { out += text; });
+  walk_page(view, process, [&](const std::string& text, const DeflatePiece&) { out += text; });
   return out;
 }
 
-std::string render_gzip(const SnapshotStore::View& view) {
+std::string render_gzip(const SnapshotStore::View& view, const SerializedSnapshot& process) {
   // gzip header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
   std::string out("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);
   uLong crc = crc32(0L, Z_NULL, 0);
   std::uint64_t length = 0;
-  walk_page(view, [&](const std::string&, const DeflatePiece& piece) {
+  walk_page(view, process, [&](const std::string&, const DeflatePiece& piece) {
     out += piece.data;
     crc = crc32_combine(crc, piece.crc, static_cast<z_off_t>(piece.length));
     length += piece.length;

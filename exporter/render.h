@@ -11,9 +11,10 @@
 
 namespace pge {
 
-// The text exposition format.
-std::string render_text(const SnapshotStore::View& view);
+// The text exposition format. `process` (the process_* families, on /metrics only: a /probe page
+// describes one database, not the exporter's process) is merged in like any stored snapshot.
+std::string render_text(const SnapshotStore::View& view, const SerializedSnapshot& process = {});
 // The same bytes as one gzip member (Content-Encoding: gzip).
-std::string render_gzip(const SnapshotStore::View& view);
+std::string render_gzip(const SnapshotStore::View& view, const SerializedSnapshot& process = {});
 
 }  // namespace pge

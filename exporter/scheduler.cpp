@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
-#include <spdlog/spdlog.h>
 
 #include "collectors/registry.h"
+#include "core/log.h"
 
 namespace pge {
 
@@ -50,15 +50,14 @@ bool TargetWorker::connect(Clock::time_point now) {
   std::string error;
   if (!db_->ensure_open(now, &error)) {
     if (error != last_connect_error_) {
-      spdlog::warn("database unavailable target={} error=\"{}\"", target_.name,
-                   error.substr(0, error.find('\n')));
+      log::warn("database unavailable", {{"target", target_.name}, {"err", error}});
       last_connect_error_ = error;
     }
     store_.set_up(target_.name, false, error);
     store_.clear_snapshots(target_.name);
     return false;
   }
-  spdlog::info("connected target={} server_version={}", target_.name, db_->server_version());
+  log::info("connected", {{"target", target_.name}, {"server_version", db_->server_version()}});
   last_connect_error_.clear();
   store_.set_up(target_.name, true);
   return true;
@@ -85,7 +84,7 @@ void TargetWorker::record(Scheduled& s, RunResult&& result) {
     st.series = snapshot->series();
     st.last_error.clear();
     if (was_failing) {
-      spdlog::info("collector recovered target={} collector={}", target_.name, s.info->name);
+      log::info("collector recovered", {{"target", target_.name}, {"collector", s.info->name}});
     }
   } else {
     const RunError& error = result.error();
@@ -93,13 +92,13 @@ void TargetWorker::record(Scheduled& s, RunResult&& result) {
     st.lock_timeouts_total += error.is_lock_timeout() ? 1 : 0;
     st.series = 0;
     if (error.message != st.last_error) {
-      spdlog::warn("collector failed target={} collector={} error=\"{}\"", target_.name,
-                   s.info->name, error.message);
+      log::warn("collector failed",
+                {{"target", target_.name}, {"collector", s.info->name}, {"err", error.message}});
     }
     st.last_error = error.message;
   }
-  spdlog::debug("collector ran target={} collector={} duration_ms={:.1f} success={}", target_.name,
-                s.info->name, st.duration_seconds * 1000, st.success);
+  log::debug("collector ran", {{"target", target_.name}, {"collector", s.info->name},
+                              {"duration_seconds", st.duration_seconds}, {"success", st.success}});
   store_.put(target_.name, s.info->name, std::move(snapshot), st);
   // A big run's uncut snapshot (hundreds of MB of ClientMetric objects at 10,000 tables) is freed
   // by now, but glibc keeps the pages resident; measured at 10,000 tables, handing them back drops

@@ -10,7 +10,7 @@
 #   --no-build      start the existing $PGE_BUILD_DIR/pg_evolution_exporter (default build/) without cmake
 #   --skip-deps     do not run scripts/install-deps.sh
 #
-# Ports: PostgreSQL 15432, exporter 9187, Prometheus 9090, Alertmanager 9093. State in .demo/.
+# Ports: PostgreSQL 15432, exporter 10187, Prometheus 9090, Alertmanager 9093. State in .demo/.
 # Ctrl-C / SIGTERM stops everything this script started (each in its own process group) and the
 # PostgreSQL cluster. Works as root (the server then runs as `postgres`) and as an ordinary user.
 set -euo pipefail
@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-PG_PORT=15432 EXPORTER_ADDR=127.0.0.1:9187 PROM_ADDR=127.0.0.1:9090 AM_ADDR=127.0.0.1:9093
+PG_PORT=15432 EXPORTER_ADDR=127.0.0.1:10187 PROM_ADDR=127.0.0.1:9090 AM_ADDR=127.0.0.1:9093
 demo=$root/.demo
 log=$demo/logs
 mkdir -p "$log" "$demo/prometheus" "$demo/alertmanager"

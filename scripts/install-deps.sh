@@ -11,6 +11,7 @@ source "$(dirname "$0")/require.sh"
 LIBRARIES=(
   prometheus-cpp-dev libpqxx-dev libtomlplusplus-dev libspdlog-dev
   libyaml-cpp-dev libssl-dev libcrypt-dev
+  libcli11-dev  # the command line (exporter/flags.cpp)
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # Servers the tests and the demo start on loopback, beyond those that provide a tool below:

@@ -20,6 +20,8 @@ declare -A PGE_TOOL_PACKAGE=(
   [flock]=util-linux [runuser]=util-linux [setsid]=util-linux
   # tests/shell/test_grafana_schema.sh type-checks the dashboards with @grafana/schema from npm.
   [node]=nodejs [npm]=npm
+  [help2man]=help2man [dpkg-deb]=dpkg [dpkg-shlibdeps]=dpkg-dev
+  [debootstrap]=debootstrap [systemd-analyze]=systemd
 )
 
 # Python modules imported by the test scripts and grafana/build_dashboards.py.

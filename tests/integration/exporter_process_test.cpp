@@ -66,7 +66,7 @@ TEST(Exporter, ConfigCheckPrintsEveryProblem) {
 TEST(Exporter, BadLogLevelFlagIsRejected) {
   auto [rc, out] = test::run_exporter({"--log.level=WARN"}, {{"DATA_SOURCE_NAME", "host=x"}});
   EXPECT_EQ(rc, 2);
-  EXPECT_THAT(out, HasSubstr("--log.level must be one of"));
+  EXPECT_THAT(out, HasSubstr("--log.level: must be one of debug, info, warn, error"));
 }
 
 // Every collector, configured as for SharedMinds, against the reference database: each one

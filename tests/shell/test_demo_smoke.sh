@@ -14,7 +14,7 @@ PGE_BUILD_DIR=$build setsid "$root/scripts/demo.sh" --skip-deps --no-build --sca
 demo=$!
 trap 'kill -TERM -- -$demo 2>/dev/null || true' EXIT
 
-metric() { curl -sf http://127.0.0.1:9187/metrics | grep -E "^$1[ {]" | head -n1 | awk '{print $NF}'; }
+metric() { curl -sf http://127.0.0.1:10187/metrics | grep -E "^$1[ {]" | head -n1 | awk '{print $NF}'; }
 for _ in $(seq 90); do [ "$(metric 'pg_up\{target="sharedminds"\}')" = 1 ] && break; sleep 1; done
 [ "$(metric 'pg_up\{target="sharedminds"\}')" = 1 ] || fail "exporter never reported pg_up 1"
 echo "ok: exporter serves pg_up 1 for target sharedminds"
@@ -33,8 +33,11 @@ echo "ok: Alertmanager ready"
 wait "$demo" || fail "demo exited with an error"
 trap - EXIT
 sleep 1
-for port in 15432 9187 9090 9093; do
+for port in 15432 10187 9090 9093; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then fail "port $port still open after the demo stopped"; fi
 done
 if pgrep -f "$root/.demo" >/dev/null; then fail "processes of the demo still running: $(pgrep -af "$root/.demo")"; fi
 echo "ok: the demo stopped everything it started"
+# The demo's exporter log joins those that tests/logs/check_exporter_logs.py parses after the run.
+mkdir -p "$build/exporter-logs"
+cp "$root/.demo/logs/exporter.log" "$build/exporter-logs/shell_demo_smoke.logfmt"

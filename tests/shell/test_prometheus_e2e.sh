@@ -20,6 +20,9 @@ pg_port=25541 prom_addr=127.0.0.1:25542 exporter_addr=127.0.0.1:25543
 work="$build/e2e-prometheus"
 pgdir="$build/e2e-pg"
 exporter="$build/pg_evolution_exporter"
+# Its log, in JSON, joins the others that tests/logs/check_exporter_logs.py parses after the run.
+exporter_log="$build/exporter-logs/shell_prometheus_e2e.json"
+mkdir -p "$build/exporter-logs"
 
 source "$root/scripts/require.sh"
 source "$root/tests/shell/lib/e2e_stack.sh"

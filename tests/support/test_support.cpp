@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <regex>
@@ -19,6 +21,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
 #include "collectors/registry.h"
@@ -43,6 +46,25 @@ std::string temp_path(const std::string& stem) {
   static std::atomic<int> counter{0};
   return build_dir() + "/" + stem + "_" + std::to_string(getpid()) + "_" +
          std::to_string(counter++);
+}
+
+// Where a started exporter's stderr goes: BUILD/exporter-logs/<test>_<pid>_<n>.<format>, kept after
+// the test so that tests/logs/check_exporter_logs.py parses every line of the run. The format
+// alternates by test name (FNV-1a, stable across runs) so both formats see every kind of test.
+std::pair<std::string, std::string> exporter_log_path_and_format() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "exporter";
+  std::uint32_t hash = 2166136261u;
+  for (unsigned char c : name) hash = (hash ^ c) * 16777619u;
+  const std::string format = hash % 2 ? "json" : "logfmt";
+  for (char& c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.') c = '_';
+  }
+  const std::string dir = build_dir() + "/exporter-logs";
+  std::filesystem::create_directories(dir);
+  static std::atomic<int> counter{0};
+  return {dir + "/" + name + "_" + std::to_string(getpid()) + "_" + std::to_string(counter++) + "." + format,
+          format};
 }
 
 Rows to_rows(const pqxx::result& r) {
@@ -384,10 +406,12 @@ bool eventually(const std::function<bool()>& pred, double timeout_s) {
 
 ExporterProcess::ExporterProcess(const std::string& config_toml, std::vector<std::string> extra_args) {
   config_path_ = temp_path("exporter_config") + ".toml";
-  log_path_ = config_path_ + ".log";
+  std::string format;
+  std::tie(log_path_, format) = exporter_log_path_and_format();
   std::ofstream(config_path_) << config_toml;
-  std::vector<std::string> args{exporter_binary(), "--config.file=" + config_path_,
-                                "--web.listen-address=127.0.0.1:0", "--log.level=debug"};
+  std::vector<std::string> args{exporter_binary(), "--web.listen-address=127.0.0.1:0",
+                                "--log.level=debug", "--log.format=" + format};
+  if (!config_toml.empty()) args.push_back("--config.file=" + config_path_);
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = fork();
   if (pid_ == 0) {
@@ -399,11 +423,12 @@ ExporterProcess::ExporterProcess(const std::string& config_toml, std::vector<std
     execv(argv[0], argv.data());
     _exit(127);
   }
-  static const std::regex port_re("listening address=\\S+ port=([0-9]+)");
+  // The first "listening" event's port, in either format.
+  static const std::regex port_re("(msg=listening .*port=|\"msg\":\"listening\".*\"port\":\")([0-9]+)");
   const bool started = eventually([&] {
     std::smatch m;
     const std::string text = read_file(log_path_);
-    if (std::regex_search(text, m, port_re)) port_ = std::stoi(m[1]);
+    if (std::regex_search(text, m, port_re)) port_ = std::stoi(m[2]);
     return port_ > 0 || waitpid(pid_, nullptr, WNOHANG) != 0;
   }, 10);
   if (!started || port_ == 0) {
@@ -414,7 +439,6 @@ ExporterProcess::ExporterProcess(const std::string& config_toml, std::vector<std
 ExporterProcess::~ExporterProcess() {
   stop();
   std::remove(config_path_.c_str());
-  std::remove(log_path_.c_str());
 }
 
 std::string ExporterProcess::log() const { return read_file(log_path_); }

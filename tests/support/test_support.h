@@ -192,10 +192,13 @@ std::string http_get(int port, const std::string& path, int* status = nullptr);
 // The exporter binary as a child process, listening on an OS-assigned loopback port.
 class ExporterProcess {
  public:
-  // Writes `config_toml` to a temp file and starts the exporter with it (log level debug).
+  // Writes `config_toml` to a temp file and starts the exporter with it (log level debug); an empty
+  // `config_toml` starts it without --config.file (DATA_SOURCE_NAME from the environment). Its
+  // stderr is kept in BUILD/exporter-logs/ for the log format check.
   explicit ExporterProcess(const std::string& config_toml, std::vector<std::string> extra_args = {});
   ~ExporterProcess();
   int port() const { return port_; }
+  int pid() const { return pid_; }
   std::string log() const;  // what it wrote to stderr so far
   std::string metrics() const { return http_get(port_, "/metrics"); }
   // Polls /metrics until `pred(samples)` holds or `timeout_s` passes; returns the last samples.

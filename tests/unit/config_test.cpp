@@ -65,7 +65,7 @@ TEST(Config, SharedMindsExampleLoads) {
 TEST(Config, DefaultsComeFromTheCollectorRegistry) {
   ConfigResult r = load_config_text("[[target]]\nname = \"a\"\ndsn = \"host=x\"\n", "d.toml", known_collectors());
   ASSERT_TRUE(r.config);
-  EXPECT_EQ(r.config->listen_address, "127.0.0.1:9187");
+  EXPECT_EQ(r.config->listen_address, "127.0.0.1:10187");
   EXPECT_EQ(r.config->web_max_connections, 256);
   EXPECT_FALSE(r.config->healthz_without_auth);
   EXPECT_TRUE(r.config->collectors.at("tables").enabled);

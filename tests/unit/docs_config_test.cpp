@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "collectors/registry.h"
+#include "exporter/flags.h"
 #include "exporter/web_config.h"
 #include "tests/support/test_support.h"
 
@@ -72,6 +73,34 @@ TEST(Docs, EveryWebConfigKeyIsInTheConfigReference) {
   for (const auto& key : keys) {
     EXPECT_NE(doc.find("`" + key + "`"), std::string::npos) << key << " is not documented";
   }
+}
+
+// Every flag that --help prints, with its environment variable, has a row in the reference.
+TEST(Docs, EveryCommandLineFlagAndVariableIsInTheConfigReference) {
+  const std::string doc = read_doc("config.md");
+  const char* argv[] = {"pg_evolution_exporter", "--help"};
+  const FlagsOutcome help = parse_flags(2, argv);
+  ASSERT_EQ(help.exit_status, 0);
+  std::istringstream lines(help.message);
+  int flags = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const auto dash = line.find("--");
+    if (dash == std::string::npos || line.find_first_not_of(' ') != dash) continue;
+    std::string flag = line.substr(dash, line.find_first_of(" ,", dash) - dash);
+    if (flag.rfind("--collector.", 0) == 0) {
+      EXPECT_NE(doc.find("`collectors." + flag.substr(12) + "`"), std::string::npos) << flag;
+      flag = "--collector.<name>";
+    } else {
+      EXPECT_NE(doc.find("`" + flag), std::string::npos) << flag << " is not documented";
+      if (flag != "--help" && flag != "--version") {
+        EXPECT_NE(doc.find("`" + env_name_of(flag) + "`"), std::string::npos) << env_name_of(flag);
+      }
+    }
+    ++flags;
+  }
+  EXPECT_GE(flags, 7 + static_cast<int>(collector_registry().size()));
+  EXPECT_NE(doc.find("`--collector.<name>` / `--no-collector.<name>`"), std::string::npos);
+  EXPECT_NE(doc.find("`DATA_SOURCE_PASS_FILE`"), std::string::npos);
 }
 
 }  // namespace

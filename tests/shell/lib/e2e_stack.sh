@@ -1,13 +1,14 @@
 # Sourced by the end-to-end tests in tests/shell: PostgreSQL with the reference database, the exporter
 # with every collector every 2 s, and helpers to wait on Prometheus. The caller sets `root`, `work`,
 # `pgdir` and `exporter` and calls `e2e_cleanup` on exit (it stops what e2e_start_bg started and
-# the cluster).
+# the cluster). A caller that sets `exporter_log` gets the exporter's log there in JSON, for
+# tests/logs/check_exporter_logs.py.
 
 e2e_pids=()
 e2e_fail() {
   echo "FAIL: $*" >&2
   local log
-  for log in "$work"/*.log; do [ -f "$log" ] && { echo "--- $log (tail)" >&2; tail -n 20 "$log" >&2; }; done
+  for log in "$work"/*.log ${exporter_log:+"$exporter_log"}; do [ -f "$log" ] && { echo "--- $log (tail)" >&2; tail -n 20 "$log" >&2; }; done
   exit 1
 }
 e2e_start_bg() {  # logfile cmd...: runs cmd in the background, stopped by e2e_cleanup
@@ -61,7 +62,13 @@ e2e_start_exporter() {
   export SHAREDMINDS_PROBE_DSN="host=127.0.0.1 port=$pg_port dbname=sharedminds user=pge_probe_writer password=probe"
   "$exporter" --config.check --config.file="$work/exporter.toml" >"$work/config-check.log" 2>&1 \
     || e2e_fail "generated exporter config rejected (see $work/config-check.log)"
-  e2e_start_bg "$work/exporter.log" "$exporter" --config.file="$work/exporter.toml" --web.listen-address="$addr"
+  local -a run=("$exporter" --config.file="$work/exporter.toml" --web.listen-address="$addr")
+  if [ -n "${exporter_log:-}" ]; then
+    "${run[@]}" --log.format=json >"$work/exporter.log" 2>"$exporter_log" &
+    e2e_pids+=($!)
+  else
+    e2e_start_bg "$work/exporter.log" "${run[@]}"
+  fi
   wait_for 30 "exporter /metrics with pg_up 1" \
     sh -c "curl -sf http://$addr/metrics | grep -q '^pg_up{target=\"sharedminds\"} 1'"
   sleep 5  # every collector has run at least once
