@@ -1,5 +1,9 @@
 #include "collectors/collector.h"
 
+#include <algorithm>
+#include <iterator>
+#include <stdexcept>
+
 namespace pge {
 
 void emit_rows(SnapshotBuilder& out, const Rows& rows, std::span<const MetricSpec> specs,
@@ -78,6 +82,20 @@ Rows SizeCache::apply(const Rows& rows, std::span<const char* const> key_columns
     out.push_back(std::move(row));
   }
   return Rows(rows.columns(), std::move(out));
+}
+
+VersionedSql::VersionedSql(std::vector<SqlVariant> variants) : variants_(std::move(variants)) {
+  const bool ascending = std::is_sorted(variants_.begin(), variants_.end(),
+                                        [](const SqlVariant& a, const SqlVariant& b) { return a.since < b.since; });
+  if (variants_.empty() || !ascending) {
+    throw std::logic_error("VersionedSql needs at least one variant, in ascending server versions");
+  }
+}
+
+const std::string& VersionedSql::for_server(int server_version_num) const {
+  auto newer = std::upper_bound(variants_.begin(), variants_.end(), server_version_num,
+                                [](int version, const SqlVariant& v) { return version < v.since; });
+  return newer == variants_.begin() ? newer->sql : std::prev(newer)->sql;
 }
 
 std::string exclusive_lock_list() {

@@ -119,6 +119,27 @@ class SizeCache {
   mutable std::unordered_map<std::string, std::vector<Value>> sizes_;
 };
 
+// A statement whose text depends on the server version (catalog columns renamed or added between
+// releases). The variants sit in the collector file next to its metric table; every variant yields
+// the same result columns, NULL where that version has no such value (the series is then absent).
+// `for_server` picks the variant with the highest `since` not above the server's
+// server_version_num (the oldest one for an older server). libpqxx reads the version once per
+// connection, so a collector's choice changes only when its target reconnects to another server.
+struct SqlVariant {
+  int since;  // server_version_num from which this text applies, e.g. 170000
+  std::string sql;
+};
+
+class VersionedSql {
+ public:
+  // `variants` in ascending `since`; at least one (a programmer error otherwise: throws at start-up).
+  explicit VersionedSql(std::vector<SqlVariant> variants);
+  const std::string& for_server(int server_version_num) const;
+
+ private:
+  std::vector<SqlVariant> variants_;
+};
+
 // A boolean query parameter.
 Value sql_bool(bool value);
 

@@ -6,6 +6,7 @@
 // EXCLUSIVE are still left out (and counted) like in every collector; progress rows are not, since
 // the lock is usually the reported command's own (REINDEX).
 #include <array>
+#include <string>
 
 #include "collectors/collector.h"
 
@@ -63,10 +64,14 @@ constexpr std::array<MetricSpec, 9> kTableMetrics{{
 constexpr std::array<const char*, 3> kTableLabels{"datname", "schemaname", "relname"};
 
 // `_ratio` is the progress within the current phase, for the phases PostgreSQL gives a counter for.
-constexpr const char* kVacuumProgress = R"SQL(
+// PostgreSQL 17 stores dead item identifiers in a TID store bounded in bytes: max_dead_tuples and
+// num_dead_tuples became max_dead_tuple_bytes, dead_tuple_bytes and num_dead_item_ids (the same
+// count as num_dead_tuples under a new name), and indexes_total/indexes_processed were added.
+std::string vacuum_progress_query(const std::string& version_columns) {
+  return R"SQL(
 SELECT p.pid::text AS pid, p.datname, COALESCE(n.nspname, '') AS schemaname, COALESCE(c.relname, '') AS relname,
        p.phase, p.heap_blks_total, p.heap_blks_scanned, p.heap_blks_vacuumed, p.index_vacuum_count,
-       p.max_dead_tuples, p.num_dead_tuples,
+       )SQL" + version_columns + R"SQL(,
        CASE WHEN p.heap_blks_total > 0 AND p.phase = 'scanning heap' THEN p.heap_blks_scanned::float8 / p.heap_blks_total
             WHEN p.heap_blks_total > 0 AND p.phase = 'vacuuming heap' THEN p.heap_blks_vacuumed::float8 / p.heap_blks_total
        END AS ratio
@@ -75,15 +80,28 @@ LEFT JOIN pg_class c ON c.oid = p.relid
 LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE p.datname = current_database()
 )SQL";
+}
 
-constexpr std::array<MetricSpec, 7> kVacuumMetrics{{
+const VersionedSql kVacuumProgress({
+    {150000, vacuum_progress_query("p.max_dead_tuples, p.num_dead_tuples, NULL::bigint AS max_dead_tuple_bytes, "
+                                   "NULL::bigint AS dead_tuple_bytes, NULL::bigint AS indexes_total, "
+                                   "NULL::bigint AS indexes_processed")},
+    {170000, vacuum_progress_query("NULL::bigint AS max_dead_tuples, p.num_dead_item_ids AS num_dead_tuples, "
+                                   "p.max_dead_tuple_bytes, p.dead_tuple_bytes, p.indexes_total, p.indexes_processed")},
+});
+
+constexpr std::array<MetricSpec, 11> kVacuumMetrics{{
     {"pg_progress_vacuum_ratio", kGauge, "ratio", "Progress of the running VACUUM within its phase: heap blocks scanned (scanning heap) or vacuumed (vacuuming heap) / heap_blks_total."},
     {"pg_progress_vacuum_heap_blocks", kGauge, "heap_blks_total", "Heap blocks of the table being vacuumed."},
     {"pg_progress_vacuum_heap_blocks_scanned", kGauge, "heap_blks_scanned", "Heap blocks scanned so far."},
     {"pg_progress_vacuum_heap_blocks_vacuumed", kGauge, "heap_blks_vacuumed", "Heap blocks vacuumed so far."},
     {"pg_progress_vacuum_index_vacuum_cycles", kGauge, "index_vacuum_count", "Completed index vacuum cycles."},
-    {"pg_progress_vacuum_max_dead_tuples", kGauge, "max_dead_tuples", "Dead tuples that fit in maintenance_work_mem before an index vacuum cycle is needed."},
-    {"pg_progress_vacuum_dead_tuples", kGauge, "num_dead_tuples", "Dead tuples collected since the last index vacuum cycle."},
+    {"pg_progress_vacuum_max_dead_tuples", kGauge, "max_dead_tuples", "Dead tuples that fit in maintenance_work_mem before an index vacuum cycle is needed (PostgreSQL 15 and 16)."},
+    {"pg_progress_vacuum_dead_tuples", kGauge, "num_dead_tuples", "Dead tuples (dead item identifiers) collected since the last index vacuum cycle."},
+    {"pg_progress_vacuum_max_dead_tuple_bytes", kGauge, "max_dead_tuple_bytes", "Bytes of dead tuple data that fit before an index vacuum cycle is needed, from maintenance_work_mem (PostgreSQL 17+)."},
+    {"pg_progress_vacuum_dead_tuple_bytes", kGauge, "dead_tuple_bytes", "Bytes of dead tuple data collected since the last index vacuum cycle (PostgreSQL 17+)."},
+    {"pg_progress_vacuum_indexes", kGauge, "indexes_total", "Indexes to process in the vacuuming indexes and cleaning up indexes phases (PostgreSQL 17+)."},
+    {"pg_progress_vacuum_indexes_processed", kGauge, "indexes_processed", "Indexes already processed in the current index phase (PostgreSQL 17+)."},
 }};
 
 constexpr std::array<const char*, 5> kVacuumLabels{"datname", "schemaname", "relname", "pid", "phase"};
@@ -127,7 +145,7 @@ class MaintenanceCollector final : public Collector {
     const Rows tables = selected_unlocked_rows(all, ctx);
     SnapshotBuilder out;
     emit_rows(out, tables, kTableMetrics, kTableLabels);
-    emit_rows(out, session.query(kVacuumProgress), kVacuumMetrics, kVacuumLabels);
+    emit_rows(out, session.query(kVacuumProgress.for_server(session.server_version())), kVacuumMetrics, kVacuumLabels);
     emit_rows(out, session.query(kCreateIndexProgress), kCreateIndexMetrics, kCreateIndexLabels);
     return out.take();
   }

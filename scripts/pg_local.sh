@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Runs a throw-away PostgreSQL 15 cluster on loopback for tests, benchmarks and the demo.
+# Runs a throw-away PostgreSQL cluster on loopback for tests, benchmarks and the demo: version 15 from
+# the host's packages, or 17 when PGE_TEST_PG=17 (scripts/pg17_root.sh: a Debian 13 root, chrooted).
 #   pg_local.sh start DIR PORT   initdb into DIR (first time), start, wait until it accepts connections
 #   pg_local.sh stop DIR         fast shutdown; no-op when not running
 #   pg_local.sh restart DIR
 # The server runs as the calling user, or as `postgres` when called as root (PostgreSQL refuses root).
 # The superuser is `postgres` with trust authentication on 127.0.0.1 only.
 set -euo pipefail
+case "${PGE_TEST_PG:-15}" in
+  15) ;;
+  17) exec "$(dirname "$0")/pg17_root.sh" "$@" ;;
+  *) echo "pg_local.sh: PGE_TEST_PG=${PGE_TEST_PG} is not a tested version (15 or 17)" >&2; exit 2 ;;
+esac
 source "$(dirname "$0")/require.sh"
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -21,33 +27,13 @@ as_owner() {
 init_cluster() {
   local port=$1
   mkdir -p "$dir"
+  # A DIR last used with PGE_TEST_PG=17 holds only pg17_root.sh's marker; initdb wants it empty.
+  rm -f "$dir/PG17_CLUSTER"
   [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
   chmod 700 "$dir"
   as_owner "$PGBIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir.initdb.log" 2>&1 \
     || { cat "$dir.initdb.log" >&2; exit 1; }
-  cat >>"$dir/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-port = $port
-unix_socket_directories = '$dir'
-max_connections = 60
-shared_buffers = 256MB
-fsync = off
-full_page_writes = off
-synchronous_commit = on
-shared_preload_libraries = 'pg_stat_statements,pg_cron,auto_explain'
-cron.database_name = 'sharedminds'
-cron.use_background_workers = on
-max_worker_processes = 16
-pg_stat_statements.max = 5000
-pg_stat_statements.track = top
-pg_stat_statements.track_utility = on
-pg_stat_statements.track_planning = on
-track_io_timing = on
-track_wal_io_timing = on
-track_functions = pl
-log_min_messages = warning
-logging_collector = off
-CONF
+  "$(dirname "$0")/pg_conf.sh" "$port" "$dir" >>"$dir/postgresql.conf"
 }
 
 case "$cmd" in

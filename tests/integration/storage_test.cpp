@@ -256,6 +256,14 @@ TEST(MaintenanceCollector, SlowVacuumShowsScanningHeapProgress) {
   EXPECT_DOUBLE_EQ(ratio, value(s, "pg_progress_vacuum_heap_blocks_scanned", l) / total);
   EXPECT_GT(ratio, 0);
   EXPECT_LT(ratio, 1);
+  // The dead-item limit is counted in tuples up to 16 and in bytes from 17 (issue 15): each version
+  // gives its own series, and the other one is absent rather than a made-up 0.
+  const bool bytes = db.scalar("SELECT current_setting('server_version_num')::int") >= 170000;
+  const std::string limit = bytes ? "max_dead_tuple_bytes" : "max_dead_tuples";
+  EXPECT_EQ(value(s, "pg_progress_vacuum_" + limit, l),
+            db.scalar("SELECT " + limit + " FROM pg_stat_progress_vacuum WHERE pid = " + std::to_string(vacuum.pid())));
+  EXPECT_FALSE(test::find_value(s, bytes ? "pg_progress_vacuum_max_dead_tuples" : "pg_progress_vacuum_max_dead_tuple_bytes", l));
+  EXPECT_TRUE(test::find_value(s, "pg_progress_vacuum_dead_tuples", l));
   db.exec("SELECT pg_cancel_backend(" + std::to_string(vacuum.pid()) + ")");
 }
 
