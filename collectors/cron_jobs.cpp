@@ -61,6 +61,7 @@ constexpr const char* kRetentionQuery = R"SQL(
 SELECT current_database() AS datname,
        extract(epoch FROM last.finished_at) AS finished, last.rows_archived, last.rows_deleted,
        last.succeeded::int AS succeeded, extract(epoch FROM last.finished_at - last.started_at) AS duration,
+       extract(epoch FROM last.started_at - last.cutoff) AS cutoff_age,
        CASE WHEN last.finished_at IS NOT NULL
             THEN (COALESCE(last.rows_deleted, 0) > COALESCE(last.rows_archived, 0))::int END AS deleted_more,
        (SELECT extract(epoch FROM max(finished_at)) FROM {table} WHERE succeeded) AS last_success
@@ -68,7 +69,7 @@ FROM (SELECT 1) one
 LEFT JOIN LATERAL (SELECT * FROM {table} WHERE finished_at IS NOT NULL ORDER BY started_at DESC LIMIT 1) last ON true
 )SQL";
 
-constexpr std::array<MetricSpec, 7> kRetentionMetrics{{
+constexpr std::array<MetricSpec, 8> kRetentionMetrics{{
     {"pg_retention_last_run_timestamp_seconds", kGauge, "finished", "End of the retention job's last finished run, Unix time (from its run record, target.retention.log_table)."},
     {"pg_retention_last_run_rows_archived", kGauge, "rows_archived", "Rows the last finished retention run copied to the archive."},
     {"pg_retention_last_run_rows_deleted", kGauge, "rows_deleted", "Rows the last finished retention run deleted."},
@@ -76,7 +77,11 @@ constexpr std::array<MetricSpec, 7> kRetentionMetrics{{
     {"pg_retention_last_run_duration_seconds", kGauge, "duration", "Duration of the last finished retention run."},
     {"pg_retention_last_run_deleted_more_than_archived", kGauge, "deleted_more", "1 when the last finished retention run deleted more rows than it archived (rows lost)."},
     {"pg_retention_last_success_timestamp_seconds", kGauge, "last_success", "End of the last successful retention run, Unix time."},
+    {"pg_retention_last_run_cutoff_age_seconds", kGauge, "cutoff_age", "Age of the cutoff the last finished retention run deleted below, at its start (started_at - cutoff): rows younger than this were kept."},
 }};
+
+constexpr const char* kKeepHelp = "The configured retention (target.retention.keep): no run may delete rows younger than this.";
+constexpr const char* kMaxIntervalHelp = "The configured longest time between successful retention runs (target.retention.max_interval).";
 
 constexpr const char* kInstalledHelp = "1 when the pg_cron extension is installed in this database.";
 constexpr const char* kInfoHelp = "A pg_cron job: its schedule, database and user. Value 1.";
@@ -144,7 +149,14 @@ class CronJobsCollector final : public Collector {
   static void emit_retention(Session& session, CollectContext& ctx, SnapshotBuilder& out) {
     const std::string sql =
         migration::replace_all(kRetentionQuery, "{table}", migration::quote_dotted(ctx.target.retention.table));
-    emit_rows(out, session.query(sql), kRetentionMetrics, std::array<const char*, 1>{"datname"});
+    Rows rows = session.query(sql);
+    emit_rows(out, rows, kRetentionMetrics, std::array<const char*, 1>{"datname"});
+    // The policy sits next to what the runs did, so that one rule compares them.
+    const Labels datname{{"datname", rows.text(0, "datname")}};
+    if (const auto& keep = ctx.target.retention.keep) out.gauge("pg_retention_keep_seconds", kKeepHelp, datname, keep->count());
+    if (const auto& every = ctx.target.retention.max_interval) {
+      out.gauge("pg_retention_max_interval_seconds", kMaxIntervalHelp, datname, every->count());
+    }
   }
 };
 

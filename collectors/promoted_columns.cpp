@@ -8,6 +8,14 @@
 //   missing   : valid j, column NULL            (what blocks cutover)
 //   mismatch  : both present and different      (dual-write drift)
 //   invalid   : j present but not valid         (can never be backfilled)
+//   json_missing: column set, j NULL            (the rollback, which reads j again, would lose it)
+//
+// Clean period. Cutover may also wait for `cutover_min_clean` of proven dual-writing: the rows the
+// exporter can see prove it from the oldest row written with the column set after the newest missing
+// row (by timestamp_column) until now. Each scan also returns, per column, the newest missing row's
+// timestamp and the oldest set row's; the full check asks once more for the oldest set row after its
+// newest missing one, and between full checks only a newer missing row among the rows after the
+// watermark asks again, over those rows only.
 //
 // Cost. Counting these needs every row. A full check runs every `full_check_interval` (default 1h),
 // stretched so that full checks take at most `full_check_budget_ratio` (0.5 %) of the time, in one
@@ -33,9 +41,17 @@ namespace pge {
 namespace {
 
 // Counts kept per column; the order is the order of the SELECT list built by `aggregates`.
-enum Count { kRows, kNull, kValid, kMissing, kMismatch, kInvalid, kCounts };
-constexpr std::array<const char*, kCounts> kCountNames{"rows", "null", "valid", "missing", "mismatch", "invalid"};
+enum Count { kRows, kNull, kValid, kMissing, kMismatch, kInvalid, kJsonMissing, kCounts };
+constexpr std::array<const char*, kCounts> kCountNames{"rows", "null", "valid", "missing", "mismatch", "invalid", "json_missing"};
 using Counts = std::array<double, kCounts>;
+
+// What one scan found for one column: its counts and, by timestamp_column (epoch seconds, 0 when
+// none), the newest missing row and the oldest row with the column set.
+struct Part {
+  Counts n{};
+  double last_missing = 0;
+  double first_set = 0;
+};
 
 const char* format_regex(const std::string& cast) {
   static const std::map<std::string, const char*> kFormats{
@@ -107,21 +123,27 @@ std::string scan_sql(const std::vector<const PromotedColumn*>& columns, const st
     inner += ", t." + quote_ident(c.column) + " AS c" + n + ", (" + c.source + ") AS j" + n;
     mid += ", " + ColumnSql(c, "a.c" + n, "a.j" + n).valid + " AS v" + n;
     const ColumnSql b(c, "b.c" + n, "b.j" + n);
-    const std::array<std::string, kCounts> preds{"true", b.col + " IS NULL", "b.v" + n, "b.v" + n + " AND " + b.col + " IS NULL",
-                                                 b.mismatch(c), b.j + " IS NOT NULL AND NOT b.v" + n};
+    const std::string missing = "b.v" + n + " AND " + b.col + " IS NULL";
+    const std::array<std::string, kCounts> preds{"true", b.col + " IS NULL", "b.v" + n, missing,
+                                                 b.mismatch(c), b.j + " IS NOT NULL AND NOT b.v" + n,
+                                                 b.col + " IS NOT NULL AND " + b.j + " IS NULL"};
+    const std::string in_part = "(" + conds[i] + ") AND ";
     for (int k = 0; k < kCounts; ++k) {
-      outer += ", count(*) FILTER (WHERE (" + conds[i] + ") AND " + preds[k] + ") AS c" + n + "_" + kCountNames[k];
+      outer += ", count(*) FILTER (WHERE " + in_part + preds[k] + ") AS c" + n + "_" + kCountNames[k];
     }
+    outer += ", extract(epoch FROM max(b.ts) FILTER (WHERE " + in_part + missing + ")) AS c" + n + "_last_missing";
+    outer += ", extract(epoch FROM min(b.ts) FILTER (WHERE " + in_part + b.col + " IS NOT NULL)) AS c" + n + "_first_set";
   }
   return outer + " FROM (" + mid + " FROM (" + inner + " FROM " + table + " t WHERE " + where +
          " OFFSET 0) a OFFSET 0) b";
 }
 
-Counts read_counts(const Rows& rows, std::size_t index) {
-  Counts out{};
-  for (int k = 0; k < kCounts; ++k) {
-    out[k] = rows.number(0, "c" + std::to_string(index) + "_" + kCountNames[k]).value_or(0);
-  }
+Part read_part(const Rows& rows, std::size_t index) {
+  const std::string prefix = "c" + std::to_string(index) + "_";
+  Part out;
+  for (int k = 0; k < kCounts; ++k) out.n[k] = rows.number(0, prefix + kCountNames[k]).value_or(0);
+  out.last_missing = rows.number(0, prefix + "last_missing").value_or(0);
+  out.first_set = rows.number(0, prefix + "first_set").value_or(0);
   return out;
 }
 
@@ -142,7 +164,8 @@ struct Group {
   double watermark = 0;            // epoch seconds; rows at or before it are in `full`
   double checked_at = 0;           // database time the full check started
   double check_duration = 0;
-  std::vector<Counts> full;
+  std::vector<Part> full;
+  std::vector<double> clean_since;  // per column: oldest set row after full's newest missing one
 };
 
 std::string group_key(const PromotedColumn& c) {
@@ -169,13 +192,18 @@ constexpr MetricSpec kFullCheckDurationSeconds{"pg_promoted_column_full_check_du
 constexpr MetricSpec kTimestampIndexed{"pg_promoted_column_timestamp_indexed", kGauge, "", "1 when timestamp_column leads a valid index, enabling the between-full-checks and recent-window passes."};
 constexpr MetricSpec kConstraintValid{"pg_promoted_column_constraint_valid", kGauge, "", "A CHECK or FOREIGN KEY constraint on the column: 1 validated, 0 NOT VALID."};
 constexpr MetricSpec kIndexValid{"pg_promoted_column_index_valid", kGauge, "", "An index on the column: 1 valid, 0 invalid (e.g. a failed CREATE INDEX CONCURRENTLY)."};
+constexpr MetricSpec kJsonMissingRows{"pg_promoted_column_json_missing_rows", kGauge, "", "Rows whose column is set while the JSON source is NULL: a rollback to the JSON path would lose them."};
+constexpr MetricSpec kRecentJsonMissingRows{"pg_promoted_column_recent_json_missing_rows", kGauge, "", "json_missing rows among those written within recent_window: a writer that stopped writing the JSON."};
+constexpr MetricSpec kCleanSeconds{"pg_promoted_column_clean_seconds", kGauge, "", "Proven clean dual-write period: seconds since the oldest row written with the column set after the newest missing row (by timestamp_column); 0 when there is none."};
+constexpr MetricSpec kCutoverMinCleanSeconds{"pg_promoted_column_cutover_min_clean_seconds", kGauge, "", "Configured clean dual-write period cutover waits for (cutover_min_clean)."};
 constexpr MetricSpec kCutoverThresholdRatio{"pg_promoted_column_cutover_threshold_ratio", kGauge, "", "Configured missing ratio under which cutover may happen (cutover_threshold)."};
-constexpr MetricSpec kCutoverReady{"pg_promoted_column_cutover_ready", kGauge, "", "1 when missing_ratio < cutover_threshold, no mismatches, and the column's CHECK (when allowed is set) and FOREIGN KEY (when references is set) exist and are validated."};
-constexpr std::array<const MetricSpec*, 17> kAllMetrics{
+constexpr MetricSpec kCutoverReady{"pg_promoted_column_cutover_ready", kGauge, "", "1 when missing_ratio < cutover_threshold, no mismatches, the column's CHECK (when allowed is set) and FOREIGN KEY (when references is set) exist and are validated, no index on it is invalid and the configured one (index) is valid, and clean_seconds >= cutover_min_clean."};
+constexpr std::array<const MetricSpec*, 21> kAllMetrics{
     &kNullRatio, &kStatsAgeSeconds, &kCheckedRows, &kMissingRows, &kMissingRatio, &kMismatchRows,
-    &kInvalidRows, &kRecentRows, &kRecentMissingRows, &kRecentMissingRatio,
-    &kFullCheckTimestampSeconds, &kFullCheckDurationSeconds, &kTimestampIndexed, &kConstraintValid,
-    &kIndexValid, &kCutoverThresholdRatio, &kCutoverReady};
+    &kInvalidRows, &kJsonMissingRows, &kRecentRows, &kRecentMissingRows, &kRecentMissingRatio,
+    &kRecentJsonMissingRows, &kFullCheckTimestampSeconds, &kFullCheckDurationSeconds, &kTimestampIndexed,
+    &kConstraintValid, &kIndexValid, &kCleanSeconds, &kCutoverMinCleanSeconds, &kCutoverThresholdRatio,
+    &kCutoverReady};
 
 class PromotedColumnsCollector final : public Collector {
  public:
@@ -197,7 +225,7 @@ class PromotedColumnsCollector final : public Collector {
       auto [it, inserted] = next.try_emplace(key);
       if (inserted) {
         auto old = groups_.find(key);
-        it->second = old != groups_.end() ? std::move(old->second) : Group{c.schema, c.table, c.timestamp_column, {}, false, false, 0, 0, 0, {}};
+        it->second = old != groups_.end() ? std::move(old->second) : Group{c.schema, c.table, c.timestamp_column, {}, false, false, 0, 0, 0, {}, {}};
         it->second.columns.clear();
       }
       it->second.columns.push_back(&c);
@@ -237,32 +265,55 @@ class PromotedColumnsCollector final : public Collector {
     const double lag = option(ctx, "watermark_lag", 600.0);
     if (!g.checked || g.indexed != indexed || now - g.checked_at >= interval) full_check(session, g, table, ts, indexed, now - lag, now);
 
-    std::vector<Counts> tail(g.columns.size(), Counts{});
-    std::vector<Counts> recent(g.columns.size(), Counts{});
+    std::vector<Part> tail(g.columns.size());
+    std::vector<Part> recent(g.columns.size());
     if (indexed) {
-      tail = scan(session, g, table, ts + " > to_timestamp(" + std::to_string(g.watermark) + ")", all_rows(g));
+      tail = scan(session, g, table, ts + " > " + epoch(g.watermark), all_rows(g));
       recent = scan_recent(session, g, table, ts);
     }
     for (std::size_t i = 0; i < g.columns.size(); ++i) {
       const PromotedColumn& c = *g.columns[i];
       const Labels labels{{"datname", datname}, {"schemaname", g.schema}, {"relname", g.table}, {"column", c.column}};
-      emit_column(session, out, c, labels, g.full[i] + tail[i], indexed ? &recent[i] : nullptr, meta, g, table);
+      const double since = has_ts ? clean_since(session, g, i, tail[i], table) : 0;
+      emit_column(session, out, c, labels, g.full[i].n + tail[i].n, indexed ? &recent[i].n : nullptr,
+                  since > 0 ? now - since : 0, meta, g, table);
       if (has_ts) out.gauge(kTimestampIndexed.name, kTimestampIndexed.help, labels, indexed ? 1 : 0);
     }
   }
 
   static std::vector<std::string> all_rows(const Group& g) { return std::vector<std::string>(g.columns.size(), "true"); }
 
-  static std::vector<Counts> scan(Session& session, const Group& g, const std::string& table,
-                                  const std::string& where, const std::vector<std::string>& conds) {
+  static std::string epoch(double seconds) { return "to_timestamp(" + std::to_string(seconds) + ")"; }
+
+  static std::vector<Part> scan(Session& session, const Group& g, const std::string& table,
+                                const std::string& where, const std::vector<std::string>& conds) {
     Rows rows = session.query(scan_sql(g.columns, table, g.timestamp_column, where, conds));
-    std::vector<Counts> out;
-    for (std::size_t i = 0; i < g.columns.size(); ++i) out.push_back(read_counts(rows, i));
+    std::vector<Part> out;
+    for (std::size_t i = 0; i < g.columns.size(); ++i) out.push_back(read_part(rows, i));
     return out;
   }
 
+  // The oldest row of `where` with column i set and a timestamp after `after` (epoch, 0 when none).
+  static double first_set_after(Session& session, const Group& g, std::size_t i, const std::string& table,
+                                double after, const std::string& where) {
+    const std::string ts = "t." + quote_ident(g.timestamp_column);
+    Rows rows = session.query("SELECT extract(epoch FROM min(" + ts + ")) AS since FROM " + table + " t WHERE " +
+                              ts + " > " + epoch(after) + " AND t." + quote_ident(g.columns[i]->column) +
+                              " IS NOT NULL AND " + where);
+    return rows.number(0, "since").value_or(0);
+  }
+
+  // Start of the proven clean period of column i: a newer missing row after the watermark restarts
+  // it (asked over those rows only); otherwise the full check's answer stands, or, when the full part
+  // has no set row after its last missing one, the oldest set row after the watermark.
+  static double clean_since(Session& session, const Group& g, std::size_t i, const Part& tail,
+                            const std::string& table) {
+    if (tail.last_missing > 0) return first_set_after(session, g, i, table, tail.last_missing, "true");
+    return g.clean_since[i] > 0 ? g.clean_since[i] : tail.first_set;
+  }
+
   // Each column has its own recent_window: scan the widest, count each column in its own.
-  static std::vector<Counts> scan_recent(Session& session, const Group& g, const std::string& table,
+  static std::vector<Part> scan_recent(Session& session, const Group& g, const std::string& table,
                                          const std::string& ts) {
     auto since = [](double seconds) { return " >= now() - make_interval(secs => " + std::to_string(seconds) + ")"; };
     double widest = 0;
@@ -280,8 +331,13 @@ class PromotedColumnsCollector final : public Collector {
                          bool indexed, double watermark, double now) {
     const auto start = std::chrono::steady_clock::now();
     // NULL timestamps have no place after any watermark: the full check owns them.
-    const std::string where = indexed ? "NOT (" + ts + " > to_timestamp(" + std::to_string(watermark) + "))" : "true";
+    const std::string where = indexed ? "NOT (" + ts + " > " + epoch(watermark) + ")" : "true";
     g.full = scan(session, g, table, where, all_rows(g));
+    g.clean_since.assign(g.columns.size(), 0);
+    for (std::size_t i = 0; i < g.columns.size() && !g.timestamp_column.empty(); ++i) {
+      const Part& p = g.full[i];
+      g.clean_since[i] = p.last_missing > 0 ? first_set_after(session, g, i, table, p.last_missing, where) : p.first_set;
+    }
     g.watermark = indexed ? watermark : 0;
     g.indexed = indexed;
     g.checked_at = now;
@@ -290,8 +346,8 @@ class PromotedColumnsCollector final : public Collector {
   }
 
   static void emit_column(Session& session, SnapshotBuilder& out, const PromotedColumn& c, Labels labels,
-                          const Counts& n, const Counts* recent, const Rows& meta, const Group& g,
-                          const std::string& table) {
+                          const Counts& n, const Counts* recent, double clean_seconds, const Rows& meta,
+                          const Group& g, const std::string& table) {
     auto put = [&](const MetricSpec& m, double v, const Labels& l) { out.gauge(m.name, m.help, l, v); };
     Labels measured = labels;
     measured.emplace_back("method", "measured");
@@ -310,21 +366,27 @@ class PromotedColumnsCollector final : public Collector {
     put(kMissingRatio, ratio(n[kMissing], n[kValid]), labels);
     put(kMismatchRows, n[kMismatch], labels);
     put(kInvalidRows, n[kInvalid], labels);
+    put(kJsonMissingRows, n[kJsonMissing], labels);
     if (recent) {
       put(kRecentRows, (*recent)[kRows], labels);
       put(kRecentMissingRows, (*recent)[kMissing], labels);
       put(kRecentMissingRatio, ratio((*recent)[kMissing], (*recent)[kValid]), labels);
+      put(kRecentJsonMissingRows, (*recent)[kJsonMissing], labels);
     }
+    if (!g.timestamp_column.empty()) put(kCleanSeconds, clean_seconds, labels);
     put(kFullCheckTimestampSeconds, g.checked_at, labels);
     put(kFullCheckDurationSeconds, g.check_duration, labels);
     const bool constraints_ok = emit_constraints(session, out, c, labels, table);
+    const bool indexes_ok = emit_indexes(session, out, c, labels, table);
     put(kCutoverThresholdRatio, c.cutover_threshold, labels);
-    const bool ready = ratio(n[kMissing], n[kValid]) < c.cutover_threshold && n[kMismatch] == 0 && constraints_ok;
+    put(kCutoverMinCleanSeconds, c.cutover_min_clean.count(), labels);
+    const bool ready = ratio(n[kMissing], n[kValid]) < c.cutover_threshold && n[kMismatch] == 0 && constraints_ok &&
+                       indexes_ok && clean_seconds >= c.cutover_min_clean.count();
     put(kCutoverReady, ready ? 1 : 0, labels);
   }
 
-  // Exports each CHECK/FK constraint and index on the column; returns whether every constraint the
-  // config implies (a CHECK for `allowed`, a FOREIGN KEY for `references`) exists and all are validated.
+  // Exports each CHECK/FK constraint on the column; returns whether every constraint the config
+  // implies (a CHECK for `allowed`, a FOREIGN KEY for `references`) exists and all are validated.
   static bool emit_constraints(Session& session, SnapshotBuilder& out, const PromotedColumn& c,
                                const Labels& labels, const std::string& table) {
     Rows cons = session.query(R"SQL(
@@ -343,18 +405,29 @@ WHERE con.conrelid = to_regclass($1) AND a.attname = $2 AND con.contype IN ('c',
       has_check = has_check || cons.text(r, "type") == "check";
       has_fk = has_fk || cons.text(r, "type") == "foreign_key";
     }
+    return all_valid && (c.allowed.empty() || has_check) && (c.references.empty() || has_fk);
+  }
+
+  // Exports each index on the column; returns whether none is invalid (a failed CREATE INDEX
+  // CONCURRENTLY) and the configured one (`index`), if any, exists and is valid.
+  static bool emit_indexes(Session& session, SnapshotBuilder& out, const PromotedColumn& c,
+                           const Labels& labels, const std::string& table) {
     Rows idx = session.query(R"SQL(
-SELECT ic.relname AS indexrelname, i.indisvalid::int AS valid
+SELECT ic.relname AS indexrelname, i.indisvalid AS valid
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
 WHERE i.indrelid = to_regclass($1) AND a.attname = $2
 )SQL", {table, c.column});
+    bool none_invalid = true, configured_valid = c.index.empty();
     for (std::size_t r = 0; r < idx.size(); ++r) {
       Labels l = labels;
       l.emplace_back("indexrelname", idx.text(r, "indexrelname"));
-      out.gauge(kIndexValid.name, kIndexValid.help, l, *idx.number(r, "valid"));
+      const bool valid = idx.flag(r, "valid");
+      out.gauge(kIndexValid.name, kIndexValid.help, l, valid ? 1 : 0);
+      none_invalid = none_invalid && valid;
+      configured_valid = configured_valid || (valid && idx.text(r, "indexrelname") == c.index);
     }
-    return all_valid && (c.allowed.empty() || has_check) && (c.references.empty() || has_fk);
+    return none_invalid && configured_valid;
   }
 };
 

@@ -2,8 +2,11 @@
 // 5 s) one statement samples `pg_stat_statements(false)` (no texts: 3x cheaper) with
 // pg_stat_statements_info; the estimator in latency/latency_estimator turns each entry's interval
 // into expected bucket counts, summed by command and configured query class, never by queryid. Only
-// top-level entries of the connected database count, and not the exporter's own role. Query texts are
-// read once, in one batch, when a key is first seen: later the entry may be evicted and its text gone.
+// top-level entries of the connected database count, and not the exporter's own statements: those
+// are told by the marker comment that opens every statement it sends (core/session.h), not by role,
+// since an application may run as the exporter's role. Query texts are read once, in one batch, when
+// a key is first seen: later the entry may be evicted and its text gone. An entry whose text cannot be
+// read can be told neither way: its calls go to a counter of their own and a warning is logged.
 // All counters live in this object (one per target), so they survive resets, evictions and
 // reconnects and never decrease.
 #include <algorithm>
@@ -14,6 +17,7 @@
 #include <unordered_map>
 
 #include "collectors/collector.h"
+#include "core/log.h"
 #include "latency/latency_estimator.h"
 
 namespace pge {
@@ -30,6 +34,7 @@ constexpr const char* kLost = "pg_stat_statements_lost_calls_total";
 constexpr const char* kDealloc = "pg_stat_statements_dealloc_total";
 constexpr const char* kEntries = "pg_stat_statements_entries";
 constexpr const char* kBasis = "pg_stat_statements_time_basis_info";
+constexpr const char* kUnattributed = "pg_stat_statements_unattributed_calls_total";
 
 const char* const kCallsHelp = "Calls of top-level statements (pg_stat_statements calls), by command and query class.";
 const char* const kRowsHelp = "Rows retrieved or affected by top-level statements, by command and query class.";
@@ -40,6 +45,10 @@ const char* const kDeallocHelp =
     "Times pg_stat_statements deallocated least-used entries (pg_stat_statements_info.dealloc), kept "
     "increasing across resets.";
 const char* const kEntriesHelp = "Entries currently in pg_stat_statements (all databases), to compare with pg_stat_statements.max.";
+const char* const kUnattributedHelp =
+    "Calls of entries whose query text pg_stat_statements could not return (evicted, or its text file "
+    "discarded): neither their class nor whether they are the exporter's own can be told, so they are "
+    "left out of the histograms.";
 const char* const kBasisHelp =
     "Which server time the duration histogram measures: plan+exec (track_planning on) or exec.";
 
@@ -48,13 +57,12 @@ const std::string kSetupQuery = R"SQL(
 SELECT current_database() AS datname,
        (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
         WHERE e.extname = 'pg_stat_statements') AS ext_schema,
-       (SELECT oid FROM pg_roles WHERE rolname = current_user) AS own_role,
        pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS read_all_stats,
        current_setting('pg_stat_statements.track_planning', true) AS track_planning
 )SQL";
 
 // One scan: the whole view is counted for `entries`, the LEFT JOIN keeps one row when none match.
-// `busy_only` keeps only the queryids in $2 (a sample between full samples).
+// `busy_only` keeps only the queryids in $1 (a sample between full samples).
 std::string sample_query(const std::string& schema, bool busy_only) {
   return "WITH s AS MATERIALIZED (SELECT * FROM " + quote_ident(schema) + ".pg_stat_statements(false)),"
          " c AS (SELECT (SELECT count(*) FROM s) AS entries, i.dealloc, i.stats_reset::text AS stats_reset"
@@ -63,8 +71,8 @@ std::string sample_query(const std::string& schema, bool busy_only) {
          " s.rows, s.total_exec_time, s.mean_exec_time, s.stddev_exec_time, s.min_exec_time,"
          " s.max_exec_time, s.plans, s.total_plan_time, s.mean_plan_time, s.stddev_plan_time"
          " FROM c LEFT JOIN s ON s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-         " AND s.toplevel AND s.userid <> $1::oid AND s.queryid IS NOT NULL" +
-         std::string(busy_only ? " AND s.queryid = ANY($2::bigint[])" : "");
+         " AND s.toplevel AND s.queryid IS NOT NULL" +
+         std::string(busy_only ? " AND s.queryid = ANY($1::bigint[])" : "");
 }
 
 // showtext = true reads the whole query-text file, so all new keys of a sample go in one call.
@@ -72,7 +80,7 @@ std::string texts_query(const std::string& schema) {
   return "SELECT s.userid, s.queryid, s.query FROM " + quote_ident(schema) +
          ".pg_stat_statements(true) s WHERE s.queryid = ANY($1::bigint[])"
          " AND s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-         " AND s.toplevel AND s.userid <> $2::oid";
+         " AND s.toplevel";
 }
 
 struct Group {
@@ -81,9 +89,13 @@ struct Group {
   double rows = 0;
 };
 
+// Whose statement an entry is, told from its text.
+enum class Origin { app, own, unknown };
+
 struct EntryLabels {
   std::string command;
   std::string klass;
+  Origin origin = Origin::app;
 };
 
 EntrySample read_sample(const Rows& rows, std::size_t r) {
@@ -136,8 +148,8 @@ class StatementsCollector final : public Collector {
     // Shortest-exact floats: S2 = Δ[calls·(sd² + mean²)] cancels badly with rounded inputs.
     session.query("SET LOCAL extra_float_digits = 1");
     std::string error;
-    auto rows = full ? session.try_query(sample_query(schema_, false), &error, {own_role_})
-                     : session.try_query(sample_query(schema_, true), &error, {own_role_, busy_ids()});
+    auto rows = full ? session.try_query(sample_query(schema_, false), &error)
+                     : session.try_query(sample_query(schema_, true), &error, {busy_ids()});
     if (!rows) {
       throw std::runtime_error("cannot read pg_stat_statements in database " + datname_ + ": " +
                                error.substr(0, error.find('\n')) +
@@ -160,7 +172,6 @@ class StatementsCollector final : public Collector {
     datname_ = setup.text(0, "datname");
     check_setup(setup, datname_);
     schema_ = setup.text(0, "ext_schema");
-    own_role_ = setup.text(0, "own_role");
     plan_time_ = setup.text(0, "track_planning") == "on";
   }
 
@@ -192,9 +203,11 @@ class StatementsCollector final : public Collector {
     }
     if (!any) return;
     ids << "}";
-    const Rows texts = session.query(texts_query(schema_), {ids.str(), own_role_});
+    const Rows texts = session.query(texts_query(schema_), {ids.str()});
     for (std::size_t r = 0; r < texts.size(); ++r) {
+      if (!texts.at(r, "query")) continue;  // no text: unattributed, see book()
       const std::string text = texts.text(r, "query");
+      const Origin origin = is_marked(text) ? Origin::own : Origin::app;
       std::string klass = "other";
       for (const auto& qc : target.query_classes) {
         if (qc.pattern.matches(text)) {
@@ -205,9 +218,25 @@ class StatementsCollector final : public Collector {
       for (std::size_t s = 0; s < rows.size(); ++s) {
         if (rows.text(s, "queryid") == texts.text(r, "queryid") &&
             rows.text(s, "userid") == texts.text(r, "userid")) {
-          labels_[read_key(rows, s)] = {latency::statement_command(text), klass};
+          labels_[read_key(rows, s)] = {latency::statement_command(text), klass, origin};
         }
       }
+    }
+    mark_textless(rows);
+  }
+
+  // Entries still without labels had no text to read: recorded as unknown so that their text is not
+  // asked for again at every sample, and said loudly.
+  void mark_textless(const Rows& rows) {
+    std::size_t textless = 0;
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      if (!rows.at(r, "queryid")) continue;
+      if (labels_.try_emplace(read_key(rows, r), EntryLabels{"", "", Origin::unknown}).second) ++textless;
+    }
+    if (textless > 0) {
+      log::warn("pg_stat_statements entries have no query text: whether they are the exporter's own cannot "
+                "be told, so their calls are counted in the unattributed metric, not in the histograms",
+                {{"collector", "statements"}, {"datname", datname_}, {"entries", textless}, {"metric", kUnattributed}});
     }
   }
 
@@ -216,10 +245,9 @@ class StatementsCollector final : public Collector {
     for (std::size_t r = 0; r < rows.size(); ++r) {
       if (!rows.at(r, "queryid")) continue;
       const EntryKey key = read_key(rows, r);
-      // A text evicted between the sample and its fetch leaves the entry unclassified this time.
-      auto it = labels_.find(key);
-      const EntryLabels labels = it != labels_.end() ? it->second : EntryLabels{"utility", "other"};
-      Group& g = groups_[{labels.command, labels.klass}];
+      const EntryLabels& labels = labels_.at(key);  // fetch_new_labels labelled every key
+      if (labels.origin == Origin::own) continue;
+      Group& g = labels.origin == Origin::unknown ? unattributed_ : groups_[{labels.command, labels.klass}];
       const auto d = estimator_->observe(key, read_sample(rows, r), g.hist);
       g.calls += d.calls;
       g.rows += std::max(d.rows, 0.0);
@@ -265,12 +293,13 @@ class StatementsCollector final : public Collector {
     const Labels db{{"datname", datname}};
     out.counter(kLost, kLostHelp, db, estimator_->lost_calls());
     out.counter(kDealloc, kDeallocHelp, db, dealloc_);
+    out.counter(kUnattributed, kUnattributedHelp, db, unattributed_.calls);
     if (!rows.empty()) out.gauge(kEntries, kEntriesHelp, db, rows.number(0, "entries").value_or(0));
     out.gauge(kBasis, kBasisHelp, {{"datname", datname}, {"basis", basis}}, 1);
     return out.take();
   }
 
-  std::string datname_, schema_, own_role_;
+  std::string datname_, schema_;
   bool plan_time_ = false;
   std::optional<std::chrono::system_clock::time_point> last_full_;
   std::vector<EntryKey> busy_;  // sampled every run between full samples
@@ -278,6 +307,7 @@ class StatementsCollector final : public Collector {
   std::optional<latency::LatencyEstimator> estimator_;
   std::unordered_map<EntryKey, EntryLabels, latency::EntryKeyHash> labels_;
   std::map<std::pair<std::string, std::string>, Group> groups_;
+  Group unattributed_;  // entries without a text (Origin::unknown)
   double dealloc_ = 0;
   std::optional<double> last_dealloc_;
 };

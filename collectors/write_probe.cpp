@@ -3,11 +3,9 @@
 // an application's write sees and pg_stat_statements does not. It uses its own connection and role
 // (write_probe.dsn: a role that may only write the probe table, see docs/latency.md), never the
 // monitoring role's read-only session, and deletes the rows older than the one just written so the
-// table holds about one row.
+// table holds about one row. Its statements carry the exporter's marker like every other.
 #include <chrono>
 #include <memory>
-
-#include <pqxx/pqxx>
 
 #include "collectors/collector.h"
 #include "core/log.h"
@@ -16,7 +14,10 @@
 namespace pge {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 constexpr const char* kDuration = "pg_write_probe_duration_seconds";
+constexpr Seconds kMaxBackoff{60};
 constexpr const char* kErrors = "pg_write_probe_errors_total";
 const char* const kDurationHelp =
     "Wall time of the write probe's INSERT plus COMMIT (WAL flush included) as the exporter saw it; "
@@ -32,8 +33,10 @@ class WriteProbeCollector final : public Collector {
     try {
       probe(wp, ctx.settings.timeout);
       last_error_.clear();
+    } catch (const ConnectionLost& e) {
+      failed(wp, e.what(), true);
     } catch (const std::exception& e) {
-      failed(wp, e.what());
+      failed(wp, e.what(), false);
     }
     const Labels none;
     out.histogram(kDuration, kDurationHelp, none, latency::bucket_bounds(), hist_.cumulative(),
@@ -43,41 +46,35 @@ class WriteProbeCollector final : public Collector {
   }
 
  private:
+  // The INSERT and the COMMIT are timed together: run() commits right after the callback returns.
   void probe(const WriteProbe& wp, Seconds timeout) {
-    if (!conn_) conn_ = std::make_unique<pqxx::connection>(augment_dsn(wp.dsn, timeout));
+    if (!db_) db_ = std::make_unique<Connection>(wp.dsn, timeout, kMaxBackoff);
+    std::string error;
+    if (!db_->ensure_open(Clock::now(), &error)) throw std::runtime_error(error);
     const auto dot = wp.table.find('.');
     const std::string table = dot == std::string::npos ? quote_ident(wp.table)
                                      : quote_qualified(wp.table.substr(0, dot), wp.table.substr(dot + 1));
-    const std::string limits = "SET LOCAL statement_timeout = " +
-                               std::to_string(static_cast<long>(timeout.count() * 1000)) +
-                               "; SET LOCAL lock_timeout = " +
-                               std::to_string(static_cast<long>(timeout.count() * 1000));
+    const TransactionLimits limits{timeout, timeout, false};
     std::string id;
-    {
-      pqxx::work tx(*conn_);
-      tx.exec(limits);
-      const auto started = std::chrono::steady_clock::now();
-      id = tx.exec1("INSERT INTO " + table + " DEFAULT VALUES RETURNING id")[0].c_str();
-      tx.commit();
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      hist_.observe(seconds);
-    }
-    pqxx::work cleanup(*conn_);
-    cleanup.exec(limits);
-    cleanup.exec_params("DELETE FROM " + table + " WHERE id < $1::bigint", id);
-    cleanup.commit();
+    Clock::time_point started;
+    db_->run(limits, [&](Session& s) {
+      started = Clock::now();
+      id = s.query("INSERT INTO " + table + " DEFAULT VALUES RETURNING id").text(0, "id");
+    });
+    hist_.observe(std::chrono::duration<double>(Clock::now() - started).count());
+    db_->run(limits, [&](Session& s) { s.query("DELETE FROM " + table + " WHERE id < $1::bigint", {id}); });
   }
 
-  void failed(const WriteProbe& wp, const std::string& what) {
+  void failed(const WriteProbe& wp, const std::string& what, bool connection_lost) {
     errors_ += 1;
-    if (conn_ && !conn_->is_open()) conn_.reset();
+    if (connection_lost) db_->drop(Clock::now());
     std::string error = scrub(what, dsn_password(wp.dsn));
     error = error.substr(0, error.find('\n'));
     if (error != last_error_) log::warn("write probe failed", {{"err", error}});
     last_error_ = std::move(error);
   }
 
-  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<Connection> db_;
   latency::Histogram hist_;
   double errors_ = 0;
   std::string last_error_;

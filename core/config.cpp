@@ -40,6 +40,8 @@ namespace {
 // Upper bound of numbers that have none.
 constexpr double kNoMax = 1e18;
 
+double unix_time(const toml::date& d, const toml::time& t, int offset_minutes);
+
 // Reads one TOML table strictly: every key must be claimed by a getter, types are checked, and
 // finish() reports the keys nobody claimed. toml++ alone would silently fall back to defaults.
 class Reader {
@@ -117,7 +119,7 @@ class Reader {
     auto d = parse_duration(n->as_string()->get());
     if (!d) {
       error(n, k, "is not a duration: \"" + n->as_string()->get() +
-                      "\" (use a number with a unit: 500ms, 30s, 5m, 1h)");
+                      "\" (use a number with a unit: 500ms, 30s, 5m, 1h, 7d)");
       return std::nullopt;
     }
     if (*d < min) {
@@ -125,6 +127,26 @@ class Reader {
       return std::nullopt;
     }
     return d;
+  }
+
+  // A TOML date (midnight UTC) or offset date-time as Unix time. A local date-time is refused: the
+  // exporter, the database and Prometheus need not share a time zone.
+  std::optional<double> timestamp(const std::string& k, bool required = false) {
+    const toml::node* n = get(k);
+    if (!n) {
+      if (required) error(nullptr, k, "is required");
+      return std::nullopt;
+    }
+    if (const auto* d = n->as_date()) return unix_time(d->get(), {}, 0);
+    if (const auto* dt = n->as_date_time()) {
+      const toml::date_time& v = dt->get();
+      if (v.offset) return unix_time(v.date, v.time, v.offset->minutes);
+      error(n, k, "needs a UTC offset, e.g. 2026-11-02T09:00:00Z or 2026-11-02T10:00:00+01:00");
+      return std::nullopt;
+    }
+    error(n, k, std::string("must be a TOML date or date-time such as 2026-11-02T09:00:00Z (unquoted), got ") +
+                    type_name(*n));
+    return std::nullopt;
   }
 
   std::vector<std::string> strings(const std::string& k) {
@@ -256,6 +278,13 @@ class Reader {
   std::set<std::string> seen_;
 };
 
+double unix_time(const toml::date& d, const toml::time& t, int offset_minutes) {
+  using namespace std::chrono;
+  const sys_days midnight{year{d.year} / month{d.month} / day{d.day}};
+  return static_cast<double>(duration_cast<seconds>(midnight.time_since_epoch()).count()) + t.hour * 3600.0 +
+         t.minute * 60.0 + t.second + t.nanosecond / 1e9 - offset_minutes * 60.0;
+}
+
 std::string read_file_trimmed(const std::string& path) {
   std::ifstream in(path);
   if (!in) return "";
@@ -315,6 +344,12 @@ void read_promoted_column(Reader& r, Target& t) {
   c.recent_window = r.duration("recent_window").value_or(c.recent_window);
   c.cutover_threshold = r.number("cutover_threshold", 0, 1).value_or(c.cutover_threshold);
   c.references = r.string("references").value_or("");
+  c.index = r.string("index").value_or("");
+  c.cutover_min_clean = r.duration("cutover_min_clean", Seconds{0}).value_or(c.cutover_min_clean);
+  if (c.cutover_min_clean.count() > 0 && c.timestamp_column.empty()) {
+    r.error(r.table().get("cutover_min_clean"), "cutover_min_clean",
+            "needs timestamp_column: the clean period is read from the rows' timestamps");
+  }
   static const std::regex type_name("^[a-z_][a-z0-9_ ]*(\\[\\])?$");
   if (!c.cast.empty() && !std::regex_match(c.cast, type_name)) {
     r.error(r.table().get("cast"), "cast", "must be a plain type name such as uuid or bigint");
@@ -324,6 +359,22 @@ void read_promoted_column(Reader& r, Target& t) {
     r.error(r.table().get("references"), "references", "must look like schema.table(column)");
   }
   t.promoted_columns.push_back(std::move(c));
+}
+
+void read_stage(Reader& r, Target& t) {
+  Stage st;
+  st.name = r.string("name", true).value_or("");
+  for (const auto& other : t.stages) {
+    if (!st.name.empty() && other.name == st.name) {
+      r.error(r.table().get("name"), "name", "duplicate stage name \"" + st.name + "\"");
+    }
+  }
+  st.started_at = r.timestamp("started_at", true).value_or(0);
+  st.ended_at = r.timestamp("ended_at");
+  if (st.ended_at && *st.ended_at <= st.started_at) {
+    r.error(r.table().get("ended_at"), "ended_at", "must be after started_at");
+  }
+  t.stages.push_back(std::move(st));
 }
 
 void read_target(Reader& r, Config& cfg, std::set<std::string>& names) {
@@ -402,7 +453,12 @@ void read_target(Reader& r, Config& cfg, std::set<std::string>& names) {
     if (!m.cron_command.empty()) c.pattern("cron_command", m.cron_command, c.table().get("cron_command"));
     t.matviews.push_back(std::move(m));
   });
-  r.sub_table("retention", [&](Reader& c) { t.retention.table = c.string("log_table", true).value_or(""); });
+  r.sub_table("retention", [&](Reader& c) {
+    t.retention.table = c.string("log_table", true).value_or("");
+    t.retention.keep = c.duration("keep", Seconds{3600});
+    t.retention.max_interval = c.duration("max_interval", Seconds{60});
+  });
+  r.each_table("stage", [&](Reader& c) { read_stage(c, t); });
   cfg.targets.push_back(std::move(t));
 }
 

@@ -65,6 +65,8 @@ struct PromotedColumn {
   Seconds recent_window{900};
   double cutover_threshold = 0.01;   // missing ratio below which cutover may happen
   std::string references;            // optional FK target "schema.table(column)" for invalid rows
+  std::string index;                 // optional index that must exist and be valid for cutover
+  Seconds cutover_min_clean{0};      // proven clean dual-write period cutover waits for
 };
 
 struct QueryClass {
@@ -100,7 +102,18 @@ struct MatviewSource {
 };
 
 struct RetentionLog {
-  std::string table;  // e.g. ops.retention_runs (started_at, finished_at, rows_archived, rows_deleted, succeeded)
+  std::string table;  // e.g. ops.retention_runs (started_at, finished_at, cutoff, rows_archived, rows_deleted, succeeded)
+  std::optional<Seconds> keep;          // the retention policy: rows younger than this must survive a run
+  std::optional<Seconds> max_interval;  // the longest a successful run may be apart from the next
+};
+
+// A Phase 3 stage (`[[target.stage]]`): when a migration step started and, once over, ended. Exported
+// by the `stages` collector so that dashboards and rules can set latency during a stage against the
+// days before it.
+struct Stage {
+  std::string name;
+  double started_at = 0;           // Unix time
+  std::optional<double> ended_at;  // absent while the stage runs
 };
 
 // Sized for a Prometheus that scrapes hundreds of targets (docs/scaling.md has the arithmetic).
@@ -118,6 +131,7 @@ struct Target {
   std::vector<TableThreshold> table_thresholds;
   std::vector<MatviewSource> matviews;
   RetentionLog retention;
+  std::vector<Stage> stages;
   Pattern updated_at_trigger;  // trigger/function names that maintain updated_at
   // Most series the target's collectors may export together; per-relation series beyond it are
   // rolled up per schema (exporter/series_budget.h). 0 = no budget.

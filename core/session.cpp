@@ -70,6 +70,10 @@ std::string quote_doubling(const std::string& text, char quote) {
 
 }  // namespace
 
+std::string marked(const std::string& sql) { return std::string(kStatementMarker) + " " + sql; }
+
+bool is_marked(const std::string& text) { return text.rfind(kStatementMarker, 0) == 0; }
+
 std::string quote_ident(const std::string& name) { return quote_doubling(name, '"'); }
 
 std::string quote_qualified(const std::string& schema, const std::string& name) {
@@ -207,20 +211,20 @@ class Deadline {
   QueryWatchdog& watchdog_;
 };
 
-// The Session handed to a collector: a thin view of the open transaction.
+// The Session handed to a collector: a thin view of the transaction the Connection opened on a
+// nontransaction (statements sent as they are). After a broken connection it refuses to send more.
+// Every statement it sends, BEGIN, SET, savepoints and the end included, runs under a client
+// deadline of statement_timeout + margin: a server that hangs hangs on those as well.
 class TransactionSession final : public Session {
  public:
-  TransactionSession(pqxx::transaction_base& tx, int version, const std::string& password,
+  TransactionSession(pqxx::nontransaction& tx, int version, const std::string& password,
                      QueryWatchdog& watchdog, Seconds timeout, Seconds margin)
       : tx_(tx), version_(version), password_(password), watchdog_(watchdog), timeout_(timeout),
         margin_(margin) {}
 
   Rows query(const std::string& sql, const std::vector<Value>& params) override {
     try {
-      Deadline deadline(watchdog_, timeout_, margin_);
-      return to_rows(exec(tx_, sql, params));
-    } catch (const pqxx::broken_connection& e) {
-      throw ConnectionLost(scrub(e.what(), password_));
+      return to_rows(send(marked(sql), params));
     } catch (const pqxx::sql_error& e) {
       throw QueryError(scrub(e.what(), password_), sqlstate_of(e));
     }
@@ -228,38 +232,48 @@ class TransactionSession final : public Session {
 
   std::optional<Rows> try_query(const std::string& sql, std::string* error,
                                 const std::vector<Value>& params) override {
-    // A subtransaction is a savepoint: on failure only it rolls back and tx_ stays usable.
+    // A savepoint: on failure only it rolls back and the transaction stays usable.
+    send(marked("SAVEPOINT pge_try"));
     try {
-      Deadline deadline(watchdog_, timeout_, margin_);
-      pqxx::subtransaction sub(dynamic_cast<pqxx::dbtransaction&>(tx_), "try");
-      Rows rows = to_rows(exec(sub, sql, params));
-      sub.commit();
+      Rows rows = to_rows(send(marked(sql), params));
+      send(marked("RELEASE SAVEPOINT pge_try"));
       return rows;
-    } catch (const pqxx::broken_connection& e) {
-      throw ConnectionLost(scrub(e.what(), password_));
     } catch (const pqxx::sql_error& e) {
       if (error) *error = scrub(first_line(e.what()), password_);
+      send(marked("ROLLBACK TO SAVEPOINT pge_try"));
       return std::nullopt;
     }
   }
 
   int server_version() const override { return version_; }
 
+  // Sends one marked statement outside any collector (BEGIN, the limits, the end).
+  void control(const std::string& sql) { send(sql); }
+  bool broken() const { return broken_; }
+
  private:
   static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-  static pqxx::result exec(pqxx::transaction_base& tx, const std::string& sql,
-                           const std::vector<Value>& params) {
-    if (params.empty()) return tx.exec(sql);
-    std::vector<const char*> raw;
-    raw.reserve(params.size());
-    for (const auto& p : params) raw.push_back(p ? p->c_str() : nullptr);
-    return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(raw));
+  // Every statement goes through here: a broken connection becomes ConnectionLost, once and for all.
+  pqxx::result send(const std::string& sql, const std::vector<Value>& params = {}) {
+    if (broken_) throw ConnectionLost("connection lost earlier in this transaction");
+    Deadline deadline(watchdog_, timeout_, margin_);
+    try {
+      if (params.empty()) return tx_.exec(sql);
+      std::vector<const char*> raw;
+      raw.reserve(params.size());
+      for (const auto& p : params) raw.push_back(p ? p->c_str() : nullptr);
+      return tx_.exec_params(sql, pqxx::prepare::make_dynamic_params(raw));
+    } catch (const pqxx::broken_connection& e) {
+      broken_ = true;
+      throw ConnectionLost(scrub(e.what(), password_));
+    }
   }
 
-  pqxx::transaction_base& tx_;
+  pqxx::nontransaction& tx_;
   int version_;
   const std::string& password_;
+  bool broken_ = false;
   QueryWatchdog& watchdog_;
   Seconds timeout_;
   Seconds margin_;
@@ -310,7 +324,7 @@ void Connection::open() {
   watchdog_->attach(conn_->conn.sock(), t_connected ? PQgetCancel(t_connected) : nullptr);
   pqxx::nontransaction tx(conn_->conn);
   Deadline deadline(*watchdog_, connect_timeout_, margin_);
-  tx.exec("SELECT 1");
+  tx.exec(marked("SELECT 1"));
 }
 
 bool Connection::ensure_open(std::chrono::steady_clock::time_point now, std::string* error) {
@@ -337,57 +351,34 @@ void Connection::drop(std::chrono::steady_clock::time_point now) {
   backoff_ = std::min(backoff_ * 2, max_backoff_);
 }
 
-template <typename Tx>
-void Connection::transact(pqxx::connection_base& conn, const std::string& set_limits, int version,
-                          const TransactionLimits& limits, const std::function<void(Session&)>& fn) {
-  // BEGIN, the SET LOCALs and the ROLLBACK/COMMIT run under a deadline too: a server that hangs
-  // hangs on them as well.
-  const Seconds timeout = limits.statement_timeout;
-  std::unique_ptr<Tx> tx;
-  {
-    Deadline deadline(*watchdog_, timeout, margin_);
-    tx = std::make_unique<Tx>(conn);
-    tx->exec(set_limits);
-  }
-  try {
-    TransactionSession session(*tx, version, password_, *watchdog_, timeout, margin_);
-    fn(session);
-  } catch (...) {
-    try {
-      Deadline deadline(*watchdog_, timeout, margin_);
-      tx->abort();
-    } catch (...) {
-      // The collector's own error is the one to report; a failed ROLLBACK adds nothing.
-    }
-    throw;
-  }
-  Deadline deadline(*watchdog_, timeout, margin_);
-  if (limits.read_only) {
-    tx->abort();
-  } else {
-    tx->commit();
-  }
-}
-
 int Connection::server_version() const { return conn_ ? conn_->conn.server_version() : 0; }
 
 void Connection::run(const TransactionLimits& limits, const std::function<void(Session&)>& fn) {
   if (!conn_) throw ConnectionLost("not connected");
-  const std::string set_limits = "SET LOCAL statement_timeout = '" + ms(limits.statement_timeout) +
-                                 "'; SET LOCAL lock_timeout = '" + ms(limits.lock_timeout) + "'";
-  const int version = conn_->conn.server_version();
+  // One round trip: BEGIN and both limits, each statement marked.
+  const std::string begin = marked(limits.read_only ? "BEGIN READ ONLY" : "BEGIN") + "; " +
+                            marked("SET LOCAL statement_timeout = '" + ms(limits.statement_timeout) + "'") +
+                            "; " + marked("SET LOCAL lock_timeout = '" + ms(limits.lock_timeout) + "'");
   try {
-    if (limits.read_only) {
-      transact<pqxx::read_transaction>(conn_->conn, set_limits, version, limits, fn);
-    } else {
-      transact<pqxx::work>(conn_->conn, set_limits, version, limits, fn);
+    pqxx::nontransaction tx(conn_->conn);
+    TransactionSession session(tx, conn_->conn.server_version(), password_, *watchdog_,
+                               limits.statement_timeout, margin_);
+    try {
+      session.control(begin);
+      fn(session);
+    } catch (...) {
+      try {
+        if (!session.broken()) session.control(marked("ROLLBACK"));
+      } catch (...) {
+        // The collector's own error is the one to report; a failed ROLLBACK adds nothing.
+      }
+      throw;
     }
+    session.control(marked(limits.read_only ? "ROLLBACK" : "COMMIT"));
   } catch (const pqxx::broken_connection& e) {
     throw ConnectionLost(scrub(e.what(), password_));
   } catch (const pqxx::sql_error& e) {
     throw QueryError(scrub(e.what(), password_), sqlstate_of(e));
-  } catch (const pqxx::in_doubt_error& e) {
-    throw ConnectionLost(scrub(e.what(), password_));
   }
 }
 

@@ -17,10 +17,6 @@
 #include "core/duration.h"
 #include "core/query_watchdog.h"
 
-namespace pqxx {
-class connection_base;
-}
-
 namespace pge {
 
 using Value = std::optional<std::string>;  // one field as text; nullopt is SQL NULL
@@ -84,6 +80,16 @@ class Session {
   virtual int server_version() const = 0;  // e.g. 150020
 };
 
+// Every statement the exporter sends opens with this comment, transaction control included.
+// pg_stat_statements keeps it in the entry's text (and, for utility statements, in the queryid), so
+// the statements collector leaves the exporter's own statements out by what they are, not by role: an
+// application may well run as the exporter's role (`postgres` on Supabase).
+inline constexpr const char* kStatementMarker = "/* pg_evolution_exporter */";
+// `sql` with the marker in front (a multi-statement string needs it in front of each statement).
+std::string marked(const std::string& sql);
+// Whether a pg_stat_statements text (leading white space trimmed by the server) is one of ours.
+bool is_marked(const std::string& text);
+
 // Quotes an identifier for SQL: always double-quoted, inner quotes doubled.
 std::string quote_ident(const std::string& name);
 // Quotes "schema.table" as "schema"."table" (a name without a dot is taken as one identifier).
@@ -130,9 +136,13 @@ class Database {
   virtual std::chrono::steady_clock::time_point next_attempt() const = 0;
 };
 
-// The one libpqxx connection of a target. Only its watchdog is shared (the scheduler interrupts it
-// on shutdown). Every statement, the transaction's own BEGIN/SET/COMMIT included, runs under a
-// client deadline of statement_timeout + margin.
+// The one libpqxx connection of a target. It sends BEGIN, SAVEPOINT and the end of each transaction
+// itself (a libpqxx transaction would send them without the marker); once a statement finds the
+// connection broken, the transaction sends nothing more, so that libpqxx 6 never reconnects behind
+// its back and runs the rest outside the read-only transaction and its timeouts. Only its watchdog
+// is shared (the scheduler interrupts it on shutdown). Every statement, the transaction's own
+// BEGIN/SET/COMMIT and the connection check included, runs under a client deadline of
+// statement_timeout (connect_timeout for the check) + margin.
 class Connection final : public Database {
  public:
   // `watchdog` (one per target) enforces the client deadlines; `deadline_margin` is added to each
@@ -153,9 +163,6 @@ class Connection final : public Database {
  private:
   // Opens the libpq connection and hands its socket and cancel handle to the watchdog.
   void open();
-  template <typename Tx>
-  void transact(pqxx::connection_base& conn, const std::string& set_limits, int version,
-                const TransactionLimits& limits, const std::function<void(Session&)>& fn);
   std::string dsn_;
   std::string password_;
   Seconds connect_timeout_;

@@ -2,16 +2,36 @@
 """Writes the Grafana dashboards grafana/pg_evolution_*.json (run it after editing; commit both).
 
 The panels live here as data so that the four dashboards share one layout, one datasource variable
-and one `target` variable instead of four hand-edited copies of Grafana's JSON. Every dashboard
-selects its Prometheus through the `datasource` template variable (no datasource uid is written),
-so it works on import into any Grafana >= 8 and with file provisioning.
+and the `job`, `instance` and `target` variables instead of four hand-edited copies of Grafana's
+JSON. Every dashboard selects its Prometheus through the `datasource` template variable (no
+datasource uid is written), so it works on import into any Grafana >= 9 and with file provisioning.
+The output is type-checked against Grafana's published schema (@grafana/schema) by
+tests/shell/test_grafana_schema.sh; threshold steps that mirror an alert are read from the rules.
 """
 import json
 import pathlib
+import re
+
+import yaml
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
-T = 'target=~"$target"'
+T = 'job=~"$job",instance=~"$instance",target=~"$target"'
 RI = "$__rate_interval"
+
+
+RULES = pathlib.Path(__file__).resolve().parent.parent / "alerts" / "pg_evolution.rules.yml"
+
+
+def alert_threshold(alertname):
+    """The constant an alert compares its first series with (`x > 900`, `x < 7 * 86400`), so that
+    a panel's red line sits where the alert fires."""
+    for group in yaml.safe_load(RULES.read_text())["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") == alertname:
+                m = re.search(r"[<>]=?\s*([0-9.e]+)(?:\s*\*\s*([0-9.e]+))?", rule["expr"])
+                value = float(m.group(1)) * float(m.group(2) or 1)
+                return int(value) if value == int(value) else value
+    raise KeyError(f"no alert {alertname} in {RULES}")
 
 
 def q(expr, legend="", instant=False):
@@ -21,13 +41,30 @@ def q(expr, legend="", instant=False):
     return target
 
 
+# Legends as a table with the last and the largest value: a regression shows as a number, not as a
+# colour among twenty lines.
+LEGEND = {"displayMode": "table", "placement": "bottom", "showLegend": True, "calcs": ["lastNotNull", "max"]}
+PANEL_OPTIONS = {
+    "timeseries": {"legend": LEGEND, "tooltip": {"mode": "multi", "sort": "desc"}},
+    "stat": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+             "colorMode": "value", "graphMode": "none", "textMode": "auto"},
+    "bargauge": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                 "displayMode": "gradient", "orientation": "horizontal", "showUnfilled": True},
+    "table": {"showHeader": True},
+}
+
+
 def panel(title, kind, targets, unit="short", w=12, h=8, description="", thresholds=None,
           mappings=None, max_value=None):
-    defaults = {"unit": unit}
+    """thresholds: [(value, colour)], the first value None (the base). Without them the panel has a
+    single green step, so every panel carries a threshold block Grafana can edit."""
+    steps = thresholds or [(None, "green")]
+    defaults = {"unit": unit, "thresholds": {"mode": "absolute", "steps": [
+        {"color": c, "value": v} for v, c in steps]}}
     if thresholds:
-        defaults["thresholds"] = {"mode": "absolute", "steps": [
-            {"color": c, "value": v} for v, c in thresholds]}
         defaults["color"] = {"mode": "thresholds"}
+    if kind == "timeseries" and thresholds:
+        defaults["custom"] = {"thresholdsStyle": {"mode": "line"}}
     if mappings:
         defaults["mappings"] = mappings
     if max_value is not None:
@@ -36,7 +73,7 @@ def panel(title, kind, targets, unit="short", w=12, h=8, description="", thresho
         t["refId"] = chr(ord("A") + i)
     p = {"type": kind, "title": title, "description": description, "datasource": DS,
          "targets": targets, "fieldConfig": {"defaults": defaults, "overrides": []},
-         "gridPos": {"w": w, "h": h}, "options": {}}
+         "gridPos": {"w": w, "h": h}, "options": json.loads(json.dumps(PANEL_OPTIONS[kind]))}
     if kind == "table":
         p["transformations"] = [{"id": "merge", "options": {}},
                                 {"id": "organize", "options": {"excludeByName": {"Time": True}}}]
@@ -45,6 +82,10 @@ def panel(title, kind, targets, unit="short", w=12, h=8, description="", thresho
 
 def row(title):
     return {"type": "row", "title": title, "collapsed": False, "panels": [], "gridPos": {"w": 24, "h": 1}}
+
+
+def above(alertname, colour="red"):
+    return [(None, "green"), (alert_threshold(alertname), colour)]
 
 
 OK_BAD = [(None, "red"), (1, "green")]  # 1 = good
@@ -78,7 +119,7 @@ def overview():
         row("Database"),
         panel("Cache hit ratio", "timeseries",
               [q(f"datname:pg_cache_hit_ratio:rate5m{{{T}}}", "{{target}} {{datname}}")], unit="percentunit",
-              thresholds=[(None, "red"), (0.95, "green")]),
+              thresholds=[(None, "red"), (alert_threshold("PostgresCacheHitRatioLow"), "green")]),
         panel("Transactions per second", "timeseries",
               [q(f"rate(pg_stat_database_xact_commit_total{{{T}}}[{RI}])", "commit {{target}} {{datname}}"),
                q(f"rate(pg_stat_database_xact_rollback_total{{{T}}}[{RI}])", "rollback {{target}} {{datname}}")],
@@ -90,6 +131,10 @@ def overview():
                q(f"pg_stat_activity_longest_query_seconds{{{T}}}", "longest query {{target}}")], unit="s"),
         panel("Sessions waiting on locks", "timeseries",
               [q(f"pg_stat_activity_waiting_on_locks{{{T}}}", "{{target}} {{datname}}")]),
+        panel("Deadlocks per hour", "timeseries",
+              [q(f"increase(pg_stat_database_deadlocks_total{{{T}}}[1h])", "{{target}} {{datname}}")],
+              thresholds=BAD_OK,
+              description="A migration that takes locks in another order than the application shows here first."),
         panel("Database size", "timeseries",
               [q(f"pg_database_size_bytes{{{T}}}", "{{target}} {{datname}}")], unit="bytes"),
     ]
@@ -108,10 +153,24 @@ def latency():
         panel("p50 / p95 / p99 by class and command", "timeseries",
               quantiles("pg_stat_statements_duration_seconds", "target, class, command",
                         "{{class}} {{command}}", cls), unit="s", w=24, h=10),
-        panel("p95 now vs the same hour yesterday", "timeseries",
+        panel("p95 now vs yesterday vs the 7-day median", "timeseries",
               [q(f"class:pg_stat_statements_duration_seconds:p95_rate5m{{{T}{cls}}}", "now {{class}}"),
-               q(f"class:pg_stat_statements_duration_seconds:p95_rate5m_baseline1d{{{T}{cls}}}", "yesterday {{class}}")],
-              unit="s", description="The regression alerts fire at +20% (reads) and +30% (writes) for 15 minutes."),
+               q(f"class:pg_stat_statements_duration_seconds:p95_rate5m_baseline1d{{{T}{cls}}}", "yesterday {{class}}"),
+               q(f"class:pg_stat_statements_duration_seconds:p95_rate1h_median7d{{{T}{cls}}}", "7-day median {{class}}")],
+              unit="s", description="The regression alerts fire at +20% (reads) and +30% (writes) over yesterday for "
+                                    "15 minutes (and page after an hour); PostgresLatencyDrift at +15% over the median "
+                                    "of the same hour on the 7 days before, for 6 hours."),
+        panel("Hourly p95 against the 7-day median (1 = no change)", "timeseries",
+              [q(f"class:pg_stat_statements_duration_seconds:p95_rate1h{{{T}{cls}}}"
+                 f" / class:pg_stat_statements_duration_seconds:p95_rate1h_median7d{{{T}{cls}}}", "{{class}} {{command}}")],
+              unit="percentunit", thresholds=[(None, "green"), (1.15, "red")],
+              description="A slow drift over days shows here while the day-over-day comparison stays flat."),
+        panel("Phase 3 stages ([[target.stage]])", "table",
+              [q(f"pg_evolution_stage_started_timestamp_seconds{{{T}}} * 1000", instant=True),
+               q(f"pg_evolution_stage_ended_timestamp_seconds{{{T}}} * 1000", instant=True)],
+              unit="dateTimeAsIso", w=24, h=5,
+              description="Value #A: when the stage started, Value #B: when it ended (empty while it runs). Read the "
+                          "panels above from its start: the 7-day median there is the week before the stage."),
         panel("Calls per second by class", "timeseries",
               [q(f"sum by (target, class, command) (rate(pg_stat_statements_calls_total{{{T}{cls}}}[{RI}]))",
                  "{{class}} {{command}}")], unit="ops"),
@@ -127,6 +186,11 @@ def latency():
               quantiles("pg_probe_duration_seconds", "target, probe", "{{probe}}"), unit="s"),
         panel("Write probe (INSERT + COMMIT)", "timeseries",
               quantiles("pg_write_probe_duration_seconds", "target", "{{target}}"), unit="s"),
+        panel("Probe errors per hour", "timeseries",
+              [q(f"increase(pg_probe_errors_total{{{T}}}[1h])", "{{target}} {{probe}}"),
+               q(f"increase(pg_write_probe_errors_total{{{T}}}[1h])", "write probe {{target}}")],
+              thresholds=BAD_OK, w=24, h=6,
+              description="Failed canary runs (statement timeout included): a probe that fails has no latency."),
         row("WAL"),
         panel("Mean WAL sync time", "timeseries",
               [q(f"target:pg_stat_wal_sync_duration_seconds:mean_rate5m{{{T}}}", "{{target}}")], unit="s"),
@@ -142,11 +206,43 @@ def migration():
               [q(f"pg_promoted_column_cutover_ready{{{T}}}", "{{relname}}.{{column}}")], w=8,
               mappings=YES_NO, thresholds=OK_BAD,
               description="YES when the missing ratio is under the cutover threshold, no row disagrees with "
-                          "the JSONB source and recent writes fill the column."),
+                          "the JSONB source, the column's constraints and index are valid and dual-writing has "
+                          "been proven clean for cutover_min_clean."),
         panel("Missing ratio (all rows, recent rows)", "timeseries",
               [q(f"pg_promoted_column_missing_ratio{{{T}}}", "all {{relname}}.{{column}}"),
                q(f"pg_promoted_column_recent_missing_ratio{{{T}}}", "recent {{relname}}.{{column}}")],
-              unit="percentunit", w=16, thresholds=[(None, "green"), (0.01, "red")]),
+              unit="percentunit", w=16, thresholds=[(None, "green"), (0.01, "red")],
+              description="Red from 1% (the cutover threshold); the recent ratio alerts above "
+                          f"{alert_threshold('PromotedColumnDualWriteBroken')} (PromotedColumnDualWriteBroken)."),
+        panel("Backfill: rows checked, missing, written recently", "timeseries",
+              [q(f"pg_promoted_column_checked_rows{{{T}}}", "checked {{relname}}.{{column}}"),
+               q(f"pg_promoted_column_missing_rows{{{T}}}", "missing {{relname}}.{{column}}"),
+               q(f"pg_promoted_column_recent_rows{{{T}}}", "recent {{relname}}.{{column}}")], w=12),
+        panel("Rollback safety: rows with the column but no JSON value", "timeseries",
+              [q(f"pg_promoted_column_json_missing_rows{{{T}}}", "all {{relname}}.{{column}}"),
+               q(f"pg_promoted_column_recent_json_missing_rows{{{T}}}", "recent {{relname}}.{{column}}")],
+              w=12, thresholds=BAD_OK,
+              description="The rollback reads the JSONB path again: these rows would lose their value "
+                          "(PromotedColumnJsonMissing). The recent series shows whether a writer still does it."),
+        panel("Proven clean dual-write vs cutover_min_clean", "timeseries",
+              [q(f"pg_promoted_column_clean_seconds{{{T}}}", "clean {{relname}}.{{column}}"),
+               q(f"pg_promoted_column_cutover_min_clean_seconds{{{T}}}", "required {{relname}}.{{column}}")],
+              unit="s", w=12,
+              description="Since the oldest row written with the column set after the newest missing row; "
+                          "cutover waits until it reaches the configured cutover_min_clean."),
+        panel("NULL ratio (pg_stats and measured)", "timeseries",
+              [q(f"pg_promoted_column_null_ratio{{{T}}}", "{{method}} {{relname}}.{{column}}")],
+              unit="percentunit", w=12,
+              description="Counts rows whose JSON has no value too, so it need not reach the cutover threshold; "
+                          "the missing ratio is the gate."),
+        panel("Index, timestamp index, full check age, pg_stats age", "table",
+              [q(f"pg_promoted_column_index_valid{{{T}}}", instant=True),
+               q(f"pg_promoted_column_timestamp_indexed{{{T}}}", instant=True),
+               q(f"time() - pg_promoted_column_full_check_timestamp_seconds{{{T}}}", instant=True),
+               q(f"pg_promoted_column_stats_age_seconds{{{T}}}", instant=True)], w=24,
+              description="Value #A: the column's index is valid (1). Value #B: recent rows are counted through an "
+                          "index on the timestamp column (1). Value #C: seconds since the last full check. "
+                          "Value #D: age of the pg_stats figures."),
         panel("Rows disagreeing with JSONB / invalid / constraint validated", "table",
               [q(f"pg_promoted_column_mismatch_rows{{{T}}}", instant=True),
                q(f"pg_promoted_column_invalid_rows{{{T}}}", instant=True),
@@ -155,16 +251,25 @@ def migration():
         row("Partitions"),
         panel("Partition runway", "bargauge",
               [q(f"pg_partitioned_table_runway_seconds{{{T}}}", "{{schemaname}}.{{relname}}")], unit="s",
-              w=8, thresholds=[(None, "red"), (172800, "orange"), (604800, "green")]),
+              w=8, thresholds=[(None, "red"), (alert_threshold("PartitionRunwayCritical"), "orange"),
+                               (alert_threshold("PartitionRunwayLow"), "green")]),
         panel("Rows in DEFAULT partition", "stat",
               [q(f"pg_partitioned_table_default_rows{{{T}}}", "{{relname}}")], w=4, thresholds=BAD_OK),
         panel("Partitions", "stat",
               [q(f"pg_partitioned_table_partitions{{{T}}}", "{{relname}}")], w=4,
-              thresholds=[(None, "green"), (37, "orange")]),
+              thresholds=[(None, "green"), (alert_threshold("PartitionCountHigh") + 1, "orange")]),
         panel("Gaps / invalid partition indexes", "stat",
               [q(f"pg_partitioned_table_gaps{{{T}}}", "gaps {{relname}}"),
                q(f"pg_partitioned_table_invalid_indexes{{{T}}}", "invalid idx {{relname}}")], w=8,
               thresholds=BAD_OK),
+        panel("Data migration: rows in the partitioned table", "timeseries",
+              [q(f"pg_partitioned_table_live_rows{{{T}}}", "partitioned {{relname}}"),
+               q(f"pg_table_estimated_rows{{{T}}}", "estimated {{relname}}")]),
+        panel("pg_partman: config readable, premake, retention", "table",
+              [q(f"pg_partman_config_readable{{{T}}}", instant=True),
+               q(f"pg_partman_premake{{{T}}}", instant=True),
+               q(f"pg_partman_retention_seconds{{{T}}}", instant=True)],
+              description="Value #A: part_config readable (1). Value #B: premake. Value #C: retention in seconds."),
         row("Growth against the partitioning thresholds"),
         panel("Estimated rows, 30-day forecast, threshold", "timeseries",
               [q(f"pg_table_estimated_rows{{{T}}}", "rows {{relname}}"),
@@ -176,17 +281,38 @@ def migration():
         row("Jobs: dashboard_statistics refresh, pg_cron, retention"),
         panel("Matview staleness", "timeseries",
               [q(f"pg_matview_staleness_seconds{{{T}}}", "{{schemaname}}.{{relname}}")], unit="s",
-              thresholds=[(None, "green"), (900, "red")]),
-        panel("Matview last refresh succeeded", "stat",
-              [q(f"pg_matview_last_refresh_success{{{T}}}", "{{relname}}")], mappings=YES_NO, thresholds=OK_BAD),
+              thresholds=above("MatviewStale")),
+        panel("Matview populated / last refresh succeeded", "stat",
+              [q(f"pg_matview_populated{{{T}}}", "populated {{relname}}"),
+               q(f"pg_matview_last_refresh_success{{{T}}}", "refreshed {{relname}}")], mappings=YES_NO,
+              thresholds=OK_BAD),
+        panel("Matview refresh duration", "timeseries",
+              [q(f"pg_matview_last_refresh_duration_seconds{{{T}}}", "{{relname}} ({{source}})")], unit="s", w=24,
+              thresholds=[(None, "green"), (300, "red")],
+              description="Must stay well under the 300 s refresh period, or refreshes pile up."),
         panel("pg_cron jobs", "table",
               [q(f"pg_cron_job_last_run_success{{{T}}}", instant=True),
                q(f"pg_cron_job_recent_failures{{{T}}}", instant=True),
-               q(f"pg_cron_job_overdue_seconds{{{T}}}", instant=True)], w=24,
-              description="Value #A: last run succeeded (1). Value #B: recent failed runs. Value #C: seconds overdue."),
+               q(f"pg_cron_job_overdue_seconds{{{T}}}", instant=True),
+               q(f"pg_cron_job_unfinished_runs{{{T}}}", instant=True)], w=18,
+              description="Value #A: last run succeeded (1). Value #B: recent failed runs. Value #C: seconds overdue "
+                          f"(CronJobOverdue above {alert_threshold('CronJobOverdue')} s). Value #D: runs without an end time."),
+        panel("pg_cron installed", "stat",
+              [q(f"pg_cron_installed{{{T}}}", "{{datname}}")], w=6, mappings=YES_NO, thresholds=OK_BAD),
         panel("Retention: last run", "timeseries",
               [q(f"pg_retention_last_run_rows_archived{{{T}}}", "archived {{target}}"),
                q(f"pg_retention_last_run_rows_deleted{{{T}}}", "deleted {{target}}")]),
+        panel("Retention: cutoff age of the last run vs the policy", "timeseries",
+              [q(f"pg_retention_last_run_cutoff_age_seconds{{{T}}}", "last run's cutoff age {{datname}}"),
+               q(f"pg_retention_keep_seconds{{{T}}}", "policy (keep) {{datname}}"),
+               q(f"time() - pg_retention_last_success_timestamp_seconds{{{T}}}", "since last success {{datname}}"),
+               q(f"pg_retention_max_interval_seconds{{{T}}}", "max interval {{datname}}")], unit="s",
+              description="A cutoff age under the policy means the run deleted rows the policy keeps "
+                          "(RetentionCutoffTooShort pages)."),
+        panel("Retention: last run succeeded / deleted more than archived", "stat",
+              [q(f"pg_retention_last_run_success{{{T}}}", "succeeded {{datname}}"),
+               q(f"pg_retention_last_run_deleted_more_than_archived{{{T}}}", "deleted > archived {{datname}}")],
+              description="Succeeded should be 1, deleted > archived 0 (1: rows deleted without an archive copy)."),
     ]
 
 
@@ -196,7 +322,7 @@ def storage():
         row("Bloat and vacuum"),
         panel("Index bloat (share of table size)", "bargauge",
               [q(f"pg_index_bloat_table_ratio{{{rel}}}", "{{relname}}.{{indexrelname}} ({{method}})")],
-              unit="percentunit", thresholds=[(None, "green"), (0.3, "red")], max_value=1),
+              unit="percentunit", thresholds=above("PostgresIndexBloatHigh"), max_value=1),
         panel("Table bloat", "bargauge",
               [q(f"pg_table_bloat_ratio{{{rel}}}", "{{schemaname}}.{{relname}}")], unit="percentunit", max_value=1),
         panel("Dead tuples", "timeseries",
@@ -213,6 +339,9 @@ def storage():
                q(f"rate(pg_stat_user_tables_n_tup_hot_upd_total{{{rel}}}[{RI}])"
                  f" / (rate(pg_stat_user_tables_n_tup_upd_total{{{rel}}}[{RI}]) > 0)", "now {{relname}}")],
               unit="percentunit"),
+        panel("Index writes per row change", "bargauge",
+              [q(f"pg_table_index_writes_per_row_change{{{rel}}}", "{{relname}}")],
+              description="The seed's write amplification: index entries written per inserted, updated or deleted row."),
         panel("Indexes per table", "bargauge",
               [q(f"count by (target, schemaname, relname) (pg_index_info{{{rel}}})", "{{relname}}")]),
         panel("Index scans per second", "timeseries",
@@ -244,21 +373,40 @@ def storage():
     ]
 
 
+ALL = {"selected": True, "text": ["All"], "value": ["$__all"]}
+
+
+def query_variable(name, label, metric, selector):
+    definition = f"label_values({metric}{{{selector}}}, {name})" if selector else f"label_values({metric}, {name})"
+    return {"name": name, "label": label, "type": "query", "datasource": DS,
+            "query": {"query": definition, "refId": name}, "refresh": 2,
+            "multi": True, "includeAll": True, "allValue": ".*", "current": dict(ALL), "options": [],
+            "sort": 1, "hide": 0}
+
+
 def variables(extra):
+    """datasource, then job -> instance -> target (each narrowed by the ones before), then the
+    dashboard's own. Multi-value with All selected, so a fresh import shows every target."""
     ds = {"name": "datasource", "label": "Prometheus", "type": "datasource", "query": "prometheus",
-          "current": {}, "hide": 0, "refresh": 1, "options": []}
-    target = {"name": "target", "label": "Target", "type": "query", "datasource": DS,
-              "query": {"query": "label_values(pg_up, target)", "refId": "target"},
-              "definition": "label_values(pg_up, target)", "refresh": 2, "multi": True,
-              "includeAll": True, "allValue": ".*", "current": {}, "options": [], "sort": 1}
-    out = [ds, target]
-    for name, metric in extra:
-        out.append({"name": name, "label": name, "type": "query", "datasource": DS,
-                    "query": {"query": f'label_values({metric}{{{T}}}, {name})', "refId": name},
-                    "definition": f'label_values({metric}{{{T}}}, {name})', "refresh": 2,
-                    "multi": True, "includeAll": True, "allValue": ".*", "current": {}, "options": [],
-                    "sort": 1})
+          "hide": 0, "refresh": 1, "options": []}
+    out = [ds,
+           query_variable("job", "Job", "pg_up", ""),
+           query_variable("instance", "Instance", "pg_up", 'job=~"$job"'),
+           query_variable("target", "Target", "pg_up", 'job=~"$job",instance=~"$instance"')]
+    out += [query_variable(name, name, metric, T) for name, metric in extra]
     return out
+
+
+PANEL_NAMES = {"timeseries": "Time series", "stat": "Stat", "table": "Table", "bargauge": "Bar gauge"}
+
+
+def requires(panels):
+    """__requires, as Grafana's "Export for sharing externally" writes it: the import dialog checks
+    the Grafana version and the plugins before it creates the dashboard."""
+    kinds = sorted({p["type"] for p in panels if p["type"] != "row"})
+    return ([{"type": "grafana", "id": "grafana", "name": "Grafana", "version": "9.0.0"},
+             {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"}]
+            + [{"type": "panel", "id": k, "name": PANEL_NAMES[k], "version": ""} for k in kinds])
 
 
 def layout(panels):
@@ -279,13 +427,15 @@ def layout(panels):
 
 def dashboard(uid, title, panels, extra_vars=()):
     return {
+        "__requires": requires(panels),
         "uid": uid, "title": title, "tags": ["postgresql", "pg_evolution_exporter"],
         "timezone": "browser", "schemaVersion": 37, "version": 1, "editable": True,
         "time": {"from": "now-6h", "to": "now"}, "refresh": "30s",
         "templating": {"list": variables(extra_vars)},
         "annotations": {"list": []},
         "links": [{"title": "pg_evolution dashboards", "type": "dashboards", "tags": ["pg_evolution_exporter"],
-                   "asDropdown": True}],
+                   "asDropdown": True, "icon": "external link", "includeVars": True, "keepTime": True,
+                   "targetBlank": False, "tooltip": ""}],
         "panels": layout(panels),
     }
 

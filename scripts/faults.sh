@@ -4,6 +4,9 @@
 #   faults.sh --port P [--host H] <fault> [arg]
 #
 #   drop-index [NAME]   drop an index the workload uses (default idx_calendar_events_user_start_at)
+#   slow-lookup         drop every index the guardrail lookup (seed Proposal 1, pattern 1) can use:
+#                       it falls back to a sequential scan of context_events (query class
+#                       guardrail_lookup many times slower)
 #   invalidate-index    a failed CREATE UNIQUE INDEX CONCURRENTLY on duplicated values leaves the
 #                       invalid index idx_context_events_created_by_uniq (pg_index.indisvalid = false)
 #   stop-backfill [N]   the app stops dual-writing: a trigger nulls the promoted columns of new
@@ -38,7 +41,7 @@ while [ $# -gt 0 ]; do
 done
 fault=${args[0]:-}
 arg=${args[1]:-}
-[ -n "$port" ] && [ -n "$fault" ] || { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ -n "$port" ] && [ -n "$fault" ] || { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 export PGHOST=$host PGPORT=$port PGUSER=${PGUSER:-postgres} PGOPTIONS="-c client_min_messages=warning"
 sql() { psql -X -q -v ON_ERROR_STOP=1 -d sharedminds "$@"; }
@@ -49,6 +52,16 @@ case "$fault" in
     idx=${arg:-idx_calendar_events_user_start_at}; ident "$idx"
     sql -c "DROP INDEX CONCURRENTLY IF EXISTS public.$idx"
     echo "faults: dropped index $idx" ;;
+
+  slow-lookup)
+    for idx in idx_context_events_metadata_roadmap_item idx_context_events_context_created_by \
+               idx_context_events_context_start_covering idx_context_events_created_by_created_at \
+               idx_context_events_metadata_source idx_context_events_metadata_gin idx_context_events_metadata_path_gin; do
+      sql -c "DROP INDEX CONCURRENTLY IF EXISTS public.$idx"
+    done
+    echo "faults: the guardrail lookup has no index left: $(sql -At -c "EXPLAIN SELECT id FROM context_events
+      WHERE context_id = md5('ctx:1')::uuid AND created_by = md5('user:1')::uuid
+        AND metadata->>'source' = 'guardrails' AND metadata->>'roadmap_item_id' = md5('ri:1')" | head -n1)" ;;
 
   invalidate-index)
     sql -c "DROP INDEX IF EXISTS idx_context_events_created_by_uniq"

@@ -17,8 +17,16 @@ LIBRARIES=(
 # Servers the tests and the demo start on loopback, beyond those that provide a tool below:
 # pg_cron and pg_partman are extensions the reference database loads.
 SERVERS=(postgresql-15 postgresql-15-cron postgresql-15-partman)
-# The packages of every tool and python module in scripts/require.sh.
-TOOLS=("${PGE_TOOL_PACKAGE[@]}" "${PGE_PYTHON_MODULE_PACKAGE[@]}")
+# The packages of the tools and python modules in scripts/require.sh that are missing. A tool is
+# looked up on the PATH rather than by package: node and npm may come from another packaging of
+# Node.js (NodeSource's nodejs provides npm and conflicts with Debian's npm package).
+TOOLS=()
+for tool in "${!PGE_TOOL_PACKAGE[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || TOOLS+=("${PGE_TOOL_PACKAGE[$tool]}")
+done
+for module in "${!PGE_PYTHON_MODULE_PACKAGE[@]}"; do
+  python3 -c "import $module" >/dev/null 2>&1 || TOOLS+=("${PGE_PYTHON_MODULE_PACKAGE[$module]}")
+done
 
 missing=()
 for p in $(printf '%s\n' "${LIBRARIES[@]}" "${SERVERS[@]}" "${TOOLS[@]}" | sort -u); do

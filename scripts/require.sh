@@ -18,6 +18,8 @@ declare -A PGE_TOOL_PACKAGE=(
   [prometheus-alertmanager]=prometheus-alertmanager [amtool]=prometheus-alertmanager
   [pgrep]=procps
   [flock]=util-linux [runuser]=util-linux [setsid]=util-linux
+  # tests/shell/test_grafana_schema.sh type-checks the dashboards with @grafana/schema from npm.
+  [node]=nodejs [npm]=npm
   [help2man]=help2man [dpkg-deb]=dpkg [dpkg-shlibdeps]=dpkg-dev
   # debootstrap and chroot also run the PostgreSQL 17 test server in a Debian 13 root (scripts/pg17_root.sh).
   [debootstrap]=debootstrap [chroot]=coreutils [systemd-analyze]=systemd

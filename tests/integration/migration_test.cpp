@@ -163,6 +163,108 @@ TEST(PromotedColumns, WriterThatStopsDualWritingShowsInRecentHealthWithoutAFullC
   EXPECT_GT(value(s, "pg_promoted_column_recent_missing_ratio", kSourceType), recent_ratio);
 }
 
+// Issue 14 item 3: rollback safety. The rollback reads the JSONB path again, so a row whose column is
+// set while its JSON key is gone is a row the rollback loses.
+TEST(PromotedColumns, JsonMissingRowsAndTheirRecentShareMatchSql) {
+  TestDatabase db;
+  db.exec("CREATE INDEX context_events_created_at_idx ON context_events (created_at)");
+  CollectorRunner runner("promoted_columns", sharedminds_target(db.dsn("pge_exporter")), full_check_every_run());
+  db.exec("UPDATE context_events SET metadata = metadata - 'source' WHERE id IN (SELECT id FROM context_events"
+          " WHERE source_type IS NOT NULL AND created_at < now() - interval '1 day' LIMIT 7)");
+  db.exec("INSERT INTO context_events (context_id, created_by, start_at, metadata, source_type)"
+          " SELECT gen_random_uuid(), gen_random_uuid(), now(), '{}', 'trip' FROM generate_series(1, 4)");
+  Snapshot s = runner.run();
+  const std::string json_missing = "SELECT count(*) FROM context_events WHERE source_type IS NOT NULL"
+                                   " AND metadata->>'source' IS NULL";
+  EXPECT_EQ(value(s, "pg_promoted_column_json_missing_rows", kSourceType), db.scalar(json_missing));
+  EXPECT_GE(value(s, "pg_promoted_column_json_missing_rows", kSourceType), 11);
+  EXPECT_EQ(value(s, "pg_promoted_column_recent_json_missing_rows", kSourceType),
+            db.scalar(json_missing + " AND created_at >= now() - interval '15 minutes'"));
+  EXPECT_GE(value(s, "pg_promoted_column_recent_json_missing_rows", kSourceType), 4);
+}
+
+// The SQL truth of pg_promoted_column_clean_seconds for source_type: since the oldest row with the
+// column set after the newest missing row.
+double clean_seconds_truth(const TestDatabase& db) {
+  return db.scalar(
+      "SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM context_events"
+      " WHERE source_type IS NOT NULL AND created_at > (SELECT coalesce(max(created_at), '-infinity')"
+      " FROM context_events WHERE source_type IS NULL AND metadata->>'source' IN ('guardrails', 'trip', 'planner'))");
+}
+
+const char* const kBackfillSourceType =
+    "UPDATE context_events SET source_type = metadata->>'source'"
+    " WHERE metadata->>'source' IN ('guardrails', 'trip', 'planner')";
+
+// Between full checks: a missing row after the watermark restarts the clean period at once.
+TEST(PromotedColumns, CleanPeriodRunsFromTheOldestSetRowAfterTheNewestMissingOne) {
+  TestDatabase db;
+  db.exec("CREATE INDEX context_events_created_at_idx ON context_events (created_at)");
+  db.exec(kBackfillSourceType);
+  CollectorRunner runner("promoted_columns", sharedminds_target(db.dsn("pge_exporter")));
+  Snapshot s = runner.run();
+  EXPECT_NEAR(value(s, "pg_promoted_column_clean_seconds", kSourceType), clean_seconds_truth(db), 5);
+  EXPECT_GT(clean_seconds_truth(db), 14 * 86400);  // the reference data spans months
+  EXPECT_EQ(value(s, "pg_promoted_column_cutover_min_clean_seconds", kSourceType), 14 * 86400);
+  EXPECT_EQ(value(s, "pg_promoted_column_cutover_ready", kSourceType), 1);
+  const double checked_at = value(s, "pg_promoted_column_full_check_timestamp_seconds", kSourceType);
+
+  const std::string insert = "INSERT INTO context_events (context_id, created_by, start_at, created_at, metadata,"
+                             " source_type) VALUES (gen_random_uuid(), gen_random_uuid(), now(), now(),"
+                             " '{\"source\": \"trip\"}', ";
+  db.exec(insert + "NULL)");  // a writer that forgot the column
+  s = runner.run();
+  EXPECT_EQ(value(s, "pg_promoted_column_full_check_timestamp_seconds", kSourceType), checked_at);
+  EXPECT_EQ(value(s, "pg_promoted_column_clean_seconds", kSourceType), 0);
+  EXPECT_EQ(clean_seconds_truth(db), 0);
+  EXPECT_EQ(value(s, "pg_promoted_column_cutover_ready", kSourceType), 0);
+
+  db.exec(insert + "'trip')");
+  s = runner.run();
+  EXPECT_NEAR(value(s, "pg_promoted_column_clean_seconds", kSourceType), clean_seconds_truth(db), 5);
+  EXPECT_EQ(value(s, "pg_promoted_column_cutover_ready", kSourceType), 0);
+}
+
+// The full check: a gap 20 days ago leaves 20 days of proven dual-write (ready at 14d), one 5 days
+// ago does not.
+TEST(PromotedColumns, FullCheckFindsTheNewestGapAndCutoverWaitsForTheCleanPeriod) {
+  TestDatabase db;
+  db.exec(kBackfillSourceType);
+  CollectorRunner runner("promoted_columns", sharedminds_target(db.dsn("pge_exporter")), full_check_every_run());
+  const std::string gap_at = "UPDATE context_events SET source_type = NULL WHERE id = (SELECT id FROM context_events"
+                             " WHERE source_type IS NOT NULL AND created_at < now() - interval '";
+  db.exec(gap_at + "20 days' ORDER BY created_at DESC LIMIT 1)");
+  Snapshot s = runner.run();
+  EXPECT_NEAR(value(s, "pg_promoted_column_clean_seconds", kSourceType), clean_seconds_truth(db), 5);
+  EXPECT_GT(clean_seconds_truth(db), 14 * 86400);
+  EXPECT_LT(clean_seconds_truth(db), 20 * 86400);
+  EXPECT_EQ(value(s, "pg_promoted_column_cutover_ready", kSourceType), 1);
+
+  db.exec(gap_at + "5 days' ORDER BY created_at DESC LIMIT 1)");
+  s = runner.run();
+  EXPECT_NEAR(value(s, "pg_promoted_column_clean_seconds", kSourceType), clean_seconds_truth(db), 5);
+  EXPECT_LT(clean_seconds_truth(db), 5 * 86400);
+  EXPECT_EQ(value(s, "pg_promoted_column_cutover_ready", kSourceType), 0);
+}
+
+// Cutover needs the configured index (sharedminds.toml: idx_context_events_source_type) valid, and no
+// invalid index on the column (a failed CREATE INDEX CONCURRENTLY).
+TEST(PromotedColumns, CutoverWaitsForAValidIndexOnTheColumn) {
+  TestDatabase db;
+  db.exec(kBackfillSourceType);
+  CollectorRunner runner("promoted_columns", sharedminds_target(db.dsn("pge_exporter")), full_check_every_run());
+  EXPECT_EQ(value(runner.run(), "pg_promoted_column_cutover_ready", kSourceType), 1);
+  db.exec("DROP INDEX idx_context_events_source_type");
+  EXPECT_EQ(value(runner.run(), "pg_promoted_column_cutover_ready", kSourceType), 0);
+  db.exec("CREATE INDEX idx_context_events_source_type ON context_events (source_type) WHERE source_type IS NOT NULL");
+  EXPECT_EQ(value(runner.run(), "pg_promoted_column_cutover_ready", kSourceType), 1);
+  EXPECT_ANY_THROW(db.exec("CREATE UNIQUE INDEX CONCURRENTLY context_events_source_type_unique"
+                           " ON context_events (source_type)"));
+  Snapshot s = runner.run();
+  EXPECT_EQ(value(s, "pg_promoted_column_index_valid", {{"indexrelname", "context_events_source_type_unique"}}), 0);
+  EXPECT_EQ(value(s, "pg_promoted_column_cutover_ready", kSourceType), 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // partitions
 // ---------------------------------------------------------------------------------------------
@@ -399,6 +501,29 @@ TEST(CronJobs, WithoutPgCronOnlyInstalledZeroAndRetentionFromItsRecord) {
   s = runner.run();
   EXPECT_EQ(value(s, "pg_retention_last_run_deleted_more_than_archived"), 1);
   EXPECT_EQ(value(s, "pg_retention_last_run_rows_deleted"), 8);
+}
+
+// The seed's High risk: a retention run that deletes too much. The real procedure run with 9 days
+// instead of 90 must show as a 9-day cutoff age next to the configured 90 days.
+TEST(CronJobs, RetentionCutoffAgeOfANineDayRunIsNineDaysAgainstTheConfiguredNinety) {
+  TestDatabase db;
+  Target target = sharedminds_target(db.dsn("pge_exporter"));
+  target.retention.keep = Seconds{90 * 86400};
+  target.retention.max_interval = Seconds{8 * 86400};
+  CollectorRunner runner("cron_jobs", target);
+  db.exec("CALL ops.run_retention(90)");
+  Snapshot s = runner.run();
+  EXPECT_DOUBLE_EQ(value(s, "pg_retention_last_run_cutoff_age_seconds"),
+                   db.scalar("SELECT extract(epoch FROM started_at - cutoff) FROM ops.retention_runs"));
+  EXPECT_EQ(value(s, "pg_retention_keep_seconds"), 90 * 86400);
+  EXPECT_EQ(value(s, "pg_retention_max_interval_seconds"), 8 * 86400);
+
+  db.exec("CALL ops.run_retention(9)");
+  s = runner.run();
+  const double truth = db.scalar("SELECT extract(epoch FROM started_at - cutoff) FROM ops.retention_runs ORDER BY started_at DESC LIMIT 1");
+  EXPECT_NEAR(truth, 9 * 86400, 3600);  // DST may make "9 days" an hour longer or shorter
+  EXPECT_DOUBLE_EQ(value(s, "pg_retention_last_run_cutoff_age_seconds"), truth);
+  EXPECT_LT(value(s, "pg_retention_last_run_cutoff_age_seconds"), value(s, "pg_retention_keep_seconds") - 3600);
 }
 
 // The cluster's pg_cron runs jobs of the database `sharedminds` only (cron.database_name). The

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Static checks of alerts/ and grafana/ (no database needed):
 #   - promtool check rules + promtool test rules alerts/tests/*.yml
-#   - every alert has a promtool test where it fires and one where it does not; every recording rule
-#     is checked by a promql_expr_test or used by a tested alert; every alert has a severity of
-#     page|ticket and summary/description/runbook annotations, and its runbook anchor exists
-#   - amtool check-config alerts/alertmanager.yml and its routing
+#   - every alert (each severity of it) has a promtool test where it fires and one where it does not;
+#     every recording rule is checked by a promql_expr_test or used by a tested alert; every alert
+#     has a severity of critical|warning and summary/description/runbook annotations, and its runbook
+#     anchor exists
+#   - the "Alert thresholds" table of docs/phase3.md matches the rules (condition, for, severity),
+#     and every metric that docs/phase3.md names as a stage gate is on a dashboard panel
+#   - amtool check-config alerts/alertmanager.yml, its routing and its inhibitions
 #   - the Grafana dashboards are valid JSON, are what grafana/build_dashboards.py writes, and select
 #     their datasource through a variable (no hard-coded uid)
 #   - every metric name used by the rules and the dashboards is documented in docs/metrics.md
@@ -30,15 +33,22 @@ echo "== promtool test rules"
 echo "== alertmanager config"
 amtool check-config "$root/alerts/alertmanager.yml"
 route() { amtool config routes test --config.file="$root/alerts/alertmanager.yml" "$@"; }
-[ "$(route alertname=PostgresDown severity=page target=sm)" = page ] || fail "page alerts must route to the page receiver"
-[ "$(route alertname=PostgresInvalidIndex severity=ticket target=sm)" = ticket ] || fail "ticket alerts must route to the ticket receiver"
+[ "$(route alertname=PostgresDown severity=critical target=sm)" = page ] || fail "critical alerts must route to the page receiver"
+[ "$(route alertname=PostgresInvalidIndex severity=warning target=sm)" = ticket ] || fail "warning alerts must route to the ticket receiver"
+python3 - "$root/alerts/alertmanager.yml" <<'PY'
+import sys, yaml
+inhibit = yaml.safe_load(open(sys.argv[1]))["inhibit_rules"]
+# The paging twin of a degradation silences its warning for the same object.
+assert any(r.get("source_matchers") == ['severity="critical"'] and r.get("target_matchers") == ['severity="warning"']
+           and "alertname" in r.get("equal", []) for r in inhibit), "no critical-inhibits-warning rule"
+PY
 
 echo "== grafana dashboards"
 for f in "$root"/grafana/*.json; do
   python3 -m json.tool "$f" >/dev/null || fail "$f is not valid JSON"
 done
 # The committed JSON must be what the generator writes (nobody edited one side only).
-cp -r "$root/grafana" "$work/grafana"
+cp -r "$root/grafana" "$root/alerts" "$work/"  # the generator reads alert thresholds from the rules
 python3 "$work/grafana/build_dashboards.py" >/dev/null
 for f in "$root"/grafana/*.json; do
   cmp -s "$f" "$work/grafana/$(basename "$f")" || fail "$(basename "$f") differs from grafana/build_dashboards.py output: run it"
@@ -56,20 +66,24 @@ records = {r["record"] for r in rules if "record" in r}
 docs_alerts = open(f"{root}/docs/alerts.md").read() if glob.glob(f"{root}/docs/alerts.md") else ""
 
 # --- tests: each alert fires somewhere and stays silent somewhere ---------------------------------
-fires, silent, tested_exprs = set(), set(), []
+fires, silent, tested_exprs = set(), set(), []  # fires: (alertname, severity)
 for path in glob.glob(f"{root}/alerts/tests/*.yml"):
     for test in yaml.safe_load(open(path))["tests"]:
         for a in test.get("alert_rule_test", []):
-            (fires if a.get("exp_alerts") else silent).add(a["alertname"])
+            if not a.get("exp_alerts"):
+                silent.add(a["alertname"])
+            for e in a.get("exp_alerts") or []:
+                fires.add((a["alertname"], e.get("exp_labels", {}).get("severity")))
         tested_exprs += [e["expr"] for e in test.get("promql_expr_test", [])]
 for a in alerts:
     name = a["alert"]
-    if name not in fires:
-        errors.append(f"alert {name}: no promtool test where it fires")
+    severity = a.get("labels", {}).get("severity")
+    if (name, severity) not in fires:
+        errors.append(f"alert {name} ({severity}): no promtool test where it fires")
     if name not in silent:
         errors.append(f"alert {name}: no promtool test where it stays silent")
-    if a.get("labels", {}).get("severity") not in ("page", "ticket"):
-        errors.append(f"alert {name}: severity must be page or ticket")
+    if severity not in ("critical", "warning"):
+        errors.append(f"alert {name}: severity must be critical or warning")
     for key in ("summary", "description", "runbook"):
         if not a.get("annotations", {}).get(key):
             errors.append(f"alert {name}: missing annotation {key}")
@@ -82,6 +96,32 @@ used_by_alerts = " ".join(a["expr"] for a in alerts) + " " + " ".join(tested_exp
 for rec in sorted(records):
     if not re.search(rf"(?<![\w:]){re.escape(rec)}(?![\w:])", used_by_alerts):
         errors.append(f"recording rule {rec}: neither tested by a promql_expr_test nor used by an alert")
+
+# --- docs/phase3.md: the threshold table is the rules ----------------------------------------------
+phase3 = open(f"{root}/docs/phase3.md").read()
+squash = lambda text: re.sub(r"\s+", " ", text).strip()
+table = phase3.partition("## Alert thresholds")[2]
+rows = [[c.strip() for c in line.strip().strip("|").split("|")]
+        for line in table.splitlines() if line.startswith("| `")]
+if not rows:
+    errors.append("docs/phase3.md: no '## Alert thresholds' table")
+documented_alerts = set()
+for name, condition, for_, severity, *_ in rows:
+    name, condition = name.strip("`"), condition.strip("`")
+    documented_alerts.add(name)
+    matching = [a for a in alerts if a["alert"] == name and a.get("labels", {}).get("severity") == severity]
+    if not matching:
+        errors.append(f"docs/phase3.md: no rule {name} with severity {severity}")
+        continue
+    rule = matching[0]
+    if squash(condition) not in squash(rule["expr"]):
+        errors.append(f"docs/phase3.md: {name} ({severity}) fires when '{condition}', the rule says '{squash(rule['expr'])}'")
+    if for_ != rule.get("for", "—"):
+        errors.append(f"docs/phase3.md: {name} ({severity}) for {for_}, the rule says {rule.get('for', '—')}")
+migration_alerts = {r["alert"] for g in yaml.safe_load(open(f"{root}/alerts/pg_evolution.rules.yml"))["groups"]
+                    if g["name"] == "pg_evolution.migration" for r in g["rules"] if "alert" in r}
+for name in sorted(migration_alerts - documented_alerts):
+    errors.append(f"docs/phase3.md: alert {name} of the migration group has no row in 'Alert thresholds'")
 
 # --- metric names ---------------------------------------------------------------------------------
 KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
@@ -127,7 +167,7 @@ for path in sorted(glob.glob(f"{root}/grafana/*.json")):
             uses.append((f"{path.rsplit('/', 1)[1]} panel '{p['title']}'", t["expr"]))
     for v in board["templating"]["list"]:
         if v.get("type") == "query":
-            selector = re.sub(r"^label_values\((.*),\s*\w+\)$", r"\1", v["definition"])
+            selector = re.sub(r"^label_values\((.*),\s*\w+\)$", r"\1", v["query"]["query"])
             uses.append((f"{path.rsplit('/', 1)[1]} variable {v['name']}", selector))
 missing = {}
 for where, expr in uses:
@@ -136,6 +176,15 @@ for where, expr in uses:
             missing.setdefault(name, []).append(where)
 for name, wheres in sorted(missing.items()):
     errors.append(f"metric {name} is not in docs/metrics.md (used by {', '.join(sorted(set(wheres))[:3])})")
+
+# Every metric docs/phase3.md names as a stage gate is on a dashboard panel.
+on_panels = set()
+for where, expr in uses:
+    if " panel " in where:
+        on_panels |= {re.sub(r"_(bucket|sum|count)$", "", n) for n in metric_names(expr)} | metric_names(expr)
+gates = {n for n in re.findall(r"`(pg_[a-z0-9_]+)", phase3) if documented_name(n)}
+for name in sorted(gates - on_panels):
+    errors.append(f"stage-gate metric {name} (docs/phase3.md) is on no dashboard panel")
 
 for e in errors:
     print("  " + e)

@@ -24,68 +24,21 @@ exporter="$build/pg_evolution_exporter"
 exporter_log="$build/exporter-logs/shell_prometheus_e2e.json"
 mkdir -p "$build/exporter-logs"
 
-fail() {
-  echo "FAIL: $*" >&2
-  for log in "$work"/*.log "$exporter_log"; do [ -f "$log" ] && { echo "--- $log (tail)" >&2; tail -n 20 "$log" >&2; }; done
-  exit 1
-}
 source "$root/scripts/require.sh"
+source "$root/tests/shell/lib/e2e_stack.sh"
+fail() { e2e_fail "$@"; }
 require prometheus promtool curl psql
 require_python_module yaml
 [ -x "$exporter" ] || fail "$exporter not built"
 [ -x "$root/scripts/refdb.sh" ] || fail "scripts/refdb.sh missing"
-
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  "$root/scripts/pg_local.sh" stop "$pgdir" || true
-}
-trap cleanup EXIT
+trap e2e_cleanup EXIT
 trap 'exit 1' INT TERM
-
 rm -rf "$work" && mkdir -p "$work/tsdb"
 
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: retry once a second
-  local deadline=$((SECONDS + $1)) what=$2
-  shift 2
-  until "$@"; do
-    [ $SECONDS -lt $deadline ] || fail "timed out after waiting for: $what"
-    sleep 1
-  done
-}
-
-# PromQL query -> JSON result on stdout; fails on an HTTP error or a status other than success.
-promql() {
-  curl -sfG "http://$prom_addr/api/v1/query" --data-urlencode "query=$1" \
-    | python3 -c 'import json,sys; r=json.load(sys.stdin); r["status"] == "success" or sys.exit(1); print(json.dumps(r["data"]["result"]))'
-}
-has_result() { [ "$(promql "$1" 2>/dev/null || echo '[]')" != "[]" ]; }
-
 echo "== PostgreSQL on $pg_port with the reference database"
-"$root/scripts/pg_local.sh" start "$pgdir" "$pg_port"
-"$root/scripts/refdb.sh" load --port "$pg_port" --scale 0.01 >"$work/refdb.log" 2>&1 || fail "refdb.sh load failed"
-
+e2e_start_refdb "$pg_port"
 echo "== exporter on $exporter_addr (every collector every 2s)"
-# The SharedMinds config's target section, with the write probe on; every registered collector at 2s.
-{
-  sed -n '/^\[\[target\]\]/,/^# Per-collector settings/p' "$root/config/sharedminds.toml" \
-    | sed '/^# Per-collector settings/d; /^\[target.write_probe\]/,/^$/ s/^enabled = false/enabled = true/'
-  sed -n 's/^ *X(\([a-z_]*\)).*/\1/p' "$root/collectors/registry.cpp" | while read -r name; do
-    printf '\n[collectors.%s]\ninterval = "2s"\ntimeout = "2s"\n' "$name"
-  done
-} >"$work/exporter.toml"
-export SHAREDMINDS_DSN="host=127.0.0.1 port=$pg_port dbname=sharedminds user=pge_exporter password=exporter"
-export SHAREDMINDS_PROBE_DSN="host=127.0.0.1 port=$pg_port dbname=sharedminds user=pge_probe_writer password=probe"
-"$exporter" --config.check --config.file="$work/exporter.toml" >"$work/config-check.log" 2>&1 \
-  || fail "generated exporter config rejected (see $work/config-check.log)"
-"$exporter" --config.file="$work/exporter.toml" --web.listen-address="$exporter_addr" --log.format=json \
-  >"$work/exporter.log" 2>"$exporter_log" &
-pids+=($!)
-wait_for 30 "exporter /metrics with pg_up 1" \
-  sh -c "curl -sf http://$exporter_addr/metrics | grep -q '^pg_up{target=\"sharedminds\"} 1'"
-sleep 5  # every collector has run at least once
+e2e_start_exporter "$pg_port" "$exporter_addr"
 
 echo "== promtool check metrics"
 curl -sf "http://$exporter_addr/metrics" >"$work/metrics.txt"
@@ -106,17 +59,15 @@ scrape_configs:
       - targets: ['$exporter_addr']
 YML
 promtool check config "$work/prometheus.yml" >"$work/check-config.log" 2>&1 || fail "promtool check config"
-prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
-  --web.listen-address="$prom_addr" >"$work/prometheus.log" 2>&1 &
-pids+=($!)
+e2e_start_bg "$work/prometheus.log" prometheus --config.file="$work/prometheus.yml" \
+  --storage.tsdb.path="$work/tsdb" --web.listen-address="$prom_addr"
 wait_for 30 "Prometheus ready" curl -sf "http://$prom_addr/-/ready" -o /dev/null
 wait_for 30 "scrape target up" has_result 'up{job="pg_evolution_exporter"} == 1'
 has_result 'pg_up{target="sharedminds"} == 1' || fail "pg_up is not 1"
 
 echo "== recording rules"
 wait_for 30 "datname:pg_stat_database_xact:rate5m" has_result 'datname:pg_stat_database_xact:rate5m > 0'
-"$root/scripts/workload.sh" --port "$pg_port" --rate 50 --duration 20 >"$work/workload.log" 2>&1 &
-pids+=($!)
+e2e_start_bg "$work/workload.log" "$root/scripts/workload.sh" --port "$pg_port" --rate 50 --duration 20
 wait_for 60 "a statement p95 by class under the workload" \
   has_result 'class:pg_stat_statements_duration_seconds:p95_rate5m > 0'
 
@@ -134,7 +85,7 @@ for path in sorted(glob.glob(f"{root}/grafana/*.json")):
         variables.setdefault("$" + v["name"], ".*")
         if v.get("type") == "query":
             exprs.append((f"{path} variable {v['name']}",
-                          re.sub(r"^label_values\((.*),\s*\w+\)$", r"\1", v["definition"])))
+                          re.sub(r"^label_values\((.*),\s*\w+\)$", r"\1", v["query"]["query"])))
     exprs += [(f"{path} '{p['title']}'", t["expr"]) for p in board["panels"] for t in p.get("targets", [])]
 bad = 0
 for where, expr in exprs:

@@ -1,5 +1,6 @@
 // Collectors fed canned rows through a fake Session that answers per query: filtering, lock skips,
 // NULL handling and the logic of multi-query collectors, without a database.
+#include <algorithm>
 #include <array>
 
 #include <gtest/gtest.h>
@@ -135,6 +136,48 @@ TEST(EmitRows, OneSeriesPerNonNullValueWithColumnLabelsAndScale) {
   EXPECT_EQ(s.families[0].metric.size(), 1u);  // NULL for b skipped
   EXPECT_DOUBLE_EQ(s.families[1].metric[0].counter.value, 1.5);
   EXPECT_EQ(s.series(), 3u);
+}
+
+// pg_stat_statements as the statements collector reads it: three entries of one role with `calls`
+// calls each: an application's select, one of the exporter's own (marked) and one whose text is gone.
+test::FakeSession statements_session(int calls) {
+  test::FakeSession session;
+  session.on("SET LOCAL extra_float_digits", {});
+  session.on("pg_has_role", test::make_rows({"datname", "ext_schema", "read_all_stats", "track_planning"},
+                                            {{"db", "public", "t", "off"}}));
+  std::vector<std::vector<std::string>> entries;
+  const std::string n = std::to_string(calls), ms = std::to_string(calls * 2);
+  for (const char* queryid : {"1", "2", "3"}) {
+    entries.push_back({"3", "0", "", "10", "5", "t", queryid, n, n, ms, "2", "0", "2", "2", "0", "0", "0", "0"});
+  }
+  session.on("pg_stat_statements(false)",
+             test::make_rows({"entries", "dealloc", "stats_reset", "userid", "dbid", "toplevel", "queryid",
+                              "calls", "rows", "total_exec_time", "mean_exec_time", "stddev_exec_time",
+                              "min_exec_time", "max_exec_time", "plans", "total_plan_time",
+                              "mean_plan_time", "stddev_plan_time"},
+                             entries));
+  session.on("pg_stat_statements(true)",
+             test::make_rows({"userid", "queryid", "query"},
+                             {{"10", "1", "SELECT * FROM app_table WHERE id = $1"},
+                              {"10", "2", std::string(kStatementMarker) + " SELECT * FROM pg_stat_user_tables"},
+                              {"10", "3", "NULL"}}));
+  return session;
+}
+
+// Issue 14 item 8: one role for the application and the exporter (postgres on Supabase).
+TEST_F(CollectorRows, StatementsLeaveOutTheExportersMarkedStatementsAndCountTextlessOnesApart) {
+  settings.numbers["full_interval"] = 0;
+  auto collector = find_collector("statements")->make();
+  test::FakeSession first = statements_session(10), second = statements_session(15);
+  collector->collect(first, ctx);  // baseline
+  Snapshot s = collector->collect(second, ctx);
+  EXPECT_EQ(test::value(s, "pg_stat_statements_calls_total", {{"command", "select"}, {"class", "other"}}), 5);
+  EXPECT_EQ(test::count_series(s, "pg_stat_statements_calls_total"), 1u);  // not the marked one
+  EXPECT_EQ(test::value(s, "pg_stat_statements_unattributed_calls_total"), 5);
+  // Texts are read once per entry, the textless one included.
+  EXPECT_EQ(std::count_if(second.queries().begin(), second.queries().end(),
+                          [](const std::string& q) { return q.find("pg_stat_statements(true)") != q.npos; }),
+            0);
 }
 
 }  // namespace

@@ -118,6 +118,7 @@ TEST(Duration, ParsesUnitsAndCombinations) {
   EXPECT_DOUBLE_EQ(parse_duration("500ms")->count(), 0.5);
   EXPECT_DOUBLE_EQ(parse_duration("30s")->count(), 30);
   EXPECT_DOUBLE_EQ(parse_duration("2m")->count(), 120);
+  EXPECT_DOUBLE_EQ(parse_duration("90d")->count(), 90 * 86400);
   EXPECT_DOUBLE_EQ(parse_duration("1h")->count(), 3600);
   EXPECT_DOUBLE_EQ(parse_duration("1m30s")->count(), 90);
   EXPECT_DOUBLE_EQ(parse_duration("1.5s")->count(), 1.5);
@@ -126,7 +127,7 @@ TEST(Duration, ParsesUnitsAndCombinations) {
 TEST(Duration, RejectsBareNumbersAndUnknownUnits) {
   EXPECT_FALSE(parse_duration("5"));
   EXPECT_FALSE(parse_duration("5 s"));
-  EXPECT_FALSE(parse_duration("5d"));
+  EXPECT_FALSE(parse_duration("5w"));
   EXPECT_FALSE(parse_duration(""));
   EXPECT_FALSE(parse_duration("-5s"));
 }
