@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs the Debian packages, builds, and runs every test (unit, integration
-# against real PostgreSQL/pgbouncer/Prometheus, promtool rule tests), then the integration tests again
-# against PostgreSQL 17. Extra arguments go to ctest (PostgreSQL 15 only), e.g. `scripts/test.sh -L
+# against real PostgreSQL/pgbouncer/Prometheus, promtool rule tests), then (with PGE_TEST_PG17=1) the
+# integration tests again against PostgreSQL 17. Extra arguments go to ctest (PostgreSQL 15 only), e.g. `scripts/test.sh -L
 # unit` or `scripts/test.sh -R Partitions`; `PGE_TEST_PG=17 scripts/test.sh -R ...` runs them on 17.
 # Without arguments, every test but the Debian package test (label `package`: debootstrap, minutes on
 # its first run), which `scripts/test.sh -L package` runs.
@@ -17,7 +17,9 @@ whole_run=$(($# == 0))
 [ $# -gt 0 ] || set -- -LE package
 ctest --output-on-failure -j2 --timeout 900 "$@"
 # The integration suite once more against PostgreSQL 17 (docs/versions.md), run in a Debian 13 root
-# that scripts/pg17_root.sh makes once and caches. Only on a whole run; PGE_TEST_PG17=0 leaves it out.
-if [ "$whole_run" = 1 ] && [ "${PGE_TEST_PG:-15}" = 15 ] && [ "${PGE_TEST_PG17:-1}" != 0 ]; then
+# that scripts/pg17_root.sh makes once and caches. Only on a whole run with PGE_TEST_PG17=1: the whole
+# pass (root included) has not yet been timed against CI's 30-minute budget, nor its shell and fault
+# tests run on 17.
+if [ "$whole_run" = 1 ] && [ "${PGE_TEST_PG:-15}" = 15 ] && [ "${PGE_TEST_PG17:-0}" = 1 ]; then
   PGE_TEST_PG=17 ctest --output-on-failure -j2 --timeout 900 -L integration
 fi
