@@ -6,7 +6,7 @@
 #      openssl s_client: TLS 1.2 keeps Extended Master Secret on
 #   4. neither the password nor its bcrypt hash appears in any log
 # No database: the exporter's target refuses connections, so /metrics serves pg_up 0 (still a
-# successful scrape). Prometheus listens on PGE_TEST_PORT + 40; the exporters on OS-assigned ports.
+# successful scrape). Prometheus listens on PGE_TEST_PORT + 50; the exporters on OS-assigned ports.
 # Usage: test_https_basic_auth.sh BUILD_DIR
 set -euo pipefail
 
@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: test_https_basic_auth.sh BUILD_DIR}" && pwd)
 work="$build/test_https_basic_auth"
 exporter="$build/pg_evolution_exporter"
-prom_addr=127.0.0.1:$(( ${PGE_TEST_PORT:-25432} + 40 ))
+prom_addr=127.0.0.1:$(( ${PGE_TEST_PORT:-25432} + 50 ))
 source "$root/scripts/require.sh"
 require prometheus curl openssl python3
 

@@ -16,7 +16,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: test_prometheus_e2e.sh BUILD_DIR}" && pwd)
-pg_port=25541 prom_addr=127.0.0.1:25542 exporter_addr=127.0.0.1:25543
+base=$(( ${PGE_TEST_PORT:-25432} + 60 ))
+pg_port=$base prom_addr=127.0.0.1:$((base + 1)) exporter_addr=127.0.0.1:$((base + 2))
 work="$build/e2e-prometheus"
 pgdir="$build/e2e-pg"
 exporter="$build/pg_evolution_exporter"
