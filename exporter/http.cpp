@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "exporter/basic_auth.h"
+#include "exporter/log_rate_limiter.h"
 #include "exporter/process_metrics.h"
 #include "exporter/render.h"
 #include "exporter/tls_context.h"
@@ -29,11 +30,16 @@ constexpr int kRequestTimeoutMs = 5000;
 constexpr int kListenBacklog = 512;
 constexpr int kConnectionQueue = 64;
 constexpr auto kScrapeWait = std::chrono::seconds(5);
+// CivetWeb logs every failed TLS handshake; a client that opens connections in a loop must not be able
+// to fill the disk or drown the collectors' lines, so each kind gets this many lines per window.
+constexpr int kServerLogLinesPerWindow = 10;
+constexpr auto kServerLogWindow = std::chrono::seconds(60);
 
 struct HttpServer::State {
   const SnapshotStore& store;
   HttpSettings settings;
   BasicAuth auth;
+  LogRateLimiter server_log{kServerLogLinesPerWindow, kServerLogWindow};  // CivetWeb's messages
   SSL_CTX* ssl_ctx = nullptr;  // owned; freed after the server stops
   std::string extra_headers;   // configured headers plus our fixed ones, each ending in CRLF
 
@@ -86,7 +92,7 @@ const char* reason(int status) {
   }
 }
 
-State& state_of(mg_connection* conn) {
+State& state_of(const mg_connection* conn) {
   auto* server = static_cast<CivetServer*>(mg_get_user_data(mg_get_context(conn)));
   return *static_cast<State*>(const_cast<void*>(server->getUserContext()));
 }
@@ -165,6 +171,25 @@ int serve_probe(mg_connection* conn, State& state) {
   return serve_view(conn, state, view);
 }
 
+constexpr std::string_view kTlsHandshakeKind = "tls_handshake";
+constexpr std::string_view kOtherKind = "other";
+constexpr std::string_view kCivetwebMessageKinds[] = {kTlsHandshakeKind, kOtherKind};
+
+// What /metrics adds to the stored snapshots about the exporter itself: the process and its HTTP
+// server. Every kind is exported from the start, so rate() sees the first error.
+Snapshot exporter_self_metrics(const State& state) {
+  SnapshotBuilder b;
+  for (std::string_view kind : kCivetwebMessageKinds) {
+    b.counter("pg_evolution_exporter_http_server_errors_total",
+              "Errors the HTTP server reported (failed TLS handshakes, socket errors), counted "
+              "before the log's rate limit.",
+              {{"kind", std::string(kind)}}, static_cast<double>(state.server_log.total(kind)));
+  }
+  Snapshot out = b.take();
+  for (auto& family : process_metric_families()) out.families.push_back(std::move(family));
+  return out;
+}
+
 // Returns 0 when the request may go on, else the status already sent.
 int authenticate(mg_connection* conn, State& state, const std::string& uri) {
   if (!state.auth.enabled() || (uri == "/healthz" && state.settings.healthz_open)) return 0;
@@ -191,7 +216,7 @@ int begin_request(mg_connection* conn) {
     return send(conn, state, 405, "text/plain; charset=utf-8", "only GET and HEAD\n", "Allow: GET, HEAD\r\n");
   }
   if (uri == state.settings.telemetry_path) {
-    return serve_view(conn, state, state.store.view(), serialize_snapshot({process_metric_families()}));
+    return serve_view(conn, state, state.store.view(), serialize_snapshot(exporter_self_metrics(state)));
   }
   if (uri == "/probe") return serve_probe(conn, state);
   if (uri == "/healthz") return send(conn, state, 200, "text/plain; charset=utf-8", "ok\n");
@@ -203,8 +228,20 @@ int begin_request(mg_connection* conn) {
   return send(conn, state, 404, "text/plain; charset=utf-8", "not found\n");
 }
 
-int log_message(const mg_connection*, const char* message) {
-  log::warn("http server", {{"err", message}});
+void log_ended_windows(LogRateLimiter& limiter, LogRateLimiter::Clock::time_point now) {
+  for (const auto& held : limiter.ended_windows(now)) {
+    log::warn("http server lines held back",
+              {{"kind", held.kind}, {"lines", held.lines},
+               {"window_seconds", static_cast<long long>(kServerLogWindow.count())}});
+  }
+}
+
+int log_message(const mg_connection* conn, const char* message) {
+  State& state = state_of(conn);
+  const std::string_view kind = civetweb_message_kind(message);
+  const auto now = LogRateLimiter::Clock::now();
+  log_ended_windows(state.server_log, now);
+  if (state.server_log.admit(kind, now)) log::warn("http server", {{"kind", kind}, {"err", message}});
   return 1;
 }
 
@@ -277,6 +314,15 @@ SnapshotStore::View target_view(const SnapshotStore::View& view, const std::stri
   return out;
 }
 
+std::string_view civetweb_message_kind(std::string_view message) {
+  // sslize() words every failed handshake so (TLS garbage, plain HTTP on the TLS port, a client that
+  // rejects our certificate): the one message a remote client can trigger at will.
+  if (message.starts_with("sslize error") || message.starts_with("SSL syscall error")) {
+    return kTlsHandshakeKind;
+  }
+  return kOtherKind;
+}
+
 std::string civetweb_listen_address(const std::string& address, bool tls) {
   std::string out = !address.empty() && address[0] == ':' ? address.substr(1) : address;
   return tls ? out + "s" : out;
@@ -325,7 +371,13 @@ HttpServer::HttpServer(const HttpSettings& settings, const SnapshotStore& store)
 
 HttpServer::~HttpServer() {
   server_.reset();
+  // Every window ends with the server: what it held back is logged now or never.
+  log_ended_windows(state_->server_log, LogRateLimiter::Clock::now() + kServerLogWindow);
   if (state_->ssl_ctx) SSL_CTX_free(state_->ssl_ctx);
+}
+
+void HttpServer::log_held_back_lines() {
+  log_ended_windows(state_->server_log, LogRateLimiter::Clock::now());
 }
 
 std::vector<int> HttpServer::ports() const { return server_->getListeningPorts(); }

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "exporter/store.h"
@@ -37,6 +38,10 @@ class HttpServer {
 
   std::vector<int> ports() const;
 
+  // Logs how many of CivetWeb's lines the rate limit held back in windows that have ended (its
+  // window only ends on a clock, not on an event). Call every few seconds or more often.
+  void log_held_back_lines();
+
   struct State;  // shared with CivetWeb's callbacks
 
  private:
@@ -51,6 +56,10 @@ std::string render_landing_page(const SnapshotStore::View& view, bool show_error
 
 // The view restricted to one target (empty when there is no such target): what /probe serves.
 SnapshotStore::View target_view(const SnapshotStore::View& view, const std::string& target);
+
+// The kind of one CivetWeb error message, for the log's rate limit and the
+// pg_evolution_exporter_http_server_errors_total counter: "tls_handshake" or "other".
+std::string_view civetweb_message_kind(std::string_view message);
 
 // Translates a Prometheus-style listen address (":10187", "127.0.0.1:10187") to CivetWeb's form.
 std::string civetweb_listen_address(const std::string& address, bool tls);

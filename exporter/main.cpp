@@ -117,7 +117,10 @@ int main(int argc, char** argv) {
   }
   pge::Scheduler scheduler(config, store);
   scheduler.start();
-  while (g_signal == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (g_signal == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    http->log_held_back_lines();
+  }
   pge::log::info("shutting down: cancelling statements in flight, closing connections",
                  {{"signal", static_cast<int>(g_signal)}});
   // SIGTERM must end the process within 5 s (service managers escalate to SIGKILL): statements in

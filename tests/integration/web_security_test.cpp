@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -38,6 +39,12 @@ std::string write_temp(const std::string& name, const std::string& text) {
   const std::string path = test::build_dir() + "/" + name;
   std::ofstream(path) << text;
   return path;
+}
+
+size_t occurrences(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t pos = 0; (pos = text.find(needle, pos)) != std::string::npos; pos += needle.size()) ++n;
+  return n;
 }
 
 // One raw HTTP/1.1 request; returns {status, whole response}.
@@ -127,10 +134,33 @@ TEST(WebSecurity, ListenAddressMayBeRepeated) {
                                       {{"DATA_SOURCE_NAME", "host=127.0.0.1 port=1"}});
   EXPECT_EQ(rc, 0) << out;
   ExporterProcess exporter(refused_target_config(), {"--web.listen-address=127.0.0.1:0"});
-  const std::string log = exporter.log();
-  size_t listeners = 0;
-  for (size_t pos = 0; (pos = log.find("msg=listening", pos)) != std::string::npos; ++pos) ++listeners;
-  EXPECT_EQ(listeners, 2u) << log;
+  EXPECT_EQ(occurrences(exporter.log(), "msg=listening"), 2u) << exporter.log();
+}
+
+// Plain HTTP on the TLS port fails the handshake: a client can make CivetWeb log that at will, so
+// its lines are rate-limited (ten per minute per kind) while the counter still sees every one.
+TEST(WebSecurity, FailedTlsHandshakesAreAllCountedButLoggedAtMostTenTimesAMinute) {
+  const std::string web = write_temp("web_tls_only.yml",
+                                     "tls_server_config:\n  cert_file: " + test::source_dir() +
+                                         "/tests/web/server.pem\n  key_file: " + test::source_dir() +
+                                         "/tests/web/server.key\n");
+  ExporterProcess exporter(refused_target_config(), {"--web.config.file=" + web});
+  constexpr int kHandshakes = 30;
+  for (int i = 0; i < kHandshakes; ++i) EXPECT_EQ(request(exporter.port(), "/").first, 0);
+
+  EXPECT_EQ(occurrences(exporter.log(), "tls_handshake"), 10u) << exporter.log();
+
+  const std::string body = test::build_dir() + "/web_tls_only_metrics.txt";
+  const std::string curl = "curl -sk -o " + body + " https://127.0.0.1:" +
+                           std::to_string(exporter.port()) + "/metrics";
+  ASSERT_EQ(std::system(curl.c_str()), 0) << curl;
+  std::stringstream page;
+  page << std::ifstream(body).rdbuf();
+  const auto errors = test::find_sample(test::parse_exposition(page.str()),
+                                        "pg_evolution_exporter_http_server_errors_total",
+                                        {{"kind", "tls_handshake"}});
+  ASSERT_TRUE(errors);
+  EXPECT_EQ(*errors, kHandshakes);
 }
 
 }  // namespace

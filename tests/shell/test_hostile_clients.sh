@@ -59,4 +59,10 @@ run() {
 run plain -- --idle=200
 run tls-basic-auth --web.config.file=web-tls.yml -- --tls --idle=200 --user=prometheus --password="$password"
 grep -qF -- "$password" exporter-*.log && fail "the password appears in the exporter log"
+# Thousands of failed TLS handshakes: at most 10 lines of them per minute, the rest counted in one
+# line when the exporter stops.
+handshake_lines=$(grep -c 'msg="http server" kind=tls_handshake' exporter-tls-basic-auth.log || true)
+[ "$handshake_lines" -le 10 ] || fail "$handshake_lines failed-handshake lines logged (limit 10 a minute)"
+grep -q 'msg="http server lines held back" kind=tls_handshake lines=[1-9]' exporter-tls-basic-auth.log ||
+  fail "no count of the failed-handshake lines held back"
 echo "PASS"
