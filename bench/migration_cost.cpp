@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
   }
   const int cycles = argc > 3 ? std::atoi(argv[3]) : 5;
   setenv("SHAREDMINDS_DSN", argv[1], 1);
+  setenv("SHAREDMINDS_PROBE_DSN", argv[1], 1);  // the write probe is not part of this benchmark
   ConfigResult cfg = load_config(std::string(PGE_SOURCE_DIR) + "/config/sharedminds.toml", known_collectors());
   if (!cfg.config) {
     std::fprintf(stderr, "config/sharedminds.toml: %s\n", cfg.errors.at(0).render().c_str());

@@ -34,6 +34,7 @@ trap cleanup EXIT
 workload_pid=$!
 
 export SHAREDMINDS_DSN="host=127.0.0.1 port=$port dbname=sharedminds user=pge_exporter password=exporter"
+export SHAREDMINDS_PROBE_DSN="host=127.0.0.1 port=$port dbname=sharedminds user=pge_probe_writer password=probe"
 "$build/pg_evolution_exporter" --config.file="$root/config/sharedminds.toml" \
   --web.listen-address="127.0.0.1:$listen" --log.level=warn 2>"$build/soak-exporter.log" &
 exporter_pid=$!

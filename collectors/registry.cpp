@@ -20,7 +20,8 @@
   X(statements)           \
   X(probes)               \
   X(write_probe)          \
-  X(wal)                 \
+  X(wal)                  \
+  X(io)                   \
   X(stages)
 
 namespace pge {

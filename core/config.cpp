@@ -123,7 +123,9 @@ class Reader {
       return std::nullopt;
     }
     if (*d < min) {
-      error(n, k, "must be at least " + std::to_string(min.count()) + "s");
+      std::ostringstream msg;
+      msg << "must be at least " << min.count() << "s, got \"" << n->as_string()->get() << '"';
+      error(n, k, msg.str());
       return std::nullopt;
     }
     return d;

@@ -24,7 +24,7 @@ TEST(Docs, EveryExportedMetricIsInTheMetricsReference) {
   const std::string doc = metrics_reference();
 
   test::TestDatabase db;
-  setenv("SHAREDMINDS_DSN", db.dsn("pge_exporter").c_str(), 1);
+  db.export_sharedminds_dsns();
   ConfigResult loaded = load_config(test::source_dir() + "/config/sharedminds.toml", known_collectors());
   ASSERT_TRUE(loaded.config);
   const Target& target = loaded.config->targets.at(0);

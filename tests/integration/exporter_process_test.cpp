@@ -59,7 +59,7 @@ TEST(Exporter, ConfigCheckPrintsEveryProblem) {
   EXPECT_THAT(out, HasSubstr("two_problems.toml:6: target[0].typo: unknown key"));
   auto [ok_rc, ok_out] = test::run_exporter(
       {"--config.file=" + test::source_dir() + "/config/sharedminds.toml", "--config.check"},
-      {{"SHAREDMINDS_DSN", "host=127.0.0.1"}});
+      {{"SHAREDMINDS_DSN", "host=127.0.0.1"}, {"SHAREDMINDS_PROBE_DSN", "host=127.0.0.1"}});
   EXPECT_EQ(ok_rc, 0) << ok_out;
 }
 
@@ -75,7 +75,7 @@ TEST(Exporter, EveryCollectorSucceedsAndMetricsPassPromtoolCheckMetrics) {
   TestDatabase db;
   std::ifstream in(test::source_dir() + "/config/sharedminds.toml");
   const std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  setenv("SHAREDMINDS_DSN", db.dsn("pge_exporter").c_str(), 1);
+  db.export_sharedminds_dsns();
   ExporterProcess exporter(config);
   auto all_ran = [](const std::vector<Sample>& samples) {
     for (const auto& info : collector_registry()) {

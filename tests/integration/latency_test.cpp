@@ -428,7 +428,7 @@ TEST(WriteProbeCollector, TimesEachInsertCommitAndKeepsTheTableSmall) {
   TestDatabase db;
   Target t = make_target(db.dsn("pge_exporter"));
   t.write_probe.enabled = true;
-  t.write_probe.dsn = db.dsn("pge_probe_writer") + " password=probe";
+  t.write_probe.dsn = db.dsn("pge_probe_writer");
   CollectorRunner runner("write_probe", t);
   Snapshot s;
   for (int i = 0; i < 5; ++i) s = runner.run();

@@ -18,9 +18,11 @@ using test::TestDatabase;
 using test::find_value;
 using test::value;
 
-// The SharedMinds target from config/sharedminds.toml, pointed at `dsn`.
+// The SharedMinds target from config/sharedminds.toml, pointed at `dsn` (its write probe too: these
+// tests never run it).
 Target sharedminds_target(const std::string& dsn) {
   setenv("SHAREDMINDS_DSN", dsn.c_str(), 1);
+  setenv("SHAREDMINDS_PROBE_DSN", dsn.c_str(), 1);
   ConfigResult r = load_config(test::source_dir() + "/config/sharedminds.toml", known_collectors());
   if (!r.config) throw std::runtime_error("config/sharedminds.toml does not load: " + r.errors.at(0).render());
   Target t = r.config->targets.at(0);

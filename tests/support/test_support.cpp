@@ -157,7 +157,13 @@ std::string TestDatabase::dsn(const std::string& user) const {
   std::string dsn = "host=127.0.0.1 port=" + std::to_string(test_port()) + " dbname=" + name_ +
                     " user=" + user;
   if (user == "pge_exporter") dsn += " password=exporter";
+  if (user == "pge_probe_writer") dsn += " password=probe";
   return dsn;
+}
+
+void TestDatabase::export_sharedminds_dsns() const {
+  setenv("SHAREDMINDS_DSN", dsn("pge_exporter").c_str(), 1);
+  setenv("SHAREDMINDS_PROBE_DSN", dsn("pge_probe_writer").c_str(), 1);
 }
 
 void TestDatabase::exec(const std::string& sql) const { run_sql(admin_dsn(name_), sql); }

@@ -37,6 +37,9 @@ class TestDatabase {
   const std::string& name() const { return name_; }
   // DSN for `user` (postgres: superuser; pge_exporter: the least-privilege monitoring role).
   std::string dsn(const std::string& user = "postgres") const;
+  // config/sharedminds.toml reads its DSNs from the environment: points them at this database, as
+  // the exporter's role and the write probe's.
+  void export_sharedminds_dsns() const;
   void exec(const std::string& sql) const;
   Rows query(const std::string& sql) const;
   double scalar(const std::string& sql) const;

@@ -52,6 +52,7 @@ name = "a"
 
 TEST(Config, SharedMindsExampleLoads) {
   setenv("SHAREDMINDS_DSN", "host=127.0.0.1 port=15432 dbname=sharedminds user=pge_exporter", 0);
+  setenv("SHAREDMINDS_PROBE_DSN", "host=127.0.0.1 port=15432 dbname=sharedminds user=pge_probe_writer", 0);
   ConfigResult r = load_config(test::source_dir() + "/config/sharedminds.toml", known_collectors());
   for (const auto& e : r.errors) ADD_FAILURE() << e.render();
   ASSERT_TRUE(r.config);
@@ -60,6 +61,8 @@ TEST(Config, SharedMindsExampleLoads) {
   EXPECT_EQ(t.name, "sharedminds");
   EXPECT_GE(t.promoted_columns.size(), 3u);
   EXPECT_FALSE(t.query_classes.empty());
+  EXPECT_TRUE(t.write_probe.enabled);
+  EXPECT_EQ(t.write_probe.dsn, "host=127.0.0.1 port=15432 dbname=sharedminds user=pge_probe_writer");
 }
 
 TEST(Config, DefaultsComeFromTheCollectorRegistry) {

@@ -47,13 +47,13 @@ e2e_start_refdb() {
   "$root/scripts/refdb.sh" load --port "$1" --scale 0.01 >"$work/refdb.log" 2>&1 || e2e_fail "refdb.sh load failed"
 }
 
-# e2e_start_exporter PG_PORT ADDR: the SharedMinds config's target section (write probe on), every
-# registered collector every 2 s; returns once /metrics reports pg_up 1 and every collector ran.
+# e2e_start_exporter PG_PORT ADDR: the SharedMinds config's target section (write probe included),
+# every registered collector every 2 s; returns once /metrics reports pg_up 1 and every collector ran.
 e2e_start_exporter() {
   local pg_port=$1 addr=$2
   {
     sed -n '/^\[\[target\]\]/,/^# Per-collector settings/p' "$root/config/sharedminds.toml" \
-      | sed '/^# Per-collector settings/d; /^\[target.write_probe\]/,/^$/ s/^enabled = false/enabled = true/'
+      | sed '/^# Per-collector settings/d'
     sed -n 's/^ *X(\([a-z_]*\)).*/\1/p' "$root/collectors/registry.cpp" | while read -r name; do
       printf '\n[collectors.%s]\ninterval = "2s"\ntimeout = "2s"\n' "$name"
     done
