@@ -95,10 +95,21 @@ struct Probe {
   bool operator==(const Probe&) const = default;
 };
 
+// A relation the config names as "schema.name", split once at load (at the first dot). A bare "name"
+// leaves `schema` empty: the server's search_path then finds it, as it would in psql.
+struct QualifiedName {
+  std::string schema;
+  std::string name;
+
+  static QualifiedName parse(const std::string& dotted);
+  bool empty() const { return name.empty(); }
+  bool operator==(const QualifiedName&) const = default;
+};
+
 struct WriteProbe {
   bool enabled = false;
   std::string dsn;     // a separate role that may INSERT/DELETE into `table` and nothing else
-  std::string table = "pge_probe.write_probe";
+  QualifiedName table{"pge_probe", "write_probe"};
 
   bool operator==(const WriteProbe&) const = default;
 };
@@ -118,13 +129,13 @@ struct MatviewSource {
   std::string schema = "public";
   std::string name;
   std::string cron_command;  // regex over cron.job.command
-  std::string log_table;     // e.g. ops.matview_refresh_log
+  QualifiedName log_table;   // e.g. ops.matview_refresh_log
 
   bool operator==(const MatviewSource&) const = default;
 };
 
 struct RetentionLog {
-  std::string table;  // e.g. ops.retention_runs (started_at, finished_at, cutoff, rows_archived, rows_deleted, succeeded)
+  QualifiedName table;  // e.g. ops.retention_runs (started_at, finished_at, cutoff, rows_archived, rows_deleted, succeeded)
   std::optional<Seconds> keep;          // the retention policy: rows younger than this must survive a run
   std::optional<Seconds> max_interval;  // the longest a successful run may be apart from the next
 
