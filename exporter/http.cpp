@@ -37,6 +37,7 @@ constexpr auto kServerLogWindow = std::chrono::seconds(60);
 
 struct HttpServer::State {
   const SnapshotStore& store;
+  ConfigReloader& reloader;
   HttpSettings settings;
   BasicAuth auth;
   LogRateLimiter server_log{kServerLogLinesPerWindow, kServerLogWindow};  // CivetWeb's messages
@@ -47,8 +48,8 @@ struct HttpServer::State {
   std::condition_variable slot_free;
   int scrapes_running = 0;
 
-  State(const SnapshotStore& s, const HttpSettings& st)
-      : store(s), settings(st), auth(st.web.basic_auth_users) {}
+  State(const SnapshotStore& s, ConfigReloader& r, const HttpSettings& st)
+      : store(s), reloader(r), settings(st), auth(st.web.basic_auth_users) {}
 };
 
 namespace {
@@ -175,9 +176,24 @@ constexpr std::string_view kTlsHandshakeKind = "tls_handshake";
 constexpr std::string_view kOtherKind = "other";
 constexpr std::string_view kCivetwebMessageKinds[] = {kTlsHandshakeKind, kOtherKind};
 
-// What /metrics adds to the stored snapshots about the exporter itself: the process and its HTTP
-// server. Every kind is exported from the start, so rate() sees the first error.
-Snapshot exporter_self_metrics(const State& state) {
+// POST /-/reload, as Prometheus and Alertmanager have it: 200 once the new configuration runs, 500
+// with its problems when the running one stays. A reload changes state, so GET is refused.
+int serve_reload(mg_connection* conn, State& state, const std::string& method) {
+  if (method != "POST") {
+    return send(conn, state, 405, "text/plain; charset=utf-8", "only POST\n", "Allow: POST\r\n");
+  }
+  try {
+    const ReloadOutcome outcome = state.reloader.reload();
+    return send(conn, state, outcome.ok ? 200 : 500, "text/plain; charset=utf-8", outcome.message);
+  } catch (const std::exception& e) {  // nothing may escape a CivetWeb thread
+    log::error("configuration reload failed", {{"err", e.what()}});
+    return send(conn, state, 500, "text/plain; charset=utf-8", "reload failed\n");
+  }
+}
+
+// The exporter's own metrics, read at each scrape: its process, its configuration reloads and its
+// HTTP server. Every error kind is exported from the start, so rate() sees the first error.
+SerializedSnapshot exporter_metrics(const State& state) {
   SnapshotBuilder b;
   for (std::string_view kind : kCivetwebMessageKinds) {
     b.counter("pg_evolution_exporter_http_server_errors_total",
@@ -185,9 +201,10 @@ Snapshot exporter_self_metrics(const State& state) {
               "before the log's rate limit.",
               {{"kind", std::string(kind)}}, static_cast<double>(state.server_log.total(kind)));
   }
-  Snapshot out = b.take();
-  for (auto& family : process_metric_families()) out.families.push_back(std::move(family));
-  return out;
+  Snapshot own = b.take();
+  for (auto& family : process_metric_families()) own.families.push_back(std::move(family));
+  for (auto& family : state.reloader.metric_families()) own.families.push_back(std::move(family));
+  return serialize_snapshot(own);
 }
 
 // Returns 0 when the request may go on, else the status already sent.
@@ -212,11 +229,12 @@ int begin_request(mg_connection* conn) {
   const std::string uri = info->local_uri ? info->local_uri : "";
   if (int status = authenticate(conn, state, uri)) return status;
   const std::string method = info->request_method ? info->request_method : "";
+  if (uri == "/-/reload") return serve_reload(conn, state, method);
   if (method != "GET" && method != "HEAD") {
     return send(conn, state, 405, "text/plain; charset=utf-8", "only GET and HEAD\n", "Allow: GET, HEAD\r\n");
   }
   if (uri == state.settings.telemetry_path) {
-    return serve_view(conn, state, state.store.view(), serialize_snapshot(exporter_self_metrics(state)));
+    return serve_view(conn, state, state.store.view(), exporter_metrics(state));
   }
   if (uri == "/probe") return serve_probe(conn, state);
   if (uri == "/healthz") return send(conn, state, 200, "text/plain; charset=utf-8", "ok\n");
@@ -332,8 +350,9 @@ bool listens_on_all_interfaces(const std::string& address) {
   return address.empty() || address[0] == ':' || address.rfind("0.0.0.0:", 0) == 0;
 }
 
-HttpServer::HttpServer(const HttpSettings& settings, const SnapshotStore& store)
-    : state_(std::make_unique<State>(store, settings)) {
+HttpServer::HttpServer(const HttpSettings& settings, const SnapshotStore& store,
+                       ConfigReloader& reloader)
+    : state_(std::make_unique<State>(store, reloader, settings)) {
   state_->extra_headers = extra_headers(settings.web);
   if (settings.web.tls) {
     require_civetweb_tls();
