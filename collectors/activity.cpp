@@ -61,8 +61,9 @@ class ActivityCollector final : public Collector {
 }  // namespace
 
 CollectorInfo activity_info() {
-  return {"activity", "Connections by state, oldest transaction, longest query, lock waits.",
-          Seconds{15}, Seconds{5}, true, {}, [] { return std::make_unique<ActivityCollector>(); }};
+  return {.name = "activity", .help = "Connections by state, oldest transaction, longest query, lock waits.",
+          .default_interval = Seconds{15}, .default_timeout = Seconds{5},
+          .make = make_collector<ActivityCollector>};
 }
 
 }  // namespace pge

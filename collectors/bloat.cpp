@@ -23,22 +23,25 @@
 namespace pge {
 namespace {
 
-struct Family {
-  const char* name;
-  const char* help;
-};
+constexpr MetricSpec kTableRatio{"pg_table_bloat_ratio", kGauge, kComputed, "Share of the table's main fork that is bloat (dead tuples and free space beyond the fillfactor reserve), 0..1."};
+constexpr MetricSpec kTableBytes{"pg_table_bloat_bytes", kGauge, kComputed, "Bytes of the table's main fork that are bloat (dead tuples and free space beyond the fillfactor reserve)."};
+constexpr MetricSpec kIndexRatio{"pg_index_bloat_ratio", kGauge, kComputed, "Share of the btree index that is bloat (leaf space beyond the fillfactor target, empty and deleted pages), 0..1."};
+constexpr MetricSpec kIndexBytes{"pg_index_bloat_bytes", kGauge, kComputed, "Bytes of the btree index that are bloat (leaf space beyond the fillfactor target, empty and deleted pages)."};
+constexpr MetricSpec kIndexTableRatio{"pg_index_bloat_table_ratio", kGauge, kComputed, "Index bloat bytes divided by the size of its table's main fork (the seed alerts above 0.3)."};
+constexpr MetricSpec kGinPendingPages{"pg_gin_index_pending_pages", kGauge, kComputed, "Pages in the GIN index's pending list (pgstatginindex)."};
+constexpr MetricSpec kGinPendingTuples{"pg_gin_index_pending_tuples", kGauge, kComputed, "Tuples in the GIN index's pending list (pgstatginindex)."};
+constexpr MetricSpec kPassDuration{"pg_bloat_exact_pass_duration_seconds", kGauge, kComputed, "Wall time of this cycle's exact bloat pass (kept within the collector's budget)."};
+constexpr MetricSpec kPassMeasured{"pg_bloat_exact_pass_relations", kGauge, kComputed, "Relations measured with pgstattuple_approx/pgstatindex in this cycle's exact pass."};
+constexpr MetricSpec kCandidateCount{"pg_bloat_exact_candidates", kGauge, kComputed, "Relations in the exact rotation (the largest tables and btree indexes, up to max_relations)."};
+constexpr MetricSpec kAvailable{"pg_bloat_exact_available", kGauge, kComputed, "1 when the pgstattuple extension is installed and callable, so exact figures exist; 0 otherwise."};
 
-constexpr Family kTableRatio{"pg_table_bloat_ratio", "Share of the table's main fork that is bloat (dead tuples and free space beyond the fillfactor reserve), 0..1."};
-constexpr Family kTableBytes{"pg_table_bloat_bytes", "Bytes of the table's main fork that are bloat (dead tuples and free space beyond the fillfactor reserve)."};
-constexpr Family kIndexRatio{"pg_index_bloat_ratio", "Share of the btree index that is bloat (leaf space beyond the fillfactor target, empty and deleted pages), 0..1."};
-constexpr Family kIndexBytes{"pg_index_bloat_bytes", "Bytes of the btree index that are bloat (leaf space beyond the fillfactor target, empty and deleted pages)."};
-constexpr Family kIndexTableRatio{"pg_index_bloat_table_ratio", "Index bloat bytes divided by the size of its table's main fork (the seed alerts above 0.3)."};
-constexpr Family kGinPendingPages{"pg_gin_index_pending_pages", "Pages in the GIN index's pending list (pgstatginindex)."};
-constexpr Family kGinPendingTuples{"pg_gin_index_pending_tuples", "Tuples in the GIN index's pending list (pgstatginindex)."};
-constexpr Family kPassDuration{"pg_bloat_exact_pass_duration_seconds", "Wall time of this cycle's exact bloat pass (kept within the collector's budget)."};
-constexpr Family kPassMeasured{"pg_bloat_exact_pass_relations", "Relations measured with pgstattuple_approx/pgstatindex in this cycle's exact pass."};
-constexpr Family kCandidateCount{"pg_bloat_exact_candidates", "Relations in the exact rotation (the largest tables and btree indexes, up to max_relations)."};
-constexpr Family kAvailable{"pg_bloat_exact_available", "1 when the pgstattuple extension is installed and callable, so exact figures exist; 0 otherwise."};
+const OptionSpec kBudget{.name = "budget",
+                         .help = "Seconds of exact measurement (pgstattuple_approx, pgstatindex) per cycle.",
+                         .default_value = 2.0};
+const OptionSpec kMaxRelations{
+    .name = "max_relations",
+    .help = "How many of the largest tables and btree indexes the exact rotation covers.",
+    .default_value = 100.0};
 
 // Locked relations are flagged rather than filtered in SQL so that each one is counted as a skip.
 
@@ -167,10 +170,6 @@ Labels with(Labels labels, const char* key, const std::string& value) {
   return labels;
 }
 
-void gauge(SnapshotBuilder& out, const Family& f, const Labels& labels, double value) {
-  out.gauge(f.name, f.help, labels, value);
-}
-
 // One relation's bloat by one method.
 struct Bloat {
   Labels labels;  // without `method`
@@ -180,11 +179,11 @@ struct Bloat {
   double table_bytes = 0;  // indexes: the table's main fork
 };
 
-void emit(SnapshotBuilder& out, const Bloat& b, const std::string& method) {
+void emit_bloat(SnapshotBuilder& out, const Bloat& b, const std::string& method) {
   const Labels labels = with(b.labels, "method", method);
-  if (b.size_bytes > 0) gauge(out, b.index ? kIndexRatio : kTableRatio, labels, b.bloat_bytes / b.size_bytes);
-  gauge(out, b.index ? kIndexBytes : kTableBytes, labels, b.bloat_bytes);
-  if (b.index && b.table_bytes > 0) gauge(out, kIndexTableRatio, labels, b.bloat_bytes / b.table_bytes);
+  if (b.size_bytes > 0) emit(out, b.index ? kIndexRatio : kTableRatio, labels, b.bloat_bytes / b.size_bytes);
+  emit(out, b.index ? kIndexBytes : kTableBytes, labels, b.bloat_bytes);
+  if (b.index && b.table_bytes > 0) emit(out, kIndexTableRatio, labels, b.bloat_bytes / b.table_bytes);
 }
 
 // Table: dead tuples and free space, less what the fillfactor keeps free on purpose.
@@ -214,9 +213,7 @@ class BloatCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
     SnapshotBuilder out;
-    for (const Family* f : {&kTableRatio, &kTableBytes, &kIndexRatio, &kIndexBytes, &kIndexTableRatio}) {
-      out.family(f->name, f->help, kGauge);
-    }
+    declare(out, {kTableRatio, kTableBytes, kIndexRatio, kIndexBytes, kIndexTableRatio});
     locked_.clear();
     emit_estimates(out, session.query(kTableEstimate), ctx, false);
     emit_estimates(out, session.query(kIndexEstimate), ctx, true);
@@ -224,7 +221,7 @@ class BloatCollector final : public Collector {
       ctx.skip(kSkipPrivilege);
     }
     const Rows ext = session.query(kExtensionSchema);
-    gauge(out, kAvailable, {}, ext.empty() ? 0 : 1);
+    emit(out, kAvailable, {}, ext.empty() ? 0 : 1);
     if (ext.empty()) {
       warn_once("pgstattuple is not installed in this database: exact bloat and GIN pending lists are "
                 "not collected (the estimate still is)");
@@ -248,7 +245,7 @@ class BloatCollector final : public Collector {
     for (std::size_t r = 0; r < rows.size(); ++r) {
       if (!ctx.target.selects(rows.text(r, "schemaname"), rows.text(r, "relname"))) continue;
       if (skip_locked(rows, r)) continue;
-      emit(out, {labels_of(rows, r, index), index, rows.number(r, "size_bytes").value_or(0),
+      emit_bloat(out, {labels_of(rows, r, index), index, rows.number(r, "size_bytes").value_or(0),
                  rows.number(r, "bloat_bytes").value_or(0), index ? rows.number(r, "table_bytes").value_or(0) : 0},
            "estimate");
     }
@@ -257,8 +254,8 @@ class BloatCollector final : public Collector {
   // Measures unvisited candidates, largest first, until the budget is spent. Each statement runs
   // under a statement_timeout equal to the budget left, so one large relation cannot overrun it.
   void exact_pass(SnapshotBuilder& out, Session& session, CollectContext& ctx, const std::string& schema) {
-    const double budget = option(ctx, "budget", 2.0);
-    const Rows all = session.query(kCandidates, {std::to_string(static_cast<long>(option(ctx, "max_relations", 100.0)))});
+    const double budget = number_option(ctx, kBudget);
+    const Rows all = session.query(kCandidates, {std::to_string(static_cast<long>(number_option(ctx, kMaxRelations)))});
     const Rows cand = selected_rows(all, ctx.target);
     forget_vanished(cand);
     const std::string saved_timeout = session.query("SELECT current_setting('statement_timeout') AS t").text(0, "t");
@@ -283,10 +280,10 @@ class BloatCollector final : public Collector {
     if (visited_.size() == cand.size()) {
       visited_.clear();  // the rotation is complete: the next cycle starts again from the largest
     }
-    gauge(out, kPassDuration, {}, elapsed());
-    gauge(out, kPassMeasured, {}, measured);
-    gauge(out, kCandidateCount, {}, static_cast<double>(cand.size()));
-    for (const auto& [relid, b] : exact_) emit(out, b, "exact");
+    emit(out, kPassDuration, {}, elapsed());
+    emit(out, kPassMeasured, {}, measured);
+    emit(out, kCandidateCount, {}, static_cast<double>(cand.size()));
+    for (const auto& [relid, b] : exact_) emit_bloat(out, b, "exact");
   }
 
   enum class Outcome { kMeasured, kOutOfTime, kFailed };
@@ -322,8 +319,8 @@ class BloatCollector final : public Collector {
                                        &error, {rows.text(r, "relid")});
       if (!m || m->empty()) continue;
       const Labels labels = labels_of(rows, r, true);
-      gauge(out, kGinPendingPages, labels, m->number(0, "pending_pages").value_or(0));
-      gauge(out, kGinPendingTuples, labels, m->number(0, "pending_tuples").value_or(0));
+      emit(out, kGinPendingPages, labels, m->number(0, "pending_pages").value_or(0));
+      emit(out, kGinPendingTuples, labels, m->number(0, "pending_tuples").value_or(0));
     }
   }
 
@@ -355,15 +352,10 @@ class BloatCollector final : public Collector {
 }  // namespace
 
 CollectorInfo bloat_info() {
-  return {"bloat",
-          "Table and btree bloat: pg_stats estimate for all, pgstattuple exact figures for the largest "
-          "in a time-budgeted rotation; GIN pending lists.",
-          Seconds{300},
-          Seconds{30},
-          true,
-          {{"budget", OptionType::Number, "Seconds of exact measurement (pgstattuple_approx, pgstatindex) per cycle."},
-           {"max_relations", OptionType::Number, "How many of the largest tables and btree indexes the exact rotation covers."}},
-          [] { return std::make_unique<BloatCollector>(); }};
+  return {.name = "bloat",
+          .help = "Table and btree bloat: pg_stats estimate for all, pgstattuple exact figures for the largest in a time-budgeted rotation; GIN pending lists.",
+          .default_interval = Seconds{300}, .default_timeout = Seconds{30},
+          .options = {kBudget, kMaxRelations}, .make = make_collector<BloatCollector>};
 }
 
 }  // namespace pge

@@ -3,8 +3,50 @@
 #include <algorithm>
 #include <iterator>
 #include <stdexcept>
+#include <variant>
+
+#include "latency/latency_estimator.h"
 
 namespace pge {
+
+double number_option(const CollectContext& ctx, const OptionSpec& spec) {
+  auto it = ctx.settings.numbers.find(spec.name);
+  return it == ctx.settings.numbers.end() ? std::get<double>(spec.default_value) : it->second;
+}
+
+std::string string_option(const CollectContext& ctx, const OptionSpec& spec) {
+  auto it = ctx.settings.strings.find(spec.name);
+  return it == ctx.settings.strings.end() || it->second.empty() ? std::get<std::string>(spec.default_value)
+                                                                  : it->second;
+}
+
+bool flag_option(const CollectContext& ctx, const OptionSpec& spec) {
+  auto it = ctx.settings.flags.find(spec.name);
+  return it == ctx.settings.flags.end() ? std::get<bool>(spec.default_value) : it->second;
+}
+
+void declare(SnapshotBuilder& out, std::initializer_list<MetricSpec> specs) {
+  for (const auto& spec : specs) out.family(spec.name, spec.help, spec.type);
+}
+
+void emit(SnapshotBuilder& out, const MetricSpec& spec, const Labels& labels, double value) {
+  if (spec.type == kCounter) {
+    out.counter(spec.name, spec.help, labels, value);
+  } else {
+    out.gauge(spec.name, spec.help, labels, value);
+  }
+}
+
+void emit(SnapshotBuilder& out, const MetricSpec& spec, const Labels& labels, const latency::Histogram& hist) {
+  out.histogram(spec.name, spec.help, labels, latency::bucket_bounds(), hist.cumulative(), hist.sum(),
+                hist.count());
+}
+
+Labels row_labels(const Rows& rows, std::size_t r, std::span<const char* const> columns) {
+  Labels labels;
+  for (const char* c : columns) labels.emplace_back(c, rows.text(r, c));
+  return labels;
+}
 
 void emit_rows(SnapshotBuilder& out, const Rows& rows, std::span<const MetricSpec> specs,
                std::span<const char* const> label_columns, const Labels& extra) {
@@ -24,12 +66,7 @@ void emit_rows(SnapshotBuilder& out, const Rows& rows, std::span<const MetricSpe
     labels.insert(labels.end(), extra.begin(), extra.end());
     for (std::size_t s = 0; s < specs.size(); ++s) {
       if (!rows.at(r, value_idx[s])) continue;
-      double value = *rows.number(r, specs[s].column) * specs[s].scale;
-      if (specs[s].type == prometheus::MetricType::Counter) {
-        out.counter(specs[s].name, specs[s].help, labels, value);
-      } else {
-        out.gauge(specs[s].name, specs[s].help, labels, value);
-      }
+      emit(out, specs[s], labels, *rows.number(r, specs[s].column) * specs[s].scale);
     }
   }
 }
@@ -37,7 +74,7 @@ void emit_rows(SnapshotBuilder& out, const Rows& rows, std::span<const MetricSpe
 Value sql_bool(bool value) { return value ? "true" : "false"; }
 
 bool SizeCache::due(const CollectContext& ctx) {
-  const Seconds interval{option(ctx, "size_interval", 300.0)};
+  const Seconds interval{number_option(ctx, kSizeIntervalOption)};
   reading_ = last_read_ == std::chrono::system_clock::time_point{} ||
              ctx.now - last_read_ >= std::chrono::duration_cast<std::chrono::system_clock::duration>(interval);
   if (reading_) last_read_ = ctx.now;
@@ -82,6 +119,13 @@ Rows SizeCache::apply(const Rows& rows, std::span<const char* const> key_columns
     out.push_back(std::move(row));
   }
   return Rows(rows.columns(), std::move(out));
+}
+
+Rows SizeCache::query_selected(Session& session, const std::string& sql, CollectContext& ctx,
+                               std::span<const char* const> key_columns,
+                               std::span<const char* const> size_columns) {
+  const Value read_sizes = sql_bool(due(ctx));
+  return apply(pge::query_selected(session, sql, ctx, {read_sizes}), key_columns, size_columns);
 }
 
 VersionedSql::VersionedSql(std::vector<SqlVariant> variants) : variants_(std::move(variants)) {

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <span>
@@ -19,6 +20,10 @@
 #include "core/snapshot.h"
 
 namespace pge {
+
+namespace latency {
+class Histogram;
+}
 
 struct CollectContext {
   const Target& target;
@@ -62,24 +67,22 @@ struct CollectorInfo {
   }
 };
 
-// A collector option (`[collectors.NAME] key = value`) or its default.
-inline std::string option(const CollectContext& ctx, const std::string& name, const std::string& fallback) {
-  auto it = ctx.settings.strings.find(name);
-  return it == ctx.settings.strings.end() || it->second.empty() ? fallback : it->second;
+// The factory of a collector class, for CollectorInfo::make.
+template <class C>
+std::unique_ptr<Collector> make_collector() {
+  return std::make_unique<C>();
 }
 
-inline double option(const CollectContext& ctx, const std::string& name, double fallback) {
-  auto it = ctx.settings.numbers.find(name);
-  return it == ctx.settings.numbers.end() ? fallback : it->second;
-}
+// The value of a collector option: the config's, else the default its OptionSpec declares. A string
+// option set to "" also reads the default.
+double number_option(const CollectContext& ctx, const OptionSpec& spec);
+std::string string_option(const CollectContext& ctx, const OptionSpec& spec);
+bool flag_option(const CollectContext& ctx, const OptionSpec& spec);
 
-inline bool flag(const CollectContext& ctx, const std::string& name) {
-  auto it = ctx.settings.flags.find(name);
-  return it != ctx.settings.flags.end() && it->second;
-}
-
-// One row of a collector's metric table: the metric, its type and help, the result column it reads
-// and the factor that converts the column to base units (e.g. 0.001 for milliseconds).
+// One metric of a collector, declared once in a table at the top of its file with its full name (so
+// that grep finds the code behind a series), type and help. A metric read straight from a result
+// column names the column and the factor that converts it to base units (e.g. 0.001 for
+// milliseconds); one the collector computes has kComputed as its column.
 struct MetricSpec {
   const char* name;
   prometheus::MetricType type;
@@ -90,6 +93,18 @@ struct MetricSpec {
 
 constexpr auto kGauge = prometheus::MetricType::Gauge;
 constexpr auto kCounter = prometheus::MetricType::Counter;
+constexpr auto kHistogram = prometheus::MetricType::Histogram;
+constexpr const char* kComputed = "";
+
+// Declares the families with no series yet, so that HELP and TYPE stay when the last series goes.
+void declare(SnapshotBuilder& out, std::initializer_list<MetricSpec> specs);
+// One series of a gauge or counter.
+void emit(SnapshotBuilder& out, const MetricSpec& spec, const Labels& labels, double value);
+// One series of a histogram.
+void emit(SnapshotBuilder& out, const MetricSpec& spec, const Labels& labels, const latency::Histogram& hist);
+
+// Labels named after the given columns of row `r`, with their text values.
+Labels row_labels(const Rows& rows, std::size_t r, std::span<const char* const> columns);
 
 // For every row, adds one series per spec whose column is not NULL, labelled with the given
 // columns (label name = column name) plus `extra` labels. NULL values are skipped: a series is
@@ -119,6 +134,9 @@ class SizeCache {
   // after one that did not, fills them in from memory for the rows not flagged `locked`.
   Rows apply(const Rows& rows, std::span<const char* const> key_columns,
              std::span<const char* const> size_columns) const;
+  // A per-relation query (`query_selected`) whose $1 is this run's decision, through `apply`.
+  Rows query_selected(Session& session, const std::string& sql, CollectContext& ctx,
+                      std::span<const char* const> key_columns, std::span<const char* const> size_columns);
 
  private:
   std::chrono::system_clock::time_point last_read_{};
@@ -151,9 +169,10 @@ class VersionedSql {
 Value sql_bool(bool value);
 
 inline const OptionSpec kSizeIntervalOption{
-    "size_interval", OptionType::Number,
-    "Seconds between reads of relation sizes (size functions stat every file); the last sizes are "
-    "served in between (default 300; 0 reads them every run)."};
+    .name = "size_interval",
+    .help = "Seconds between reads of relation sizes (size functions stat every file); the last sizes are "
+            "served in between (0 reads them every run).",
+    .default_value = 300.0};
 
 // Shared SQL: whether another session holds (or waits for) an ACCESS EXCLUSIVE lock on one of the
 // relations `relids` (a comma-separated list of oid expressions). Size functions and pgstattuple

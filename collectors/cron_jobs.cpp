@@ -80,15 +80,21 @@ constexpr std::array<MetricSpec, 8> kRetentionMetrics{{
     {"pg_retention_last_run_cutoff_age_seconds", kGauge, "cutoff_age", "Age of the cutoff the last finished retention run deleted below, at its start (started_at - cutoff): rows younger than this were kept."},
 }};
 
-constexpr const char* kKeepHelp = "The configured retention (target.retention.keep): no run may delete rows younger than this.";
-constexpr const char* kMaxIntervalHelp = "The configured longest time between successful retention runs (target.retention.max_interval).";
+constexpr MetricSpec kKeep{"pg_retention_keep_seconds", kGauge, kComputed, "The configured retention (target.retention.keep): no run may delete rows younger than this."};
+constexpr MetricSpec kMaxInterval{"pg_retention_max_interval_seconds", kGauge, kComputed, "The configured longest time between successful retention runs (target.retention.max_interval)."};
 
-constexpr const char* kInstalledHelp = "1 when the pg_cron extension is installed in this database.";
-constexpr const char* kInfoHelp = "A pg_cron job: its schedule, database and user. Value 1.";
-constexpr const char* kOverdueHelp =
-    "Seconds since the job should have started again according to its schedule (after its last start, or after the exporter first saw it if it never ran); 0 when on time or inactive.";
-constexpr const char* kScheduleValidHelp =
-    "1 when the exporter could parse the job's schedule (0: no overdue series for it).";
+constexpr MetricSpec kInstalled{"pg_cron_installed", kGauge, kComputed, "1 when the pg_cron extension is installed in this database."};
+constexpr MetricSpec kInfo{"pg_cron_job_info", kGauge, kComputed, "A pg_cron job: its schedule, database and user. Value 1."};
+constexpr MetricSpec kOverdue{"pg_cron_job_overdue_seconds", kGauge, kComputed,
+    "Seconds since the job should have started again according to its schedule (after its last start, or after the exporter first saw it if it never ran); 0 when on time or inactive."};
+constexpr MetricSpec kScheduleValid{"pg_cron_job_schedule_valid", kGauge, kComputed, "1 when the exporter could parse the job's schedule (0: no overdue series for it)."};
+
+constexpr std::array<const char*, 6> kInfoLabels{"datname", "jobid", "jobname", "schedule", "database", "username"};
+
+const OptionSpec kRecentRuns{
+    .name = "recent_runs",
+    .help = "How many of each job's newest runs count for recent failures and unfinished runs.",
+    .default_value = 20.0};
 
 class CronJobsCollector final : public Collector {
  public:
@@ -96,7 +102,7 @@ class CronJobsCollector final : public Collector {
     SnapshotBuilder out;
     const bool installed = !session.query("SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'").empty();
     const std::string datname = session.query("SELECT current_database() AS d").text(0, "d");
-    out.gauge("pg_cron_installed", kInstalledHelp, {{"datname", datname}}, installed ? 1 : 0);
+    emit(out, kInstalled, {{"datname", datname}}, installed ? 1 : 0);
     if (installed) emit_jobs(session, ctx, out);
     if (!ctx.target.retention.table.empty()) emit_retention(session, ctx, out);
     return out.take();
@@ -106,33 +112,27 @@ class CronJobsCollector final : public Collector {
   std::map<std::string, double> first_seen_;  // jobid -> database time the exporter first saw it
 
   void emit_jobs(Session& session, CollectContext& ctx, SnapshotBuilder& out) {
-    std::string sql = migration::replace_all(kJobsQuery, "{job}",
-                                  migration::quote_dotted(option(ctx, "cron_job_table", std::string("cron.job"))));
-    sql = migration::replace_all(sql, "{details}", migration::quote_dotted(option(
-                                            ctx, "cron_run_details_table", std::string("cron.job_run_details"))));
-    const double recent = std::max(1.0, option(ctx, "recent_runs", 20.0));
+    std::string sql = migration::replace_all(
+        kJobsQuery, "{job}", migration::quote_dotted(string_option(ctx, migration::kCronJobTableOption)));
+    sql = migration::replace_all(
+        sql, "{details}", migration::quote_dotted(string_option(ctx, migration::kCronRunDetailsOption)));
+    const double recent = std::max(1.0, number_option(ctx, kRecentRuns));
     Rows rows = session.query(sql, {std::to_string(static_cast<long>(recent))});
     emit_rows(out, rows, kJobMetrics, kJobLabels);
-    out.family("pg_cron_job_info", kInfoHelp, kGauge);
-    out.family("pg_cron_job_overdue_seconds", kOverdueHelp, kGauge);
-    out.family("pg_cron_job_schedule_valid", kScheduleValidHelp, kGauge);
+    declare(out, {kInfo, kOverdue, kScheduleValid});
     std::map<std::string, double> seen;
     for (std::size_t r = 0; r < rows.size(); ++r) {
-      Labels labels;
-      for (const char* l : kJobLabels) labels.emplace_back(l, rows.text(r, l));
-      Labels info = labels;
-      for (const char* l : {"schedule", "database", "username"}) info.emplace_back(l, rows.text(r, l));
-      out.gauge("pg_cron_job_info", kInfoHelp, info, 1);
+      const Labels labels = row_labels(rows, r, kJobLabels);
+      emit(out, kInfo, row_labels(rows, r, kInfoLabels), 1);
       const double now = *rows.number(r, "now");
       const std::string jobid = rows.text(r, "jobid");
       auto prev = first_seen_.find(jobid);
       seen[jobid] = prev == first_seen_.end() ? now : prev->second;
       auto schedule = CronSchedule::parse(rows.text(r, "schedule"));
-      out.gauge("pg_cron_job_schedule_valid", kScheduleValidHelp, labels, schedule ? 1 : 0);
+      emit(out, kScheduleValid, labels, schedule ? 1 : 0);
       if (!schedule) continue;
       const double base = rows.number(r, "last_start").value_or(seen[jobid]);
-      out.gauge("pg_cron_job_overdue_seconds", kOverdueHelp, labels,
-                rows.number(r, "active") == 1.0 ? overdue(*schedule, base, now) : 0);
+      emit(out, kOverdue, labels, rows.number(r, "active") == 1.0 ? overdue(*schedule, base, now) : 0);
     }
     first_seen_ = std::move(seen);
   }
@@ -153,25 +153,19 @@ class CronJobsCollector final : public Collector {
     emit_rows(out, rows, kRetentionMetrics, std::array<const char*, 1>{"datname"});
     // The policy sits next to what the runs did, so that one rule compares them.
     const Labels datname{{"datname", rows.text(0, "datname")}};
-    if (const auto& keep = ctx.target.retention.keep) out.gauge("pg_retention_keep_seconds", kKeepHelp, datname, keep->count());
-    if (const auto& every = ctx.target.retention.max_interval) {
-      out.gauge("pg_retention_max_interval_seconds", kMaxIntervalHelp, datname, every->count());
-    }
+    if (const auto& keep = ctx.target.retention.keep) emit(out, kKeep, datname, keep->count());
+    if (const auto& every = ctx.target.retention.max_interval) emit(out, kMaxInterval, datname, every->count());
   }
 };
 
 }  // namespace
 
 CollectorInfo cron_jobs_info() {
-  return {"cron_jobs",
-          "pg_cron jobs (status, last success, failures, overdue against the schedule) and the retention job's run record.",
-          Seconds{60},
-          Seconds{5},
-          true,
-          {{"recent_runs", OptionType::Number, "How many of each job's newest runs count for recent failures and unfinished runs (default 20)."},
-           migration::kCronJobTableOption,
-           migration::kCronRunDetailsOption},
-          [] { return std::make_unique<CronJobsCollector>(); }};
+  return {.name = "cron_jobs",
+          .help = "pg_cron jobs (status, last success, failures, overdue against the schedule) and the retention job's run record.",
+          .default_interval = Seconds{60}, .default_timeout = Seconds{5},
+          .options = {kRecentRuns, migration::kCronJobTableOption, migration::kCronRunDetailsOption},
+          .make = make_collector<CronJobsCollector>};
 }
 
 }  // namespace pge

@@ -60,8 +60,9 @@ class DatabaseCollector final : public Collector {
 }  // namespace
 
 CollectorInfo database_info() {
-  return {"database", "pg_stat_database counters and the database size.", Seconds{15}, Seconds{5},
-          true, {kSizeIntervalOption}, [] { return std::make_unique<DatabaseCollector>(); }};
+  return {.name = "database", .help = "pg_stat_database counters and the database size.",
+          .default_interval = Seconds{15}, .default_timeout = Seconds{5}, .options = {kSizeIntervalOption},
+          .make = make_collector<DatabaseCollector>};
 }
 
 }  // namespace pge

@@ -49,16 +49,13 @@ JOIN pg_proc p ON p.oid = tg.tgfoid
 WHERE NOT tg.tgisinternal AND tg.tgparentid = 0
 )SQL";
 
-constexpr const char* kTriggerInfo = "pg_updated_at_trigger_info";
-constexpr const char* kTriggerInfoHelp =
+constexpr MetricSpec kTriggerInfo{"pg_updated_at_trigger_info", kGauge, kComputed,
     "An updated_at trigger (name or function matching updated_at_trigger), constant 1; shared=\"true\" "
-    "when its function serves more than one table.";
-constexpr const char* kTriggerFunctions = "pg_updated_at_trigger_functions";
-constexpr const char* kTriggerFunctionsHelp =
-    "Distinct functions behind updated_at triggers (goal of the consolidation: 1).";
-constexpr const char* kPerTable = "pg_updated_at_trigger_per_table_functions";
-constexpr const char* kPerTableHelp =
-    "Functions behind updated_at triggers that serve a single table (still to consolidate).";
+    "when its function serves more than one table."};
+constexpr MetricSpec kTriggerFunctions{"pg_updated_at_trigger_functions", kGauge, kComputed, "Distinct functions behind updated_at triggers (goal of the consolidation: 1)."};
+constexpr MetricSpec kPerTable{"pg_updated_at_trigger_per_table_functions", kGauge, kComputed, "Functions behind updated_at triggers that serve a single table (still to consolidate)."};
+
+constexpr std::array<const char*, 5> kTriggerLabels{"datname", "schemaname", "relname", "trigger", "function"};
 
 class FunctionsCollector final : public Collector {
  public:
@@ -84,28 +81,26 @@ class FunctionsCollector final : public Collector {
     for (std::size_t r = 0; r < rows.size(); ++r) {
       tables_of[rows.text(r, "funcid")].insert(rows.text(r, "schemaname") + "." + rows.text(r, "relname"));
     }
-    out.family(kTriggerInfo, kTriggerInfoHelp, kGauge);
+    declare(out, {kTriggerInfo});
     for (std::size_t r = 0; r < rows.size(); ++r) {
-      Labels labels;
-      for (const char* l : {"datname", "schemaname", "relname", "trigger", "function"}) {
-        labels.emplace_back(l, rows.text(r, l));
-      }
+      Labels labels = row_labels(rows, r, kTriggerLabels);
       labels.emplace_back("shared", tables_of[rows.text(r, "funcid")].size() > 1 ? "true" : "false");
-      out.gauge(kTriggerInfo, kTriggerInfoHelp, labels, 1);
+      emit(out, kTriggerInfo, labels, 1);
     }
     double per_table = 0;
     for (const auto& [func, tables] : tables_of) per_table += tables.size() == 1 ? 1 : 0;
-    out.gauge(kTriggerFunctions, kTriggerFunctionsHelp, {}, static_cast<double>(tables_of.size()));
-    out.gauge(kPerTable, kPerTableHelp, {}, per_table);
+    emit(out, kTriggerFunctions, {}, static_cast<double>(tables_of.size()));
+    emit(out, kPerTable, {}, per_table);
   }
 };
 
 }  // namespace
 
 CollectorInfo functions_info() {
-  return {"functions",
-          "pg_stat_user_functions calls and times, track_functions, updated_at trigger consolidation.",
-          Seconds{60}, Seconds{10}, true, {}, [] { return std::make_unique<FunctionsCollector>(); }};
+  return {.name = "functions",
+          .help = "pg_stat_user_functions calls and times, track_functions, updated_at trigger consolidation.",
+          .default_interval = Seconds{60}, .default_timeout = Seconds{10},
+          .make = make_collector<FunctionsCollector>};
 }
 
 }  // namespace pge

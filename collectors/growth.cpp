@@ -54,18 +54,15 @@ constexpr std::array<MetricSpec, 3> kMetrics{{
 
 constexpr std::array<const char*, 3> kLabels{"datname", "schemaname", "relname"};
 
-constexpr const char* kRowsThresholdHelp =
-    "Configured row count at which this table needs action (target.table_threshold.rows).";
-constexpr const char* kBytesThresholdHelp =
-    "Configured size in bytes at which this table needs action (target.table_threshold.bytes).";
+constexpr MetricSpec kRowsThreshold{"pg_table_rows_threshold", kGauge, kComputed, "Configured row count at which this table needs action (target.table_threshold.rows)."};
+constexpr MetricSpec kBytesThreshold{"pg_table_bytes_threshold", kGauge, kComputed, "Configured size in bytes at which this table needs action (target.table_threshold.bytes)."};
 
 void emit_thresholds(SnapshotBuilder& out, const Target& target, const std::string& datname) {
-  out.family("pg_table_rows_threshold", kRowsThresholdHelp, kGauge);
-  out.family("pg_table_bytes_threshold", kBytesThresholdHelp, kGauge);
+  declare(out, {kRowsThreshold, kBytesThreshold});
   for (const auto& t : target.table_thresholds) {
     const Labels labels{{"datname", datname}, {"schemaname", t.schema}, {"relname", t.table}};
-    if (t.rows) out.gauge("pg_table_rows_threshold", kRowsThresholdHelp, labels, *t.rows);
-    if (t.bytes) out.gauge("pg_table_bytes_threshold", kBytesThresholdHelp, labels, *t.bytes);
+    if (t.rows) emit(out, kRowsThreshold, labels, *t.rows);
+    if (t.bytes) emit(out, kBytesThreshold, labels, *t.bytes);
   }
 }
 
@@ -84,8 +81,10 @@ class GrowthCollector final : public Collector {
 }  // namespace
 
 CollectorInfo growth_info() {
-  return {"growth", "Rows and bytes per table (partitions rolled up) and the configured thresholds.",
-          Seconds{300}, Seconds{10}, true, {}, [] { return std::make_unique<GrowthCollector>(); }};
+  return {.name = "growth",
+          .help = "Rows and bytes per table (partitions rolled up) and the configured thresholds.",
+          .default_interval = Seconds{300}, .default_timeout = Seconds{10},
+          .make = make_collector<GrowthCollector>};
 }
 
 }  // namespace pge

@@ -36,26 +36,24 @@ constexpr std::array<MetricSpec, 9> kMetrics{{
     {"pg_index_unique", kGauge, "is_unique", "Whether the index is unique."},
 }};
 
+constexpr MetricSpec kInfo{"pg_index_info", kGauge, kComputed, "Index properties as labels (access method, partial, primary, unique), constant 1."};
+
 constexpr std::array<const char*, 4> kLabels{"datname", "schemaname", "relname", "indexrelname"};
 constexpr std::array<const char*, 1> kSizeColumns{"size_bytes"};
 
 class IndexesCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
-    const Value read_sizes = sql_bool(sizes_.due(ctx));
-    Rows rows = sizes_.apply(query_selected(session, kQuery, ctx, {read_sizes}), kLabels, kSizeColumns);
+    const Rows rows = sizes_.query_selected(session, kQuery, ctx, kLabels, kSizeColumns);
     SnapshotBuilder out;
     emit_rows(out, rows, kMetrics, kLabels);
     for (std::size_t r = 0; r < rows.size(); ++r) {
-      Labels labels;
-      for (const char* l : kLabels) labels.emplace_back(l, rows.text(r, l));
+      Labels labels = row_labels(rows, r, kLabels);
       labels.emplace_back("access_method", rows.text(r, "amname"));
       labels.emplace_back("partial", rows.flag(r, "is_partial") ? "true" : "false");
       labels.emplace_back("primary", rows.flag(r, "is_primary") ? "true" : "false");
       labels.emplace_back("unique", rows.flag(r, "is_unique") ? "true" : "false");
-      out.gauge("pg_index_info",
-                "Index properties as labels (access method, partial, primary, unique), constant 1.",
-                labels, 1);
+      emit(out, kInfo, labels, 1);
     }
     return out.take();
   }
@@ -67,9 +65,9 @@ class IndexesCollector final : public Collector {
 }  // namespace
 
 CollectorInfo indexes_info() {
-  return {"indexes", "pg_stat_user_indexes, pg_statio_user_indexes, index sizes and validity.",
-          Seconds{30}, Seconds{10}, true, {kSizeIntervalOption},
-          [] { return std::make_unique<IndexesCollector>(); }};
+  return {.name = "indexes", .help = "pg_stat_user_indexes, pg_statio_user_indexes, index sizes and validity.",
+          .default_interval = Seconds{30}, .default_timeout = Seconds{10}, .options = {kSizeIntervalOption},
+          .make = make_collector<IndexesCollector>};
 }
 
 }  // namespace pge

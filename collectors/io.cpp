@@ -88,8 +88,9 @@ class IoCollector final : public Collector {
 }  // namespace
 
 CollectorInfo io_info() {
-  return {"io", "Checkpoints and the background writer (pg_stat_checkpointer, pg_stat_bgwriter), I/O by backend type (pg_stat_io, 16+).",
-          Seconds{30}, Seconds{5}, true, {}, [] { return std::make_unique<IoCollector>(); }};
+  return {.name = "io",
+          .help = "Checkpoints and the background writer (pg_stat_checkpointer, pg_stat_bgwriter), I/O by backend type (pg_stat_io, 16+).",
+          .default_interval = Seconds{30}, .default_timeout = Seconds{5}, .make = make_collector<IoCollector>};
 }
 
 }  // namespace pge

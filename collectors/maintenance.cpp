@@ -154,9 +154,10 @@ class MaintenanceCollector final : public Collector {
 }  // namespace
 
 CollectorInfo maintenance_info() {
-  return {"maintenance",
-          "Dead-tuple ratio, XID age, autovacuum thresholds per table; VACUUM and CREATE INDEX/REINDEX progress.",
-          Seconds{30}, Seconds{10}, true, {}, [] { return std::make_unique<MaintenanceCollector>(); }};
+  return {.name = "maintenance",
+          .help = "Dead-tuple ratio, XID age, autovacuum thresholds per table; VACUUM and CREATE INDEX/REINDEX progress.",
+          .default_interval = Seconds{30}, .default_timeout = Seconds{10},
+          .make = make_collector<MaintenanceCollector>};
 }
 
 }  // namespace pge

@@ -46,13 +46,11 @@ constexpr const char* kCronRuns =
     "SELECT runid AS ord, start_time AS started_at, end_time AS finished_at, status = 'succeeded' AS succeeded "
     "FROM {table} WHERE command ~ $3";
 
-constexpr const char* kEndHelp =
-    "End of the last successful refresh, Unix time. PostgreSQL keeps no refresh time: source=\"log_table\" reads the configured refresh log, source=\"pg_cron\" the pg_cron run details whose command matches the configured regex.";
-constexpr const char* kDurationHelp =
-    "Duration of the last finished refresh (successful or not), from the same source as pg_matview_last_refresh_timestamp_seconds.";
-constexpr const char* kSuccessHelp = "1 when the last finished refresh succeeded, 0 when it failed (same source).";
-constexpr const char* kStalenessHelp =
-    "Seconds since the start of the last successful refresh (the data is as of that snapshot); absent when no successful refresh is recorded.";
+constexpr MetricSpec kLastRefresh{"pg_matview_last_refresh_timestamp_seconds", kGauge, kComputed, "End of the last successful refresh, Unix time. PostgreSQL keeps no refresh time: source=\"log_table\" reads the configured refresh log, source=\"pg_cron\" the pg_cron run details whose command matches the configured regex."};
+constexpr MetricSpec kRefreshDuration{"pg_matview_last_refresh_duration_seconds", kGauge, kComputed, "Duration of the last finished refresh (successful or not), from the same source as pg_matview_last_refresh_timestamp_seconds."};
+constexpr MetricSpec kRefreshSuccess{"pg_matview_last_refresh_success", kGauge, kComputed, "1 when the last finished refresh succeeded, 0 when it failed (same source)."};
+constexpr MetricSpec kStaleness{"pg_matview_staleness_seconds", kGauge, kComputed,
+    "Seconds since the start of the last successful refresh (the data is as of that snapshot); absent when no successful refresh is recorded."};
 
 class MatviewsCollector final : public Collector {
  public:
@@ -60,12 +58,9 @@ class MatviewsCollector final : public Collector {
     Rows rows = query_selected(session, kViewsQuery, ctx);
     SnapshotBuilder out;
     emit_rows(out, rows, kViewMetrics, std::array<const char*, 3>{"datname", "schemaname", "relname"});
-    for (const char* name : {"pg_matview_last_refresh_timestamp_seconds", "pg_matview_last_refresh_duration_seconds",
-                             "pg_matview_last_refresh_success", "pg_matview_staleness_seconds"}) {
-      out.family(name, help_of(name), kGauge);
-    }
+    declare(out, {kLastRefresh, kRefreshDuration, kRefreshSuccess, kStaleness});
     const std::string datname = session.query("SELECT current_database() AS d").text(0, "d");
-    const std::string details = option(ctx, "cron_run_details_table", std::string("cron.job_run_details"));
+    const std::string details = string_option(ctx, migration::kCronRunDetailsOption);
     const bool have_cron = exists(session, details);
     for (const auto& m : ctx.target.matviews) {
       const std::vector<Value> params{m.name, m.schema + "." + m.name, m.cron_command};
@@ -83,13 +78,6 @@ class MatviewsCollector final : public Collector {
   }
 
  private:
-  static const char* help_of(const std::string& name) {
-    if (name == "pg_matview_last_refresh_timestamp_seconds") return kEndHelp;
-    if (name == "pg_matview_last_refresh_duration_seconds") return kDurationHelp;
-    if (name == "pg_matview_last_refresh_success") return kSuccessHelp;
-    return kStalenessHelp;
-  }
-
   // pg_cron lives in one database of the cluster only; elsewhere its tables simply do not exist.
   static bool exists(Session& session, const std::string& relation) {
     return session.query("SELECT to_regclass($1) IS NOT NULL AS e", {relation}).flag(0, "e");
@@ -102,26 +90,23 @@ class MatviewsCollector final : public Collector {
                             migration::replace_all(kRefreshQuery, "{runs}", runs);
     Rows r = session.query(sql, params);
     labels.emplace_back("source", source);
-    auto put = [&](const char* name, std::optional<double> v) {
-      if (v) out.gauge(name, help_of(name), labels, *v);
+    auto put = [&](const MetricSpec& spec, std::optional<double> v) {
+      if (v) emit(out, spec, labels, *v);
     };
-    put("pg_matview_last_refresh_timestamp_seconds", r.number(0, "end_ts"));
-    put("pg_matview_last_refresh_duration_seconds", r.number(0, "duration"));
-    put("pg_matview_last_refresh_success", r.number(0, "succeeded"));
-    if (auto start = r.number(0, "start_ts")) put("pg_matview_staleness_seconds", *r.number(0, "now") - *start);
+    put(kLastRefresh, r.number(0, "end_ts"));
+    put(kRefreshDuration, r.number(0, "duration"));
+    put(kRefreshSuccess, r.number(0, "succeeded"));
+    if (auto start = r.number(0, "start_ts")) put(kStaleness, *r.number(0, "now") - *start);
   }
 };
 
 }  // namespace
 
 CollectorInfo matviews_info() {
-  return {"matviews",
-          "Materialized views: populated, size, last refresh time, duration, outcome and staleness (from the refresh log or pg_cron).",
-          Seconds{60},
-          Seconds{5},
-          true,
-          {migration::kCronRunDetailsOption},
-          [] { return std::make_unique<MatviewsCollector>(); }};
+  return {.name = "matviews",
+          .help = "Materialized views: populated, size, last refresh time, duration, outcome and staleness (from the refresh log or pg_cron).",
+          .default_interval = Seconds{60}, .default_timeout = Seconds{5},
+          .options = {migration::kCronRunDetailsOption}, .make = make_collector<MatviewsCollector>};
 }
 
 }  // namespace pge

@@ -28,10 +28,12 @@ inline std::string replace_all(std::string text, const std::string& what, const 
 // pg_cron's tables have row-level security (a role sees its own jobs only), so a deployment may
 // point the exporter at superuser-owned views over them instead (the reference database's ops.*).
 inline const OptionSpec kCronJobTableOption{
-    "cron_job_table", OptionType::String,
-    "Relation read instead of cron.job (e.g. a view without pg_cron's row-level security)."};
+    .name = "cron_job_table",
+    .help = "Relation read instead of cron.job (e.g. a view without pg_cron's row-level security).",
+    .default_value = std::string("cron.job")};
 inline const OptionSpec kCronRunDetailsOption{
-    "cron_run_details_table", OptionType::String,
-    "Relation read instead of cron.job_run_details (e.g. a view without pg_cron's row-level security)."};
+    .name = "cron_run_details_table",
+    .help = "Relation read instead of cron.job_run_details (e.g. a view without pg_cron's row-level security).",
+    .default_value = std::string("cron.job_run_details")};
 
 }  // namespace pge::migration

@@ -183,12 +183,16 @@ constexpr std::array<MetricSpec, 3> kPartmanMetrics{{
 constexpr std::array<const char*, 3> kLabels{"datname", "schemaname", "relname"};
 constexpr std::array<const char*, 4> kPartitionLabels{"datname", "schemaname", "relname", "parent"};
 
-constexpr const char* kInfoHelp =
-    "Partitioned table: strategy, partition key and parent partitioned table ('' at the top). Value 1.";
-constexpr const char* kDefaultRowsHelp =
-    "Rows in the DEFAULT partition (they block creating the partition they belong to): method=\"count\" is "
-    "count(*), method=\"estimate\" is pg_stat_all_tables.n_live_tup (else pg_class.reltuples) when the role may "
-    "not read the partition.";
+constexpr std::array<const char*, 6> kInfoLabels{"datname", "schemaname", "relname", "strategy", "key", "parent"};
+
+constexpr MetricSpec kInfo{"pg_partitioned_table_info", kGauge, kComputed, "Partitioned table: strategy, partition key and parent partitioned table ('' at the top). Value 1."};
+constexpr MetricSpec kDefaultRows{"pg_partitioned_table_default_rows", kGauge, kComputed, "Rows in the DEFAULT partition (they block creating the partition they belong to): method=\"count\" is count(*), method=\"estimate\" is pg_stat_all_tables.n_live_tup (else pg_class.reltuples) when the role may not read the partition."};
+constexpr MetricSpec kPartmanReadable{"pg_partman_config_readable", kGauge, kComputed, "1 when pg_partman is installed and part_config is readable by the exporter, 0 when installed but not readable."};
+
+const OptionSpec kPerPartition{
+    .name = "per_partition",
+    .help = "Also export live rows, scans and size per leaf partition (off: cardinality).",
+    .default_value = false};
 
 class PartitionsCollector final : public Collector {
  public:
@@ -196,7 +200,7 @@ class PartitionsCollector final : public Collector {
     SnapshotBuilder out;
     emit_rollups(session, ctx, out);
     emit_structure(session, ctx, out);
-    if (flag(ctx, "per_partition")) emit_per_partition(session, ctx, out);
+    if (flag_option(ctx, kPerPartition)) emit_per_partition(session, ctx, out);
     emit_partman(session, out);
     return out.take();
   }
@@ -210,14 +214,10 @@ class PartitionsCollector final : public Collector {
   static void emit_structure(Session& session, CollectContext& ctx, SnapshotBuilder& out) {
     Rows rows = selected_rows(session.query(kStructureQuery), ctx.target);
     std::vector<Value> default_bytes;
-    out.family("pg_partitioned_table_info", kInfoHelp, kGauge);
-    out.family("pg_partitioned_table_default_rows", kDefaultRowsHelp, kGauge);
+    declare(out, {kInfo, kDefaultRows});
     for (std::size_t r = 0; r < rows.size(); ++r) {
-      Labels labels;
-      for (const char* l : kLabels) labels.emplace_back(l, rows.text(r, l));
-      Labels info = labels;
-      for (const char* l : {"strategy", "key", "parent"}) info.emplace_back(l, rows.text(r, l));
-      out.gauge("pg_partitioned_table_info", kInfoHelp, info, 1);
+      const Labels labels = row_labels(rows, r, kLabels);
+      emit(out, kInfo, row_labels(rows, r, kInfoLabels), 1);
       default_bytes.push_back(Value{});
       if (!rows.at(r, "default_relname")) continue;
       if (rows.flag(r, "default_locked")) {
@@ -232,12 +232,12 @@ class PartitionsCollector final : public Collector {
         ctx.skip(kSkipPrivilege);
         default_bytes.back() = session.query("SELECT " + size + " AS bytes").at(0, "bytes");
         if (auto estimate = rows.number(r, "default_rows_estimate")) {
-          out.gauge("pg_partitioned_table_default_rows", kDefaultRowsHelp, with_method(labels, "estimate"), *estimate);
+          emit(out, kDefaultRows, with_method(labels, "estimate"), *estimate);
         }
         continue;
       }
       Rows count = session.query("SELECT count(*) AS n, " + size + " AS bytes FROM " + rel);
-      out.gauge("pg_partitioned_table_default_rows", kDefaultRowsHelp, with_method(labels, "count"), *count.number(0, "n"));
+      emit(out, kDefaultRows, with_method(labels, "count"), *count.number(0, "n"));
       default_bytes.back() = count.at(0, "bytes");
     }
     emit_rows(out, with_column(rows, "default_bytes", default_bytes), kStructureMetrics, kLabels);
@@ -270,13 +270,11 @@ class PartitionsCollector final : public Collector {
   // pg_partman keeps its settings in part_config, readable only when granted: the exporter says
   // whether it could read them rather than failing the whole collector.
   static void emit_partman(Session& session, SnapshotBuilder& out) {
-    constexpr const char* kHelp =
-        "1 when pg_partman is installed and part_config is readable by the exporter, 0 when installed but not readable.";
     Rows ext = session.query(kPartmanQuery);
     if (ext.empty()) return;
     const std::string datname = session.query("SELECT current_database() AS d").text(0, "d");
     const bool readable = ext.flag(0, "readable");
-    out.gauge("pg_partman_config_readable", kHelp, {{"datname", datname}}, readable ? 1 : 0);
+    emit(out, kPartmanReadable, {{"datname", datname}}, readable ? 1 : 0);
     if (!readable) return;
     const std::string sql = migration::replace_all(kPartmanConfigQuery, "{schema}", quote_ident(ext.text(0, "schema")));
     emit_rows(out, session.query(sql), kPartmanMetrics, kLabels);
@@ -286,13 +284,10 @@ class PartitionsCollector final : public Collector {
 }  // namespace
 
 CollectorInfo partitions_info() {
-  return {"partitions",
-          "Partitioned tables: partition count, runway, gaps, DEFAULT partition, invalid indexes, rolled-up statistics, pg_partman settings.",
-          Seconds{60},
-          Seconds{10},
-          true,
-          {{"per_partition", OptionType::Flag, "Also export live rows, scans and size per leaf partition (off: cardinality)."}},
-          [] { return std::make_unique<PartitionsCollector>(); }};
+  return {.name = "partitions",
+          .help = "Partitioned tables: partition count, runway, gaps, DEFAULT partition, invalid indexes, rolled-up statistics, pg_partman settings.",
+          .default_interval = Seconds{60}, .default_timeout = Seconds{10}, .options = {kPerPartition},
+          .make = make_collector<PartitionsCollector>};
 }
 
 }  // namespace pge

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <map>
 
-
 #include "collectors/collector.h"
 #include "core/log.h"
 #include "latency/latency_estimator.h"
@@ -15,12 +14,10 @@
 namespace pge {
 namespace {
 
-constexpr const char* kDuration = "pg_probe_duration_seconds";
-constexpr const char* kErrors = "pg_probe_errors_total";
-const char* const kDurationHelp =
+constexpr MetricSpec kDuration{"pg_probe_duration_seconds", kHistogram, kComputed,
     "Wall time of the configured probe query as the exporter saw it (client round trip, inside a "
-    "read-only transaction); exact buckets.";
-const char* const kErrorsHelp = "Probe runs that failed (statement timeout, lock timeout, any error).";
+    "read-only transaction); exact buckets."};
+constexpr MetricSpec kErrors{"pg_probe_errors_total", kCounter, kComputed, "Probe runs that failed (statement timeout, lock timeout, any error)."};
 
 struct ProbeStats {
   latency::Histogram hist;
@@ -33,14 +30,12 @@ class ProbesCollector final : public Collector {
   Snapshot collect(Session& session, CollectContext& ctx) override {
     for (const auto& probe : ctx.target.probes) run(session, probe, stats_[probe.name]);
     SnapshotBuilder out;
-    out.family(kDuration, kDurationHelp, prometheus::MetricType::Histogram);
-    out.family(kErrors, kErrorsHelp, kCounter);
+    declare(out, {kDuration, kErrors});
     for (const auto& probe : ctx.target.probes) {
       const ProbeStats& s = stats_[probe.name];
       const Labels labels{{"probe", probe.name}};
-      out.histogram(kDuration, kDurationHelp, labels, latency::bucket_bounds(), s.hist.cumulative(),
-                    s.hist.sum(), s.hist.count());
-      out.counter(kErrors, kErrorsHelp, labels, s.errors);
+      emit(out, kDuration, labels, s.hist);
+      emit(out, kErrors, labels, s.errors);
     }
     return out.take();
   }
@@ -67,8 +62,9 @@ class ProbesCollector final : public Collector {
 }  // namespace
 
 CollectorInfo probes_info() {
-  return {"probes", "Configured canary queries timed by the exporter (target.probe).", Seconds{15},
-          Seconds{5}, true, {}, [] { return std::make_unique<ProbesCollector>(); }};
+  return {.name = "probes", .help = "Configured canary queries timed by the exporter (target.probe).",
+          .default_interval = Seconds{15}, .default_timeout = Seconds{5},
+          .make = make_collector<ProbesCollector>};
 }
 
 }  // namespace pge

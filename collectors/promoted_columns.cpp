@@ -177,40 +177,51 @@ SELECT current_database() AS datname, extract(epoch FROM now()) AS now,
        )SQL";
 
 // The metric table: every family this collector exports, one gauge each.
-constexpr MetricSpec kNullRatio{"pg_promoted_column_null_ratio", kGauge, "", "Share of rows where the promoted column is NULL: method=\"pg_stats\" is pg_stats.null_frac (as of the last ANALYZE), method=\"measured\" is counted (full check + rows after its watermark)."};
-constexpr MetricSpec kStatsAgeSeconds{"pg_promoted_column_stats_age_seconds", kGauge, "", "Seconds since the table was last analyzed (manual or auto): the age of the pg_stats null_frac."};
-constexpr MetricSpec kCheckedRows{"pg_promoted_column_checked_rows", kGauge, "", "Rows counted by the last full check plus the rows after its watermark."};
-constexpr MetricSpec kMissingRows{"pg_promoted_column_missing_rows", kGauge, "", "Rows whose JSON source holds a valid value while the column is NULL: what blocks cutover."};
-constexpr MetricSpec kMissingRatio{"pg_promoted_column_missing_ratio", kGauge, "", "missing_rows divided by rows whose JSON source holds a valid (backfillable) value."};
-constexpr MetricSpec kMismatchRows{"pg_promoted_column_mismatch_rows", kGauge, "", "Rows where both the column and the JSON source hold values and they differ (dual-write drift)."};
-constexpr MetricSpec kInvalidRows{"pg_promoted_column_invalid_rows", kGauge, "", "Rows whose JSON source holds a value that can never be backfilled: not castable, not allowed, or its referenced row is gone."};
-constexpr MetricSpec kRecentRows{"pg_promoted_column_recent_rows", kGauge, "", "Rows written within the column's recent_window (by its timestamp_column)."};
-constexpr MetricSpec kRecentMissingRows{"pg_promoted_column_recent_missing_rows", kGauge, "", "Missing rows among those written within recent_window."};
-constexpr MetricSpec kRecentMissingRatio{"pg_promoted_column_recent_missing_ratio", kGauge, "", "Missing ratio among rows written within recent_window: rises within minutes when a writer stops dual-writing."};
-constexpr MetricSpec kFullCheckTimestampSeconds{"pg_promoted_column_full_check_timestamp_seconds", kGauge, "", "Database time at which the last full check started, Unix time."};
-constexpr MetricSpec kFullCheckDurationSeconds{"pg_promoted_column_full_check_duration_seconds", kGauge, "", "Duration of the last full check (one scan of the table for all its promoted columns)."};
-constexpr MetricSpec kTimestampIndexed{"pg_promoted_column_timestamp_indexed", kGauge, "", "1 when timestamp_column leads a valid index, enabling the between-full-checks and recent-window passes."};
-constexpr MetricSpec kConstraintValid{"pg_promoted_column_constraint_valid", kGauge, "", "A CHECK or FOREIGN KEY constraint on the column: 1 validated, 0 NOT VALID."};
-constexpr MetricSpec kIndexValid{"pg_promoted_column_index_valid", kGauge, "", "An index on the column: 1 valid, 0 invalid (e.g. a failed CREATE INDEX CONCURRENTLY)."};
-constexpr MetricSpec kJsonMissingRows{"pg_promoted_column_json_missing_rows", kGauge, "", "Rows whose column is set while the JSON source is NULL: a rollback to the JSON path would lose them."};
-constexpr MetricSpec kRecentJsonMissingRows{"pg_promoted_column_recent_json_missing_rows", kGauge, "", "json_missing rows among those written within recent_window: a writer that stopped writing the JSON."};
-constexpr MetricSpec kCleanSeconds{"pg_promoted_column_clean_seconds", kGauge, "", "Proven clean dual-write period: seconds since the oldest row written with the column set after the newest missing row (by timestamp_column); 0 when there is none."};
-constexpr MetricSpec kCutoverMinCleanSeconds{"pg_promoted_column_cutover_min_clean_seconds", kGauge, "", "Configured clean dual-write period cutover waits for (cutover_min_clean)."};
-constexpr MetricSpec kCutoverThresholdRatio{"pg_promoted_column_cutover_threshold_ratio", kGauge, "", "Configured missing ratio under which cutover may happen (cutover_threshold)."};
-constexpr MetricSpec kCutoverReady{"pg_promoted_column_cutover_ready", kGauge, "", "1 when missing_ratio < cutover_threshold, no mismatches, the column's CHECK (when allowed is set) and FOREIGN KEY (when references is set) exist and are validated, no index on it is invalid and the configured one (index) is valid, and clean_seconds >= cutover_min_clean."};
-constexpr std::array<const MetricSpec*, 21> kAllMetrics{
-    &kNullRatio, &kStatsAgeSeconds, &kCheckedRows, &kMissingRows, &kMissingRatio, &kMismatchRows,
-    &kInvalidRows, &kJsonMissingRows, &kRecentRows, &kRecentMissingRows, &kRecentMissingRatio,
-    &kRecentJsonMissingRows, &kFullCheckTimestampSeconds, &kFullCheckDurationSeconds, &kTimestampIndexed,
-    &kConstraintValid, &kIndexValid, &kCleanSeconds, &kCutoverMinCleanSeconds, &kCutoverThresholdRatio,
-    &kCutoverReady};
+constexpr MetricSpec kNullRatio{"pg_promoted_column_null_ratio", kGauge, kComputed, "Share of rows where the promoted column is NULL: method=\"pg_stats\" is pg_stats.null_frac (as of the last ANALYZE), method=\"measured\" is counted (full check + rows after its watermark)."};
+constexpr MetricSpec kStatsAgeSeconds{"pg_promoted_column_stats_age_seconds", kGauge, kComputed, "Seconds since the table was last analyzed (manual or auto): the age of the pg_stats null_frac."};
+constexpr MetricSpec kCheckedRows{"pg_promoted_column_checked_rows", kGauge, kComputed, "Rows counted by the last full check plus the rows after its watermark."};
+constexpr MetricSpec kMissingRows{"pg_promoted_column_missing_rows", kGauge, kComputed, "Rows whose JSON source holds a valid value while the column is NULL: what blocks cutover."};
+constexpr MetricSpec kMissingRatio{"pg_promoted_column_missing_ratio", kGauge, kComputed, "missing_rows divided by rows whose JSON source holds a valid (backfillable) value."};
+constexpr MetricSpec kMismatchRows{"pg_promoted_column_mismatch_rows", kGauge, kComputed, "Rows where both the column and the JSON source hold values and they differ (dual-write drift)."};
+constexpr MetricSpec kInvalidRows{"pg_promoted_column_invalid_rows", kGauge, kComputed, "Rows whose JSON source holds a value that can never be backfilled: not castable, not allowed, or its referenced row is gone."};
+constexpr MetricSpec kRecentRows{"pg_promoted_column_recent_rows", kGauge, kComputed, "Rows written within the column's recent_window (by its timestamp_column)."};
+constexpr MetricSpec kRecentMissingRows{"pg_promoted_column_recent_missing_rows", kGauge, kComputed, "Missing rows among those written within recent_window."};
+constexpr MetricSpec kRecentMissingRatio{"pg_promoted_column_recent_missing_ratio", kGauge, kComputed, "Missing ratio among rows written within recent_window: rises within minutes when a writer stops dual-writing."};
+constexpr MetricSpec kFullCheckTimestampSeconds{"pg_promoted_column_full_check_timestamp_seconds", kGauge, kComputed, "Database time at which the last full check started, Unix time."};
+constexpr MetricSpec kFullCheckDurationSeconds{"pg_promoted_column_full_check_duration_seconds", kGauge, kComputed, "Duration of the last full check (one scan of the table for all its promoted columns)."};
+constexpr MetricSpec kTimestampIndexed{"pg_promoted_column_timestamp_indexed", kGauge, kComputed, "1 when timestamp_column leads a valid index, enabling the between-full-checks and recent-window passes."};
+constexpr MetricSpec kConstraintValid{"pg_promoted_column_constraint_valid", kGauge, kComputed, "A CHECK or FOREIGN KEY constraint on the column: 1 validated, 0 NOT VALID."};
+constexpr MetricSpec kIndexValid{"pg_promoted_column_index_valid", kGauge, kComputed, "An index on the column: 1 valid, 0 invalid (e.g. a failed CREATE INDEX CONCURRENTLY)."};
+constexpr MetricSpec kJsonMissingRows{"pg_promoted_column_json_missing_rows", kGauge, kComputed, "Rows whose column is set while the JSON source is NULL: a rollback to the JSON path would lose them."};
+constexpr MetricSpec kRecentJsonMissingRows{"pg_promoted_column_recent_json_missing_rows", kGauge, kComputed, "json_missing rows among those written within recent_window: a writer that stopped writing the JSON."};
+constexpr MetricSpec kCleanSeconds{"pg_promoted_column_clean_seconds", kGauge, kComputed, "Proven clean dual-write period: seconds since the oldest row written with the column set after the newest missing row (by timestamp_column); 0 when there is none."};
+constexpr MetricSpec kCutoverMinCleanSeconds{"pg_promoted_column_cutover_min_clean_seconds", kGauge, kComputed, "Configured clean dual-write period cutover waits for (cutover_min_clean)."};
+constexpr MetricSpec kCutoverThresholdRatio{"pg_promoted_column_cutover_threshold_ratio", kGauge, kComputed, "Configured missing ratio under which cutover may happen (cutover_threshold)."};
+constexpr MetricSpec kCutoverReady{"pg_promoted_column_cutover_ready", kGauge, kComputed, "1 when missing_ratio < cutover_threshold, no mismatches, the column's CHECK (when allowed is set) and FOREIGN KEY (when references is set) exist and are validated, no index on it is invalid and the configured one (index) is valid, and clean_seconds >= cutover_min_clean."};
+
+const OptionSpec kFullCheckInterval{.name = "full_check_interval",
+                                    .help = "Seconds between full checks (one scan per table).",
+                                    .default_value = 3600.0};
+const OptionSpec kFullCheckBudgetRatio{
+    .name = "full_check_budget_ratio",
+    .help = "Largest share of wall time full checks may take: a check lasting d seconds delays the next one "
+            "to at least d / ratio (0 disables).",
+    .default_value = 0.005};
+const OptionSpec kWatermarkLag{
+    .name = "watermark_lag",
+    .help = "Seconds the full check's watermark stays behind its start, for rows of transactions still open.",
+    .default_value = 600.0};
 
 class PromotedColumnsCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
     sync_groups(ctx.target);
     SnapshotBuilder out;
-    declare_families(out);
+    declare(out, {kNullRatio, kStatsAgeSeconds, kCheckedRows, kMissingRows, kMissingRatio, kMismatchRows,
+                  kInvalidRows, kJsonMissingRows, kRecentRows, kRecentMissingRows, kRecentMissingRatio,
+                  kRecentJsonMissingRows, kFullCheckTimestampSeconds, kFullCheckDurationSeconds, kTimestampIndexed,
+                  kConstraintValid, kIndexValid, kCleanSeconds, kCutoverMinCleanSeconds, kCutoverThresholdRatio,
+                  kCutoverReady});
     for (auto& [key, g] : groups_) collect_group(session, ctx, g, out);
     return out.take();
   }
@@ -236,8 +247,6 @@ class PromotedColumnsCollector final : public Collector {
     groups_ = std::move(next);
   }
 
-  static void declare_families(SnapshotBuilder& out);
-
   void collect_group(Session& session, CollectContext& ctx, Group& g, SnapshotBuilder& out) {
     const std::string table = quote_qualified(g.schema, g.table);
     const bool has_ts = !g.timestamp_column.empty();
@@ -259,10 +268,10 @@ class PromotedColumnsCollector final : public Collector {
     const bool indexed = has_ts && meta.flag(0, "ts_indexed");
     // A full check longer than budget × interval pushes the next one out, so that its share of the
     // database's time stays bounded whatever the table grows to.
-    const double budget = option(ctx, "full_check_budget_ratio", 0.005);
-    const double interval = std::max(option(ctx, "full_check_interval", 3600.0),
+    const double budget = number_option(ctx, kFullCheckBudgetRatio);
+    const double interval = std::max(number_option(ctx, kFullCheckInterval),
                                      budget > 0 ? g.check_duration / budget : 0.0);
-    const double lag = option(ctx, "watermark_lag", 600.0);
+    const double lag = number_option(ctx, kWatermarkLag);
     if (!g.checked || g.indexed != indexed || now - g.checked_at >= interval) full_check(session, g, table, ts, indexed, now - lag, now);
 
     std::vector<Part> tail(g.columns.size());
@@ -277,7 +286,7 @@ class PromotedColumnsCollector final : public Collector {
       const double since = has_ts ? clean_since(session, g, i, tail[i], table) : 0;
       emit_column(session, out, c, labels, g.full[i].n + tail[i].n, indexed ? &recent[i].n : nullptr,
                   since > 0 ? now - since : 0, meta, g, table);
-      if (has_ts) out.gauge(kTimestampIndexed.name, kTimestampIndexed.help, labels, indexed ? 1 : 0);
+      if (has_ts) emit(out, kTimestampIndexed, labels, indexed ? 1 : 0);
     }
   }
 
@@ -348,41 +357,40 @@ class PromotedColumnsCollector final : public Collector {
   static void emit_column(Session& session, SnapshotBuilder& out, const PromotedColumn& c, Labels labels,
                           const Counts& n, const Counts* recent, double clean_seconds, const Rows& meta,
                           const Group& g, const std::string& table) {
-    auto put = [&](const MetricSpec& m, double v, const Labels& l) { out.gauge(m.name, m.help, l, v); };
     Labels measured = labels;
     measured.emplace_back("method", "measured");
-    put(kNullRatio, ratio(n[kNull], n[kRows]), measured);
+    emit(out, kNullRatio, measured, ratio(n[kNull], n[kRows]));
     Rows stats = session.query(
         "SELECT null_frac FROM pg_stats WHERE schemaname = $1 AND tablename = $2 AND attname = $3",
         {g.schema, g.table, c.column});
     if (!stats.empty() && stats.at(0, "null_frac")) {
       Labels by_stats = labels;
       by_stats.emplace_back("method", "pg_stats");
-      put(kNullRatio, *stats.number(0, "null_frac"), by_stats);
+      emit(out, kNullRatio, by_stats, *stats.number(0, "null_frac"));
     }
-    if (auto age = meta.number(0, "stats_age")) put(kStatsAgeSeconds, *age, labels);
-    put(kCheckedRows, n[kRows], labels);
-    put(kMissingRows, n[kMissing], labels);
-    put(kMissingRatio, ratio(n[kMissing], n[kValid]), labels);
-    put(kMismatchRows, n[kMismatch], labels);
-    put(kInvalidRows, n[kInvalid], labels);
-    put(kJsonMissingRows, n[kJsonMissing], labels);
+    if (auto age = meta.number(0, "stats_age")) emit(out, kStatsAgeSeconds, labels, *age);
+    emit(out, kCheckedRows, labels, n[kRows]);
+    emit(out, kMissingRows, labels, n[kMissing]);
+    emit(out, kMissingRatio, labels, ratio(n[kMissing], n[kValid]));
+    emit(out, kMismatchRows, labels, n[kMismatch]);
+    emit(out, kInvalidRows, labels, n[kInvalid]);
+    emit(out, kJsonMissingRows, labels, n[kJsonMissing]);
     if (recent) {
-      put(kRecentRows, (*recent)[kRows], labels);
-      put(kRecentMissingRows, (*recent)[kMissing], labels);
-      put(kRecentMissingRatio, ratio((*recent)[kMissing], (*recent)[kValid]), labels);
-      put(kRecentJsonMissingRows, (*recent)[kJsonMissing], labels);
+      emit(out, kRecentRows, labels, (*recent)[kRows]);
+      emit(out, kRecentMissingRows, labels, (*recent)[kMissing]);
+      emit(out, kRecentMissingRatio, labels, ratio((*recent)[kMissing], (*recent)[kValid]));
+      emit(out, kRecentJsonMissingRows, labels, (*recent)[kJsonMissing]);
     }
-    if (!g.timestamp_column.empty()) put(kCleanSeconds, clean_seconds, labels);
-    put(kFullCheckTimestampSeconds, g.checked_at, labels);
-    put(kFullCheckDurationSeconds, g.check_duration, labels);
+    if (!g.timestamp_column.empty()) emit(out, kCleanSeconds, labels, clean_seconds);
+    emit(out, kFullCheckTimestampSeconds, labels, g.checked_at);
+    emit(out, kFullCheckDurationSeconds, labels, g.check_duration);
     const bool constraints_ok = emit_constraints(session, out, c, labels, table);
     const bool indexes_ok = emit_indexes(session, out, c, labels, table);
-    put(kCutoverThresholdRatio, c.cutover_threshold, labels);
-    put(kCutoverMinCleanSeconds, c.cutover_min_clean.count(), labels);
+    emit(out, kCutoverThresholdRatio, labels, c.cutover_threshold);
+    emit(out, kCutoverMinCleanSeconds, labels, c.cutover_min_clean.count());
     const bool ready = ratio(n[kMissing], n[kValid]) < c.cutover_threshold && n[kMismatch] == 0 && constraints_ok &&
                        indexes_ok && clean_seconds >= c.cutover_min_clean.count();
-    put(kCutoverReady, ready ? 1 : 0, labels);
+    emit(out, kCutoverReady, labels, ready ? 1 : 0);
   }
 
   // Exports each CHECK/FK constraint on the column; returns whether every constraint the config
@@ -400,7 +408,7 @@ WHERE con.conrelid = to_regclass($1) AND a.attname = $2 AND con.contype IN ('c',
       Labels l = labels;
       l.emplace_back("constraint", cons.text(r, "conname"));
       l.emplace_back("type", cons.text(r, "type"));
-      out.gauge(kConstraintValid.name, kConstraintValid.help, l, cons.flag(r, "valid") ? 1 : 0);
+      emit(out, kConstraintValid, l, cons.flag(r, "valid") ? 1 : 0);
       all_valid = all_valid && cons.flag(r, "valid");
       has_check = has_check || cons.text(r, "type") == "check";
       has_fk = has_fk || cons.text(r, "type") == "foreign_key";
@@ -423,7 +431,7 @@ WHERE i.indrelid = to_regclass($1) AND a.attname = $2
       Labels l = labels;
       l.emplace_back("indexrelname", idx.text(r, "indexrelname"));
       const bool valid = idx.flag(r, "valid");
-      out.gauge(kIndexValid.name, kIndexValid.help, l, valid ? 1 : 0);
+      emit(out, kIndexValid, l, valid ? 1 : 0);
       none_invalid = none_invalid && valid;
       configured_valid = configured_valid || (valid && idx.text(r, "indexrelname") == c.index);
     }
@@ -431,22 +439,14 @@ WHERE i.indrelid = to_regclass($1) AND a.attname = $2
   }
 };
 
-void PromotedColumnsCollector::declare_families(SnapshotBuilder& out) {
-  for (const MetricSpec* m : kAllMetrics) out.family(m->name, m->help, m->type);
-}
-
 }  // namespace
 
 CollectorInfo promoted_columns_info() {
-  return {"promoted_columns",
-          "JSONB keys promoted to columns: missing, mismatched and invalid rows, recent dual-write health, constraints and cutover readiness.",
-          Seconds{60},
-          Seconds{300},
-          true,
-          {{"full_check_interval", OptionType::Number, "Seconds between full checks (one scan per table; default 3600)."},
-           {"full_check_budget_ratio", OptionType::Number, "Largest share of wall time full checks may take: a check lasting d seconds delays the next one to at least d / ratio (default 0.005; 0 disables)."},
-           {"watermark_lag", OptionType::Number, "Seconds the full check's watermark stays behind its start, for rows of transactions still open (default 600)."}},
-          [] { return std::make_unique<PromotedColumnsCollector>(); }};
+  return {.name = "promoted_columns",
+          .help = "JSONB keys promoted to columns: missing, mismatched and invalid rows, recent dual-write health, constraints and cutover readiness.",
+          .default_interval = Seconds{60}, .default_timeout = Seconds{300},
+          .options = {kFullCheckInterval, kFullCheckBudgetRatio, kWatermarkLag},
+          .make = make_collector<PromotedColumnsCollector>};
 }
 
 }  // namespace pge

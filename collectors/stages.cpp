@@ -6,21 +6,18 @@
 namespace pge {
 namespace {
 
+constexpr MetricSpec kStarted{"pg_evolution_stage_started_timestamp_seconds", kGauge, kComputed, "Start of the Phase 3 stage (Unix time), from [[target.stage]] started_at."};
+constexpr MetricSpec kEnded{"pg_evolution_stage_ended_timestamp_seconds", kGauge, kComputed,
+                             "End of the Phase 3 stage (Unix time), from [[target.stage]] ended_at; absent while it runs."};
+
 class StagesCollector final : public Collector {
  public:
   Snapshot collect(Session&, CollectContext& ctx) override {
     SnapshotBuilder out;
-    out.family("pg_evolution_stage_started_timestamp_seconds",
-               "Start of the Phase 3 stage (Unix time), from [[target.stage]] started_at.",
-               prometheus::MetricType::Gauge);
-    out.family("pg_evolution_stage_ended_timestamp_seconds",
-               "End of the Phase 3 stage (Unix time), from [[target.stage]] ended_at; absent while it runs.",
-               prometheus::MetricType::Gauge);
+    declare(out, {kStarted, kEnded});
     for (const auto& stage : ctx.target.stages) {
-      out.gauge("pg_evolution_stage_started_timestamp_seconds", "", {{"stage", stage.name}}, stage.started_at);
-      if (stage.ended_at) {
-        out.gauge("pg_evolution_stage_ended_timestamp_seconds", "", {{"stage", stage.name}}, *stage.ended_at);
-      }
+      emit(out, kStarted, {{"stage", stage.name}}, stage.started_at);
+      if (stage.ended_at) emit(out, kEnded, {{"stage", stage.name}}, *stage.ended_at);
     }
     return out.take();
   }
@@ -29,8 +26,10 @@ class StagesCollector final : public Collector {
 }  // namespace
 
 CollectorInfo stages_info() {
-  return {"stages", "The configured Phase 3 stages ([[target.stage]]) with their start and end.", Seconds{300},
-          Seconds{5}, true, {}, [] { return std::make_unique<StagesCollector>(); }};
+  return {.name = "stages",
+          .help = "The configured Phase 3 stages ([[target.stage]]) with their start and end.",
+          .default_interval = Seconds{300}, .default_timeout = Seconds{5},
+          .make = make_collector<StagesCollector>};
 }
 
 }  // namespace pge

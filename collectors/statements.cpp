@@ -27,30 +27,31 @@ using latency::EntryKey;
 using latency::EntrySample;
 using latency::Histogram;
 
-constexpr const char* kDuration = "pg_stat_statements_duration_seconds";
-constexpr const char* kCalls = "pg_stat_statements_calls_total";
-constexpr const char* kRows = "pg_stat_statements_rows_total";
-constexpr const char* kLost = "pg_stat_statements_lost_calls_total";
-constexpr const char* kDealloc = "pg_stat_statements_dealloc_total";
-constexpr const char* kEntries = "pg_stat_statements_entries";
-constexpr const char* kBasis = "pg_stat_statements_time_basis_info";
-constexpr const char* kUnattributed = "pg_stat_statements_unattributed_calls_total";
+// The duration's help says which server time it measures (track_planning), hence two specs.
+constexpr MetricSpec kDurationPlanExec{"pg_stat_statements_duration_seconds", kHistogram, kComputed,
+    "Server time of top-level statements (plan+exec), estimated from pg_stat_statements counters by command "
+    "and query class; excludes parse, network and the commit's WAL flush. _sum and _count are exact, buckets "
+    "are estimates."};
+constexpr MetricSpec kDurationExec{"pg_stat_statements_duration_seconds", kHistogram, kComputed,
+    "Server time of top-level statements (exec only), estimated from pg_stat_statements counters by command "
+    "and query class; excludes parse, network and the commit's WAL flush. _sum and _count are exact, buckets "
+    "are estimates."};
+constexpr MetricSpec kCalls{"pg_stat_statements_calls_total", kCounter, kComputed, "Calls of top-level statements (pg_stat_statements calls), by command and query class."};
+constexpr MetricSpec kRows{"pg_stat_statements_rows_total", kCounter, kComputed, "Rows retrieved or affected by top-level statements, by command and query class."};
+constexpr MetricSpec kLost{"pg_stat_statements_lost_calls_total", kCounter, kComputed, "Calls estimated lost with entries evicted, reset or re-created between samples (half of the entry's calls in its last sampled interval)."};
+constexpr MetricSpec kDealloc{"pg_stat_statements_dealloc_total", kCounter, kComputed, "Times pg_stat_statements deallocated least-used entries (pg_stat_statements_info.dealloc), kept increasing across resets."};
+constexpr MetricSpec kEntries{"pg_stat_statements_entries", kGauge, kComputed, "Entries currently in pg_stat_statements (all databases), to compare with pg_stat_statements.max."};
+constexpr MetricSpec kBasis{"pg_stat_statements_time_basis_info", kGauge, kComputed, "Which server time the duration histogram measures: plan+exec (track_planning on) or exec."};
+constexpr MetricSpec kUnattributed{"pg_stat_statements_unattributed_calls_total", kCounter, kComputed, "Calls of entries whose query text pg_stat_statements could not return (evicted, or its text file discarded): neither their class nor whether they are the exporter's own can be told, so they are left out of the histograms."};
 
-const char* const kCallsHelp = "Calls of top-level statements (pg_stat_statements calls), by command and query class.";
-const char* const kRowsHelp = "Rows retrieved or affected by top-level statements, by command and query class.";
-const char* const kLostHelp =
-    "Calls estimated lost with entries evicted, reset or re-created between samples (half of the "
-    "entry's calls in its last sampled interval).";
-const char* const kDeallocHelp =
-    "Times pg_stat_statements deallocated least-used entries (pg_stat_statements_info.dealloc), kept "
-    "increasing across resets.";
-const char* const kEntriesHelp = "Entries currently in pg_stat_statements (all databases), to compare with pg_stat_statements.max.";
-const char* const kUnattributedHelp =
-    "Calls of entries whose query text pg_stat_statements could not return (evicted, or its text file "
-    "discarded): neither their class nor whether they are the exporter's own can be told, so they are "
-    "left out of the histograms.";
-const char* const kBasisHelp =
-    "Which server time the duration histogram measures: plan+exec (track_planning on) or exec.";
+const OptionSpec kFullInterval{.name = "full_interval",
+                               .help = "seconds between full samples of pg_stat_statements",
+                               .default_value = 5.0};
+const OptionSpec kBusyEntries{
+    .name = "busy_entries",
+    .help = "busiest entries (at least 2 calls/s) also sampled every interval between full samples; 0 = full "
+            "samples only",
+    .default_value = 20.0};
 
 // Who may read what: checked first so that a missing extension or privilege is one clear message.
 const std::string kSetupQuery = R"SQL(
@@ -129,13 +130,13 @@ class StatementsCollector final : public Collector {
       pick_busy(ctx);
       prune_labels();
     }
-    last_ = emit(rows);
+    last_ = build_snapshot(rows);
     return last_;
   }
 
  private:
   static std::chrono::duration<double> full_interval(const CollectContext& ctx) {
-    return std::chrono::duration<double>(option(ctx, "full_interval", 5.0));
+    return std::chrono::duration<double>(number_option(ctx, kFullInterval));
   }
 
   // Half an interval of slack: runs due every 5 s at a 1 s interval are not put off by jitter.
@@ -162,7 +163,7 @@ class StatementsCollector final : public Collector {
   void pick_busy(const CollectContext& ctx) {
     const double elapsed = last_full_ ? std::chrono::duration<double>(ctx.now - *last_full_).count()
                                       : full_interval(ctx).count();
-    const auto max = static_cast<std::size_t>(std::max(option(ctx, "busy_entries", 20.0), 0.0));
+    const auto max = static_cast<std::size_t>(std::max(number_option(ctx, kBusyEntries), 0.0));
     busy_ = estimator_->busiest(max, latency::kBusyCallsPerSecond * elapsed);
     last_full_ = ctx.now;
   }
@@ -236,7 +237,7 @@ class StatementsCollector final : public Collector {
     if (textless > 0) {
       log::warn("pg_stat_statements entries have no query text: whether they are the exporter's own cannot "
                 "be told, so their calls are counted in the unattributed metric, not in the histograms",
-                {{"collector", "statements"}, {"datname", datname_}, {"entries", textless}, {"metric", kUnattributed}});
+                {{"collector", "statements"}, {"datname", datname_}, {"entries", textless}, {"metric", kUnattributed.name}});
     }
   }
 
@@ -271,31 +272,22 @@ class StatementsCollector final : public Collector {
     std::erase_if(labels_, [&](const auto& kv) { return !estimator_->tracks(kv.first); });
   }
 
-  Snapshot emit(const Rows& rows) const {
-    const std::string& datname = datname_;
-    const bool plan_time = plan_time_;
+  Snapshot build_snapshot(const Rows& rows) const {
+    const MetricSpec& duration = plan_time_ ? kDurationPlanExec : kDurationExec;
     SnapshotBuilder out;
-    const std::string basis = plan_time ? "plan+exec" : "exec";
-    const std::string help =
-        "Server time of top-level statements (" + std::string(plan_time ? "plan+exec" : "exec only") +
-        "), estimated from pg_stat_statements counters by command and query class; excludes parse, "
-        "network and the commit's WAL flush. _sum and _count are exact, buckets are estimates.";
-    out.family(kDuration, help, prometheus::MetricType::Histogram);
-    out.family(kCalls, kCallsHelp, kCounter);
-    out.family(kRows, kRowsHelp, kCounter);
+    declare(out, {duration, kCalls, kRows});
     for (const auto& [key, g] : groups_) {
-      const Labels labels{{"datname", datname}, {"command", key.first}, {"class", key.second}};
-      out.histogram(kDuration, help, labels, latency::bucket_bounds(), g.hist.cumulative(), g.hist.sum(),
-                    g.hist.count());
-      out.counter(kCalls, kCallsHelp, labels, g.calls);
-      out.counter(kRows, kRowsHelp, labels, g.rows);
+      const Labels labels{{"datname", datname_}, {"command", key.first}, {"class", key.second}};
+      emit(out, duration, labels, g.hist);
+      emit(out, kCalls, labels, g.calls);
+      emit(out, kRows, labels, g.rows);
     }
-    const Labels db{{"datname", datname}};
-    out.counter(kLost, kLostHelp, db, estimator_->lost_calls());
-    out.counter(kDealloc, kDeallocHelp, db, dealloc_);
-    out.counter(kUnattributed, kUnattributedHelp, db, unattributed_.calls);
-    if (!rows.empty()) out.gauge(kEntries, kEntriesHelp, db, rows.number(0, "entries").value_or(0));
-    out.gauge(kBasis, kBasisHelp, {{"datname", datname}, {"basis", basis}}, 1);
+    const Labels db{{"datname", datname_}};
+    emit(out, kLost, db, estimator_->lost_calls());
+    emit(out, kDealloc, db, dealloc_);
+    emit(out, kUnattributed, db, unattributed_.calls);
+    if (!rows.empty()) emit(out, kEntries, db, rows.number(0, "entries").value_or(0));
+    emit(out, kBasis, {{"datname", datname_}, {"basis", plan_time_ ? "plan+exec" : "exec"}}, 1);
     return out.take();
   }
 
@@ -315,16 +307,10 @@ class StatementsCollector final : public Collector {
 }  // namespace
 
 CollectorInfo statements_info() {
-  return {"statements",
-          "Statement latency histograms, calls and rows by command and query class from "
-          "pg_stat_statements (the interval is the sampling period).",
-          Seconds{1}, Seconds{5}, true,
-          {{"full_interval", OptionType::Number,
-            "seconds between full samples of pg_stat_statements (default 5)"},
-           {"busy_entries", OptionType::Number,
-            "busiest entries (at least 2 calls/s) also sampled every interval between full samples; 0 = full "
-            "samples only (default 20)"}},
-          [] { return std::make_unique<StatementsCollector>(); }};
+  return {.name = "statements",
+          .help = "Statement latency histograms, calls and rows by command and query class from pg_stat_statements (the interval is the sampling period).",
+          .default_interval = Seconds{1}, .default_timeout = Seconds{5},
+          .options = {kFullInterval, kBusyEntries}, .make = make_collector<StatementsCollector>};
 }
 
 }  // namespace pge

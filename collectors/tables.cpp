@@ -75,8 +75,7 @@ constexpr std::array<const char*, 4> kSizeColumns{"table_size", "index_size", "t
 class TablesCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
-    const Value read_sizes = sql_bool(sizes_.due(ctx));
-    Rows rows = sizes_.apply(query_selected(session, kQuery, ctx, {read_sizes}), kLabels, kSizeColumns);
+    const Rows rows = sizes_.query_selected(session, kQuery, ctx, kLabels, kSizeColumns);
     SnapshotBuilder out;
     emit_rows(out, rows, kMetrics, kLabels);
     return out.take();
@@ -89,8 +88,9 @@ class TablesCollector final : public Collector {
 }  // namespace
 
 CollectorInfo tables_info() {
-  return {"tables", "pg_stat_user_tables, pg_statio_user_tables and table sizes.", Seconds{30},
-          Seconds{10}, true, {kSizeIntervalOption}, [] { return std::make_unique<TablesCollector>(); }};
+  return {.name = "tables", .help = "pg_stat_user_tables, pg_statio_user_tables and table sizes.",
+          .default_interval = Seconds{30}, .default_timeout = Seconds{10}, .options = {kSizeIntervalOption},
+          .make = make_collector<TablesCollector>};
 }
 
 }  // namespace pge

@@ -38,8 +38,8 @@ class WalCollector final : public Collector {
 }  // namespace
 
 CollectorInfo wal_info() {
-  return {"wal", "WAL activity and WAL write/sync time from pg_stat_wal.", Seconds{15}, Seconds{5}, true,
-          {}, [] { return std::make_unique<WalCollector>(); }};
+  return {.name = "wal", .help = "WAL activity and WAL write/sync time from pg_stat_wal.",
+          .default_interval = Seconds{15}, .default_timeout = Seconds{5}, .make = make_collector<WalCollector>};
 }
 
 }  // namespace pge

@@ -101,11 +101,10 @@ class WriteAmplificationCollector final : public Collector {
 }  // namespace
 
 CollectorInfo write_amplification_info() {
-  return {"write_amplification",
-          "Indexes per table by access method and their size against the table's; HOT-update ratio; "
-          "estimated index entries written per row change.",
-          Seconds{60}, Seconds{10}, true, {kSizeIntervalOption},
-          [] { return std::make_unique<WriteAmplificationCollector>(); }};
+  return {.name = "write_amplification",
+          .help = "Indexes per table by access method and their size against the table's; HOT-update ratio; estimated index entries written per row change.",
+          .default_interval = Seconds{60}, .default_timeout = Seconds{10}, .options = {kSizeIntervalOption},
+          .make = make_collector<WriteAmplificationCollector>};
 }
 
 }  // namespace pge

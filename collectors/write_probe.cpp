@@ -16,13 +16,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kDuration = "pg_write_probe_duration_seconds";
 constexpr Seconds kMaxBackoff{60};
-constexpr const char* kErrors = "pg_write_probe_errors_total";
-const char* const kDurationHelp =
+
+constexpr MetricSpec kDuration{"pg_write_probe_duration_seconds", kHistogram, kComputed,
     "Wall time of the write probe's INSERT plus COMMIT (WAL flush included) as the exporter saw it; "
-    "exact buckets.";
-const char* const kErrorsHelp = "Write probe runs that failed (connection, privilege, timeout).";
+    "exact buckets."};
+constexpr MetricSpec kErrors{"pg_write_probe_errors_total", kCounter, kComputed, "Write probe runs that failed (connection, privilege, timeout)."};
 
 class WriteProbeCollector final : public Collector {
  public:
@@ -38,10 +37,8 @@ class WriteProbeCollector final : public Collector {
     } catch (const std::exception& e) {
       failed(wp, e.what(), false);
     }
-    const Labels none;
-    out.histogram(kDuration, kDurationHelp, none, latency::bucket_bounds(), hist_.cumulative(),
-                  hist_.sum(), hist_.count());
-    out.counter(kErrors, kErrorsHelp, none, errors_);
+    emit(out, kDuration, {}, hist_);
+    emit(out, kErrors, {}, errors_);
     return out.take();
   }
 
@@ -83,9 +80,10 @@ class WriteProbeCollector final : public Collector {
 }  // namespace
 
 CollectorInfo write_probe_info() {
-  return {"write_probe",
-          "Opt-in INSERT+COMMIT latency probe on the exporter's own table (target.write_probe).",
-          Seconds{15}, Seconds{5}, true, {}, [] { return std::make_unique<WriteProbeCollector>(); }};
+  return {.name = "write_probe",
+          .help = "Opt-in INSERT+COMMIT latency probe on the exporter's own table (target.write_probe).",
+          .default_interval = Seconds{15}, .default_timeout = Seconds{5},
+          .make = make_collector<WriteProbeCollector>};
 }
 
 }  // namespace pge

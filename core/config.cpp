@@ -469,7 +469,7 @@ void read_collector(Reader& r, const CollectorSchema& info, CollectorSettings& s
   s.interval = r.duration("interval", Seconds{0.1}).value_or(s.interval);
   s.timeout = r.duration("timeout", Seconds{0.01}).value_or(s.timeout);
   for (const auto& opt : info.options) {
-    switch (opt.type) {
+    switch (opt.type()) {
       case OptionType::Number:
         // Every numeric option is a count, a duration, a budget or a ratio: none can be negative.
         if (auto v = r.number(opt.name, 0, kNoMax)) s.numbers[opt.name] = *v;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/duration.h"
@@ -22,13 +23,18 @@ struct Pattern {
   bool matches(const std::string& s) const { return std::regex_search(s, re); }
 };
 
+// In the order of the alternatives of OptionSpec::default_value.
 enum class OptionType { Number, String, Flag };
 
-// One collector-specific option (`[collectors.NAME] key = value`).
+// A collector option (`[collectors.NAME] key = value`), declared once by its collector together with
+// its default: the type of the default is the option's type, and the collector reads the default
+// whenever the config does not set the option (collectors/collector.h `number_option` and friends).
 struct OptionSpec {
   std::string name;
-  OptionType type;
   std::string help;
+  std::variant<double, std::string, bool> default_value;
+
+  OptionType type() const { return static_cast<OptionType>(default_value.index()); }
 };
 
 // What validation knows about one collector: its name, defaults and options. The collectors layer

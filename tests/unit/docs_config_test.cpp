@@ -2,6 +2,7 @@
 // key of the SharedMinds example, is documented.
 #include <fstream>
 #include <sstream>
+#include <variant>
 
 #include <gtest/gtest.h>
 #include <toml++/toml.h>
@@ -47,6 +48,51 @@ TEST(Docs, EveryCollectorAndOptionIsInTheConfigReference) {
           << info.name << "." << opt.name;
     }
   }
+}
+
+// An option's default as the reference's Default column writes it: 300, 0.005, false, `cron.job`.
+std::string documented_default(const OptionSpec& opt) {
+  if (const auto* text = std::get_if<std::string>(&opt.default_value)) return "`" + *text + "`";
+  if (const auto* flag = std::get_if<bool>(&opt.default_value)) return *flag ? "true" : "false";
+  std::ostringstream number;
+  number << std::get<double>(opt.default_value);
+  return number.str();
+}
+
+std::string trimmed(const std::string& text) {
+  const auto first = text.find_first_not_of(' ');
+  return first == std::string::npos ? "" : text.substr(first, text.find_last_not_of(' ') - first + 1);
+}
+
+// The cells of the table row that documents `key` (none when there is no such row).
+std::vector<std::string> row_cells(const std::string& doc, const std::string& key) {
+  std::istringstream lines(doc);
+  std::vector<std::string> cells;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("|", 0) != 0 || line.find("`" + key + "`") == std::string::npos) continue;
+    std::istringstream row(line.substr(1));
+    for (std::string cell; std::getline(row, cell, '|');) {
+      cells.push_back(trimmed(cell));
+    }
+    break;
+  }
+  return cells;
+}
+
+// The default a collector declares with its option is the one the reference gives.
+TEST(Docs, EveryCollectorOptionDefaultIsTheDocumentedOne) {
+  const std::string doc = read_doc("config.md");
+  int options = 0;
+  for (const auto& info : collector_registry()) {
+    for (const auto& opt : info.options) {
+      const std::string key = "collectors." + info.name + "." + opt.name;
+      const auto cells = row_cells(doc, key);
+      ASSERT_GE(cells.size(), 3u) << key << " has no row of key | type | default | meaning";
+      EXPECT_EQ(cells[2], documented_default(opt)) << key;
+      ++options;
+    }
+  }
+  EXPECT_GE(options, 10);
 }
 
 TEST(Docs, EveryKeyOfTheSharedMindsExampleIsInTheConfigReference) {
