@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "collectors/collector.h"
+#include "core/dsn.h"
 #include "core/log.h"
 #include "latency/latency_estimator.h"
 

@@ -605,16 +605,4 @@ bool is_valid_telemetry_path(const std::string& path) {
          path.find_first_of(" ?#") == std::string::npos;
 }
 
-std::string redact_dsn(const std::string& dsn) {
-  // By position, not by value: a password that also occurs in the user name must not hide it.
-  static const std::regex uri_pw("^([a-z]+://[^:@/]*:)[^@/]*@");
-  static const std::regex query_pw("([?&]password=)[^&]*");
-  static const std::regex kv_quoted("((^|\\s)password\\s*=\\s*')(?:[^'\\\\]|\\\\.)*'");
-  static const std::regex kv_plain("((^|\\s)password\\s*=\\s*)[^\\s']\\S*");
-  std::string out = std::regex_replace(dsn, uri_pw, "$1******@");
-  out = std::regex_replace(out, query_pw, "$1******");
-  out = std::regex_replace(out, kv_quoted, "$1******'");
-  return std::regex_replace(out, kv_plain, "$1******");
-}
-
 }  // namespace pge

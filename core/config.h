@@ -127,7 +127,7 @@ constexpr std::size_t kDefaultSeriesBudget = 100000;
 
 struct Target {
   std::string name;
-  std::string dsn;  // never logged: see redact_dsn()
+  std::string dsn;  // never logged: see redact_dsn() in core/dsn.h
   std::map<std::string, std::string> labels;
   std::vector<Pattern> include_schemas, exclude_schemas, include_tables, exclude_tables;
   std::vector<PromotedColumn> promoted_columns;
@@ -193,8 +193,5 @@ ConfigResult config_from_dsn(const std::string& dsn, const std::vector<Collector
 // The metrics path: starts with '/', is neither "/" nor "/healthz" (served by us), no query part.
 bool is_valid_telemetry_path(const std::string& path);
 inline constexpr const char* kTelemetryPathRule = "a path starting with / other than / and /healthz";
-
-// Replaces the password in a libpq key=value string or URI with "******".
-std::string redact_dsn(const std::string& dsn);
 
 }  // namespace pge

@@ -3,11 +3,10 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
-#include <cctype>
-#include <cstdio>
 #include <cstdlib>
 #include <pqxx/pqxx>
-#include <regex>
+
+#include "core/dsn.h"
 
 namespace pge {
 
@@ -84,25 +83,6 @@ std::string quote_literal(const std::string& value) { return quote_doubling(valu
 
 namespace {
 
-bool is_uri(const std::string& dsn) {
-  return dsn.rfind("postgresql://", 0) == 0 || dsn.rfind("postgres://", 0) == 0;
-}
-
-bool has_key(const std::string& dsn, const std::string& key) {
-  if (is_uri(dsn)) {
-    return std::regex_search(dsn, std::regex("[?&]" + key + "="));
-  }
-  return std::regex_search(dsn, std::regex("(^|\\s)" + key + "\\s*="));
-}
-
-std::string add_key(const std::string& dsn, const std::string& key, const std::string& value) {
-  if (has_key(dsn, key)) return dsn;
-  if (is_uri(dsn)) {
-    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
-  }
-  return dsn + (dsn.empty() ? "" : " ") + key + "=" + value;
-}
-
 std::string sqlstate_of(const pqxx::sql_error& e) { return e.sqlstate(); }
 
 std::string ms(Seconds s) {
@@ -110,57 +90,6 @@ std::string ms(Seconds s) {
 }
 
 }  // namespace
-
-std::string augment_dsn(const std::string& dsn, Seconds connect_timeout) {
-  std::string out = add_key(dsn, "application_name", "pg_evolution_exporter");
-  long secs = std::max(1L, static_cast<long>(connect_timeout.count() + 0.5));
-  out = add_key(out, "connect_timeout", std::to_string(secs));
-  // A peer gone without a reset (host down, black hole): idle connections are probed after 10 s
-  // and given up after 3 unanswered probes 5 s apart; unacknowledged data after 30 s.
-  out = add_key(out, "keepalives", "1");
-  out = add_key(out, "keepalives_idle", "10");
-  out = add_key(out, "keepalives_interval", "5");
-  out = add_key(out, "keepalives_count", "3");
-  return add_key(out, "tcp_user_timeout", "30000");
-}
-
-std::string dsn_password(const std::string& dsn) {
-  std::smatch m;
-  if (is_uri(dsn)) {
-    static const std::regex uri_pw("^[a-z]+://[^:@/]*:([^@/]*)@");
-    if (std::regex_search(dsn, m, uri_pw)) return m[1];
-    static const std::regex query_pw("[?&]password=([^&]*)");
-    if (std::regex_search(dsn, m, query_pw)) return m[1];
-    return "";
-  }
-  static const std::regex kv_quoted("(^|\\s)password\\s*=\\s*'((?:[^'\\\\]|\\\\.)*)'");
-  if (std::regex_search(dsn, m, kv_quoted)) return m[2];
-  static const std::regex kv_plain("(^|\\s)password\\s*=\\s*([^\\s']\\S*)");
-  if (std::regex_search(dsn, m, kv_plain)) return m[2];
-  return "";
-}
-
-std::string dsn_with_password(const std::string& dsn, const std::string& password) {
-  if (is_uri(dsn)) {
-    std::string encoded;
-    for (unsigned char c : password) {
-      if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-        encoded += static_cast<char>(c);
-      } else {
-        char buf[4];
-        std::snprintf(buf, sizeof buf, "%%%02X", c);
-        encoded += buf;
-      }
-    }
-    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "password=" + encoded;
-  }
-  std::string quoted = "'";
-  for (char c : password) {
-    if (c == '\\' || c == '\'') quoted += '\\';
-    quoted += c;
-  }
-  return dsn + (dsn.empty() ? "" : " ") + "password=" + quoted + "'";
-}
 
 std::string scrub(std::string text, const std::string& secret) {
   if (secret.empty()) return text;

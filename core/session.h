@@ -98,14 +98,6 @@ std::string quote_qualified(const std::string& schema, const std::string& name);
 // (standard_conforming_strings is on in every supported version).
 std::string quote_literal(const std::string& value);
 
-// The DSN with application_name, connect_timeout, TCP keepalives and tcp_user_timeout added unless
-// the user set them (a peer that vanished without a reset is then noticed by the kernel).
-std::string augment_dsn(const std::string& dsn, Seconds connect_timeout);
-// The password in a DSN ("" when none): used to scrub it out of error messages.
-std::string dsn_password(const std::string& dsn);
-// The DSN with `password` added (percent-encoded in a URI, quoted in key=value form); for
-// DATA_SOURCE_PASS_FILE, whose DSN carries no password of its own.
-std::string dsn_with_password(const std::string& dsn, const std::string& password);
 // `text` with every occurrence of `secret` replaced by "******".
 std::string scrub(std::string text, const std::string& secret);
 

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "collectors/registry.h"
+#include "core/dsn.h"
 #include "core/log.h"
 #include "core/session.h"
 

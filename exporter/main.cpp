@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/config.h"
+#include "core/dsn.h"
 #include "core/log.h"
 #include "core/session.h"
 #include "exporter/flags.h"

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/dsn.h"
 #include "collectors/cron_schedule.h"
 #include "collectors/registry.h"
 #include "exporter/render.h"
