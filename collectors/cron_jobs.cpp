@@ -148,7 +148,7 @@ class CronJobsCollector final : public Collector {
 
   static void emit_retention(Session& session, CollectContext& ctx, SnapshotBuilder& out) {
     const std::string sql =
-        migration::replace_all(kRetentionQuery, "{table}", migration::quote_dotted(ctx.target.retention.table));
+        migration::replace_all(kRetentionQuery, "{table}", quote_qualified(ctx.target.retention.table.schema, ctx.target.retention.table.name));
     Rows rows = session.query(sql);
     emit_rows(out, rows, kRetentionMetrics, std::array<const char*, 1>{"datname"});
     // The policy sits next to what the runs did, so that one rule compares them.

@@ -66,7 +66,7 @@ class MatviewsCollector final : public Collector {
       const std::vector<Value> params{m.name, m.schema + "." + m.name, m.cron_command};
       const Labels labels{{"datname", datname}, {"schemaname", m.schema}, {"relname", m.name}};
       if (!m.log_table.empty()) {
-        emit_refresh(out, session, migration::replace_all(kLogRuns, "{table}", migration::quote_dotted(m.log_table)),
+        emit_refresh(out, session, migration::replace_all(kLogRuns, "{table}", quote_qualified(m.log_table.schema, m.log_table.name)),
                      params, labels, "log_table");
       }
       if (!m.cron_command.empty() && have_cron) {

@@ -49,9 +49,7 @@ class WriteProbeCollector final : public Collector {
     if (!db_) db_ = std::make_unique<Connection>(wp.dsn, timeout, kMaxBackoff);
     std::string error;
     if (!db_->ensure_open(Clock::now(), &error)) throw std::runtime_error(error);
-    const auto dot = wp.table.find('.');
-    const std::string table = dot == std::string::npos ? quote_ident(wp.table)
-                                     : quote_qualified(wp.table.substr(0, dot), wp.table.substr(dot + 1));
+    const std::string table = quote_qualified(wp.table.schema, wp.table.name);
     const TransactionLimits limits{timeout, timeout, false};
     std::string id;
     Clock::time_point started;

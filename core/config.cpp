@@ -297,14 +297,11 @@ std::string read_file_trimmed(const std::string& path) {
   return s;
 }
 
+// A bare name keeps the struct's default schema (public).
 void split_qualified(const std::string& name, std::string& schema, std::string& table) {
-  auto dot = name.find('.');
-  if (dot == std::string::npos) {
-    table = name;
-  } else {
-    schema = name.substr(0, dot);
-    table = name.substr(dot + 1);
-  }
+  QualifiedName q = QualifiedName::parse(name);
+  if (!q.schema.empty()) schema = std::move(q.schema);
+  table = std::move(q.name);
 }
 
 void read_dsn(Reader& r, Target& t) {
@@ -422,7 +419,7 @@ void read_target(Reader& r, Config& cfg, std::set<std::string>& names) {
   });
   r.sub_table("write_probe", [&](Reader& c) {
     t.write_probe.enabled = c.boolean("enabled").value_or(false);
-    t.write_probe.table = c.string("table").value_or(t.write_probe.table);
+    if (auto table = c.string("table")) t.write_probe.table = QualifiedName::parse(*table);
     const toml::node* dsn = c.table().get("dsn");
     const toml::node* dsn_env = c.table().get("dsn_env");
     const toml::node* dsn_file = c.table().get("dsn_file");
@@ -451,12 +448,12 @@ void read_target(Reader& r, Config& cfg, std::set<std::string>& names) {
     MatviewSource m;
     if (auto name = c.string("name", true)) split_qualified(*name, m.schema, m.name);
     m.cron_command = c.string("cron_command").value_or("");
-    m.log_table = c.string("log_table").value_or("");
+    m.log_table = QualifiedName::parse(c.string("log_table").value_or(""));
     if (!m.cron_command.empty()) c.pattern("cron_command", m.cron_command, c.table().get("cron_command"));
     t.matviews.push_back(std::move(m));
   });
   r.sub_table("retention", [&](Reader& c) {
-    t.retention.table = c.string("log_table", true).value_or("");
+    t.retention.table = QualifiedName::parse(c.string("log_table", true).value_or(""));
     t.retention.keep = c.duration("keep", Seconds{3600});
     t.retention.max_interval = c.duration("max_interval", Seconds{60});
   });
@@ -598,6 +595,12 @@ ConfigResult config_from_dsn(const std::string& dsn, const std::vector<Collector
   cfg.targets.push_back(std::move(t));
   result.config = std::move(cfg);
   return result;
+}
+
+QualifiedName QualifiedName::parse(const std::string& dotted) {
+  const auto dot = dotted.find('.');
+  if (dot == std::string::npos) return {"", dotted};
+  return {dotted.substr(0, dot), dotted.substr(dot + 1)};
 }
 
 bool is_valid_telemetry_path(const std::string& path) {

@@ -21,6 +21,8 @@ struct Pattern {
   std::string source;
   std::regex re;
   bool matches(const std::string& s) const { return std::regex_search(s, re); }
+  // std::regex has no ==; every pattern is compiled from its source with the same flags.
+  bool operator==(const Pattern& other) const { return source == other.source; }
 };
 
 // In the order of the alternatives of OptionSpec::default_value.
@@ -57,6 +59,8 @@ struct CollectorSettings {
   std::map<std::string, double> numbers;
   std::map<std::string, std::string> strings;
   std::map<std::string, bool> flags;
+
+  bool operator==(const CollectorSettings&) const = default;
 };
 
 // A column being promoted out of a JSONB document (the seed's dual-write migrations).
@@ -73,22 +77,41 @@ struct PromotedColumn {
   std::string references;            // optional FK target "schema.table(column)" for invalid rows
   std::string index;                 // optional index that must exist and be valid for cutover
   Seconds cutover_min_clean{0};      // proven clean dual-write period cutover waits for
+
+  bool operator==(const PromotedColumn&) const = default;
 };
 
 struct QueryClass {
   std::string name;
   Pattern pattern;
+
+  bool operator==(const QueryClass&) const = default;
 };
 
 struct Probe {
   std::string name;
   std::string sql;
+
+  bool operator==(const Probe&) const = default;
+};
+
+// A relation the config names as "schema.name", split once at load (at the first dot). A bare "name"
+// leaves `schema` empty: the server's search_path then finds it, as it would in psql.
+struct QualifiedName {
+  std::string schema;
+  std::string name;
+
+  static QualifiedName parse(const std::string& dotted);
+  bool empty() const { return name.empty(); }
+  bool operator==(const QualifiedName&) const = default;
 };
 
 struct WriteProbe {
   bool enabled = false;
   std::string dsn;     // a separate role that may INSERT/DELETE into `table` and nothing else
-  std::string table = "pge_probe.write_probe";
+  QualifiedName table{"pge_probe", "write_probe"};
+
+  bool operator==(const WriteProbe&) const = default;
 };
 
 struct TableThreshold {
@@ -96,6 +119,8 @@ struct TableThreshold {
   std::string table;
   std::optional<double> rows;
   std::optional<double> bytes;
+
+  bool operator==(const TableThreshold&) const = default;
 };
 
 // Where a materialized view's refresh history is read from: pg_cron run details whose command
@@ -104,13 +129,17 @@ struct MatviewSource {
   std::string schema = "public";
   std::string name;
   std::string cron_command;  // regex over cron.job.command
-  std::string log_table;     // e.g. ops.matview_refresh_log
+  QualifiedName log_table;   // e.g. ops.matview_refresh_log
+
+  bool operator==(const MatviewSource&) const = default;
 };
 
 struct RetentionLog {
-  std::string table;  // e.g. ops.retention_runs (started_at, finished_at, cutoff, rows_archived, rows_deleted, succeeded)
+  QualifiedName table;  // e.g. ops.retention_runs (started_at, finished_at, cutoff, rows_archived, rows_deleted, succeeded)
   std::optional<Seconds> keep;          // the retention policy: rows younger than this must survive a run
   std::optional<Seconds> max_interval;  // the longest a successful run may be apart from the next
+
+  bool operator==(const RetentionLog&) const = default;
 };
 
 // A Phase 3 stage (`[[target.stage]]`): when a migration step started and, once over, ended. Exported
@@ -120,6 +149,8 @@ struct Stage {
   std::string name;
   double started_at = 0;           // Unix time
   std::optional<double> ended_at;  // absent while the stage runs
+
+  bool operator==(const Stage&) const = default;
 };
 
 // Sized for a Prometheus that scrapes hundreds of targets (docs/scaling.md has the arithmetic).
@@ -145,6 +176,8 @@ struct Target {
 
   // True when schema.table passes the include/exclude patterns (exclude wins).
   bool selects(const std::string& schema, const std::string& table) const;
+
+  bool operator==(const Target&) const = default;
 };
 
 struct Config {

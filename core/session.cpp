@@ -280,6 +280,11 @@ void Connection::drop(std::chrono::steady_clock::time_point now) {
   backoff_ = std::min(backoff_ * 2, max_backoff_);
 }
 
+void Connection::set_max_backoff(Seconds cap) {
+  max_backoff_ = cap;
+  backoff_ = std::min(backoff_, cap);
+}
+
 int Connection::server_version() const { return conn_ ? conn_->conn.server_version() : 0; }
 
 void Connection::run(const TransactionLimits& limits, const std::function<void(Session&)>& fn) {

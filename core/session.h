@@ -126,6 +126,8 @@ class Database {
   virtual void run(const TransactionLimits& limits, const std::function<void(Session&)>& fn) = 0;
   virtual int server_version() const = 0;
   virtual std::chrono::steady_clock::time_point next_attempt() const = 0;
+  // The longest back-off from now on: a reload may change it without reconnecting.
+  virtual void set_max_backoff(Seconds cap) = 0;
 };
 
 // The one libpqxx connection of a target. It sends BEGIN, SAVEPOINT and the end of each transaction
@@ -151,6 +153,7 @@ class Connection final : public Database {
   void run(const TransactionLimits& limits, const std::function<void(Session&)>& fn) override;
   int server_version() const override;
   std::chrono::steady_clock::time_point next_attempt() const override { return next_attempt_; }
+  void set_max_backoff(Seconds cap) override;
 
  private:
   // Opens the libpq connection and hands its socket and cancel handle to the watchdog.

@@ -32,6 +32,7 @@ constexpr auto kScrapeWait = std::chrono::seconds(5);
 
 struct HttpServer::State {
   const SnapshotStore& store;
+  ConfigReloader& reloader;
   HttpSettings settings;
   BasicAuth auth;
   SSL_CTX* ssl_ctx = nullptr;  // owned; freed after the server stops
@@ -41,8 +42,8 @@ struct HttpServer::State {
   std::condition_variable slot_free;
   int scrapes_running = 0;
 
-  State(const SnapshotStore& s, const HttpSettings& st)
-      : store(s), settings(st), auth(st.web.basic_auth_users) {}
+  State(const SnapshotStore& s, ConfigReloader& r, const HttpSettings& st)
+      : store(s), reloader(r), settings(st), auth(st.web.basic_auth_users) {}
 };
 
 namespace {
@@ -165,6 +166,28 @@ int serve_probe(mg_connection* conn, State& state) {
   return serve_view(conn, state, view);
 }
 
+// POST /-/reload, as Prometheus and Alertmanager have it: 200 once the new configuration runs, 500
+// with its problems when the running one stays. A reload changes state, so GET is refused.
+int serve_reload(mg_connection* conn, State& state, const std::string& method) {
+  if (method != "POST") {
+    return send(conn, state, 405, "text/plain; charset=utf-8", "only POST\n", "Allow: POST\r\n");
+  }
+  try {
+    const ReloadOutcome outcome = state.reloader.reload();
+    return send(conn, state, outcome.ok ? 200 : 500, "text/plain; charset=utf-8", outcome.message);
+  } catch (const std::exception& e) {  // nothing may escape a CivetWeb thread
+    log::error("configuration reload failed", {{"err", e.what()}});
+    return send(conn, state, 500, "text/plain; charset=utf-8", "reload failed\n");
+  }
+}
+
+// The exporter's own process and reload metrics, read at each scrape.
+SerializedSnapshot exporter_metrics(const State& state) {
+  Snapshot own{process_metric_families()};
+  for (auto& family : state.reloader.metric_families()) own.families.push_back(std::move(family));
+  return serialize_snapshot(own);
+}
+
 // Returns 0 when the request may go on, else the status already sent.
 int authenticate(mg_connection* conn, State& state, const std::string& uri) {
   if (!state.auth.enabled() || (uri == "/healthz" && state.settings.healthz_open)) return 0;
@@ -187,11 +210,12 @@ int begin_request(mg_connection* conn) {
   const std::string uri = info->local_uri ? info->local_uri : "";
   if (int status = authenticate(conn, state, uri)) return status;
   const std::string method = info->request_method ? info->request_method : "";
+  if (uri == "/-/reload") return serve_reload(conn, state, method);
   if (method != "GET" && method != "HEAD") {
     return send(conn, state, 405, "text/plain; charset=utf-8", "only GET and HEAD\n", "Allow: GET, HEAD\r\n");
   }
   if (uri == state.settings.telemetry_path) {
-    return serve_view(conn, state, state.store.view(), serialize_snapshot({process_metric_families()}));
+    return serve_view(conn, state, state.store.view(), exporter_metrics(state));
   }
   if (uri == "/probe") return serve_probe(conn, state);
   if (uri == "/healthz") return send(conn, state, 200, "text/plain; charset=utf-8", "ok\n");
@@ -286,8 +310,9 @@ bool listens_on_all_interfaces(const std::string& address) {
   return address.empty() || address[0] == ':' || address.rfind("0.0.0.0:", 0) == 0;
 }
 
-HttpServer::HttpServer(const HttpSettings& settings, const SnapshotStore& store)
-    : state_(std::make_unique<State>(store, settings)) {
+HttpServer::HttpServer(const HttpSettings& settings, const SnapshotStore& store,
+                       ConfigReloader& reloader)
+    : state_(std::make_unique<State>(store, reloader, settings)) {
   state_->extra_headers = extra_headers(settings.web);
   if (settings.web.tls) {
     require_civetweb_tls();

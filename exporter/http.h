@@ -1,6 +1,7 @@
 // The HTTP side: CivetWeb serving /metrics (every target) and /probe?target=NAME (one target, for
-// Prometheus multi-target scraping) from the SnapshotStore, a landing page at / and /healthz,
-// optionally over TLS and behind basic auth on every path (the web config, docs/security.md).
+// Prometheus multi-target scraping) from the SnapshotStore, a landing page at / and /healthz, and
+// POST /-/reload (config_reloader.h), optionally over TLS and behind basic auth on every path (the
+// web config, docs/security.md).
 // Nothing here touches the database: every request is answered from stored serialized snapshots
 // (render.h), gzip-encoded when the client accepts it. Construct and destroy from the main thread;
 // requests run on CivetWeb's worker threads, whose number and every size and time limit are set
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "exporter/config_reloader.h"
 #include "exporter/store.h"
 #include "exporter/web_config.h"
 
@@ -30,7 +32,8 @@ struct HttpSettings {
 class HttpServer {
  public:
   // Throws std::runtime_error with the reason when TLS cannot be set up or a listener cannot bind.
-  HttpServer(const HttpSettings& settings, const SnapshotStore& store);
+  // `store` and `reloader` must outlive the server.
+  HttpServer(const HttpSettings& settings, const SnapshotStore& store, ConfigReloader& reloader);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

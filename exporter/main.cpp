@@ -1,5 +1,5 @@
-// pg_evolution_exporter: command line, start-up order and shutdown. Config problems are all printed
-// and exit with status 2 before anything is served.
+// pg_evolution_exporter: command line, start-up order, reload on SIGHUP and shutdown. Config problems
+// are all printed and exit with status 2 before anything is served.
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -15,6 +15,7 @@
 #include "core/dsn.h"
 #include "core/log.h"
 #include "core/session.h"
+#include "exporter/config_reloader.h"
 #include "exporter/flags.h"
 #include "exporter/http.h"
 #include "exporter/scheduler.h"
@@ -27,6 +28,8 @@ constexpr int kExitUsage = 2;
 
 volatile std::sig_atomic_t g_signal = 0;
 void on_signal(int sig) { g_signal = sig; }
+volatile std::sig_atomic_t g_reload = 0;
+void on_reload(int) { g_reload = 1; }
 
 // The HTTP side's settings: the web config file (TLS, users, headers), the listen addresses (the
 // flags', else the config file's one) and the config file's limits. Problems are printed; nullopt
@@ -91,34 +94,43 @@ int main(int argc, char** argv) {
               << " problem(s); nothing served\n";
     return kExitUsage;
   }
-  pge::Config config = std::move(*loaded.config);
-  const std::optional<pge::HttpSettings> web = http_settings(flags, config);
+  const auto config = std::make_shared<const pge::Config>(std::move(*loaded.config));
+  const std::optional<pge::HttpSettings> web = http_settings(flags, *config);
   if (!web) return kExitUsage;
   if (flags.check) {
-    std::cout << "configuration OK: " << config.targets.size() << " target(s)\n";
+    std::cout << "configuration OK: " << config->targets.size() << " target(s)\n";
     return 0;
   }
 
-  pge::log::setup(*pge::log::parse_format(config.log_format), *pge::log::parse_level(config.log_level));
+  pge::log::setup(*pge::log::parse_format(config->log_format), *pge::log::parse_level(config->log_level));
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGHUP, on_reload);
 
   pge::SnapshotStore store;
+  pge::Scheduler scheduler(config, store);
+  pge::ConfigReloader reloader(flags, config, scheduler);
   std::unique_ptr<pge::HttpServer> http;
   try {
-    http = std::make_unique<pge::HttpServer>(*web, store);
+    http = std::make_unique<pge::HttpServer>(*web, store, reloader);
   } catch (const std::exception& e) {
     pge::log::error("cannot serve", {{"err", e.what()}});
     return 1;
   }
   log_listeners(*web, http->ports());
-  for (const auto& t : config.targets) {
+  for (const auto& t : config->targets) {
     pge::log::info("target", {{"name", t.name}, {"dsn", pge::redact_dsn(t.dsn)}});
   }
-  pge::Scheduler scheduler(config, store);
   scheduler.start();
-  while (g_signal == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (g_signal == 0) {
+    if (g_reload) {
+      g_reload = 0;
+      pge::log::info("SIGHUP: reloading the configuration");
+      reloader.reload();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   pge::log::info("shutting down: cancelling statements in flight, closing connections",
                  {{"signal", static_cast<int>(g_signal)}});
   // SIGTERM must end the process within 5 s (service managers escalate to SIGKILL): statements in

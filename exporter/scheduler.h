@@ -2,14 +2,16 @@
 // database connection per target; collectors of a target run one after another on that connection,
 // each through `run_once` (its own transaction with statement and lock timeouts), every statement
 // under a client deadline (QueryWatchdog) so that a hung server marks the target down instead of
-// freezing it with pg_up 1. Results go to the SnapshotStore. start() and stop() are called from the
-// main thread only.
+// freezing it with pg_up 1. Results go to the SnapshotStore. A new configuration (a reload) reaches
+// the running workers through apply(): see ConfigChanges. start(), apply() and stop() may be called
+// from any thread; they run one at a time.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -24,6 +26,18 @@
 
 namespace pge {
 
+// How a new configuration reaches the running targets. A target whose settings (its [[target]]
+// table, connect_timeout and query_deadline_margin) are unchanged is kept: same connection,
+// snapshots and counters, with the new lock_timeout and reconnect back-off cap; its
+// collectors whose [collectors.NAME] settings changed get a fresh instance that runs at once, keeping
+// their last snapshot and counters until then, and disabled ones vanish. A changed target is
+// restarted (its series vanish, it reconnects); a removed one vanishes; an added one starts.
+struct ConfigChanges {
+  std::vector<std::string> kept, restarted, removed, added;  // target names
+  std::vector<std::string> collectors_changed;               // settings differ (enabled or not)
+};
+ConfigChanges diff_configs(const Config& running, const Config& next);
+
 // The schedule of one target: connects (with the Database's back-off), runs the collectors that are
 // due and records each run in the store. It never sleeps and never reads the clock: step() gets the
 // time from its caller and returns when it wants to be called again, so tests drive it with their
@@ -32,8 +46,8 @@ class TargetWorker {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `collectors` (normally collector_registry()) must outlive the worker; the disabled ones in
-  // config.collectors are left out.
+  // `config`, `target` and `collectors` (normally collector_registry()) must outlive the worker (or
+  // the next reconfigure()); the disabled ones in config.collectors are left out.
   TargetWorker(const Config& config, const Target& target, SnapshotStore& store,
                std::unique_ptr<Database> db, const std::vector<CollectorInfo>& collectors);
   ~TargetWorker();
@@ -43,16 +57,27 @@ class TargetWorker {
   // of the connection back-off.
   Clock::time_point step(Clock::time_point now, const std::atomic<bool>& stopping);
 
+  // Moves to a new configuration in which this target's connection settings are unchanged (see
+  // ConfigChanges): the connection stays; a collector with unchanged settings keeps its instance,
+  // schedule and status; a changed one gets a new instance due at once (status and snapshot kept
+  // until its run); a disabled one is dropped from the store. `config` and `target` replace the
+  // old ones, which the caller may free afterwards.
+  void reconfigure(const Config& config, const Target& target);
+
  private:
   struct Scheduled;
+  Scheduled schedule(const CollectorInfo& info, const CollectorSettings& settings) const;
+  // Tells the store the collectors' staleness limits and the series budget.
+  void declare();
   bool connect(Clock::time_point now);
   void record(Scheduled& s, RunResult&& result);
   void record_idle(Scheduled& s);
 
-  const Config& config_;
-  const Target& target_;
+  const Config* config_;
+  const Target* target_;
   SnapshotStore& store_;
   std::unique_ptr<Database> db_;
+  const std::vector<CollectorInfo>& collectors_;
   SeriesBudget budget_;
   std::vector<Scheduled> scheduled_;
   std::string last_connect_error_;
@@ -60,12 +85,17 @@ class TargetWorker {
 
 class Scheduler {
  public:
-  Scheduler(const Config& config, SnapshotStore& store);
+  Scheduler(std::shared_ptr<const Config> config, SnapshotStore& store);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
   void start();
+  // Moves the running targets to `next` as ConfigChanges describes and returns the changes. Blocks
+  // while the workers of changed and removed targets stop: their statements are cancelled, but a
+  // connect attempt in progress runs to its end (at most connect_timeout). Does nothing once
+  // stopped.
+  ConfigChanges apply(std::shared_ptr<const Config> next);
   // Wakes every worker, cancels the statements in flight (their connections are dropped if the
   // cancel is not answered within a second) and joins the workers. Returns false, leaving them
   // running, when they have not all ended within `grace` (a connect can block for connect_timeout):
@@ -73,22 +103,25 @@ class Scheduler {
   bool stop(Seconds grace);
 
  private:
-  struct Worker {
-    std::thread thread;
-    bool done = false;  // guarded by mu_
-  };
-  Seconds backoff_cap() const;
-  void run_target(const Target& target, std::shared_ptr<QueryWatchdog> watchdog);
-  // Sleeps until `deadline` or stop(); returns false when stopping.
-  bool sleep_until(std::chrono::steady_clock::time_point deadline);
+  struct Worker;
+  // Starts the worker of the current configuration's target `name`.
+  void launch(const std::string& name);
+  // Stops and joins the workers of `names` and drops their targets from the store.
+  void retire(const std::vector<std::string>& names);
+  // Asks a worker to stop and cancels its statement in flight.
+  void signal_stop(Worker& w);
+  void run_target(Worker& w);
+  // Sleeps until `deadline`, stop or a new configuration for the worker; returns false when stopping.
+  bool sleep_until(Worker& w, std::chrono::steady_clock::time_point deadline);
+  std::shared_ptr<const Config> take_pending(Worker& w);
 
-  const Config& config_;
   SnapshotStore& store_;
-  std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<std::shared_ptr<QueryWatchdog>> watchdogs_;
-  std::mutex mu_;
+  std::mutex control_mu_;                // held by start(), apply() and stop() throughout
+  std::shared_ptr<const Config> config_;  // guarded by control_mu_
+  std::map<std::string, std::unique_ptr<Worker>> workers_;  // by target; guarded by control_mu_
+  bool stopped_ = false;                  // guarded by control_mu_
+  std::mutex mu_;                         // the workers' stop, pending and done fields
   std::condition_variable wake_;
-  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace pge

@@ -64,6 +64,18 @@ void SnapshotStore::clear_snapshots(const std::string& target) {
   targets_[target].snapshots.clear();
 }
 
+void SnapshotStore::forget_collector(const std::string& target, const std::string& collector) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& t = targets_[target];
+  t.collectors.erase(collector);
+  t.snapshots.erase(collector);
+}
+
+void SnapshotStore::remove(const std::string& target) {
+  std::lock_guard<std::mutex> lock(mu_);
+  targets_.erase(target);
+}
+
 CollectorStatus SnapshotStore::status(const std::string& target,
                                       const std::string& collector) const {
   std::lock_guard<std::mutex> lock(mu_);

@@ -71,6 +71,10 @@ class SnapshotStore {
   void touch(const std::string& target, const std::string& collector, const CollectorStatus& status);
   // Drops every snapshot of a target (its connection is gone).
   void clear_snapshots(const std::string& target);
+  // Drops a collector's snapshot and status (disabled by a reload).
+  void forget_collector(const std::string& target, const std::string& collector);
+  // Drops everything about a target (removed or restarted by a reload).
+  void remove(const std::string& target);
   CollectorStatus status(const std::string& target, const std::string& collector) const;
   // A copy of everything, with the snapshots older than their staleness limit at `now_unix` left
   // out and marked stale.

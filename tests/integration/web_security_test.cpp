@@ -2,11 +2,6 @@
 // auth covers every path and the landing page leaks no connection details to anonymous clients.
 // (Every flag is documented: tests/unit/docs_config_test.cpp. TLS end to end with Prometheus and
 // curl: tests/shell/test_https_basic_auth.sh; hostile clients: tests/shell/test_hostile_clients.sh.)
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <fstream>
 #include <string>
 
@@ -21,6 +16,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using test::ExporterProcess;
+using test::http_request;
 
 // "prom" / "scrape-secret" at bcrypt cost 10.
 constexpr const char* kUsers =
@@ -40,29 +36,6 @@ std::string write_temp(const std::string& name, const std::string& text) {
   return path;
 }
 
-// One raw HTTP/1.1 request; returns {status, whole response}.
-std::pair<int, std::string> request(int port, const std::string& path, const std::string& headers = "",
-                                    const std::string& method = "GET") {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return {0, ""};
-  }
-  const std::string req = method + " " + path + " HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n";
-  (void)!write(fd, req.data(), req.size());
-  std::string out;
-  char buf[8192];
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
-  close(fd);
-  int status = 0;
-  std::sscanf(out.c_str(), "HTTP/1.%*d %d", &status);
-  return {status, out};
-}
-
 TEST(WebSecurity, ABadWebConfigExitsTwoNamingTheKeyAndServesNothing) {
   auto [rc, out] = test::run_exporter(
       {"--web.config.file=" + test::source_dir() + "/tests/web/bad/key_mismatch.yml",
@@ -77,7 +50,7 @@ TEST(WebSecurity, WithoutAuthTheLandingPageShowsNoHostNoDsnNoErrorText) {
   ExporterProcess exporter(refused_target_config());
   ASSERT_TRUE(test::eventually([&] { return exporter.log().find("port 1 failed") != std::string::npos; }, 10))
       << exporter.log();
-  auto [status, page] = request(exporter.port(), "/");
+  auto [status, page] = http_request(exporter.port(), "/");
   EXPECT_EQ(status, 200);
   EXPECT_THAT(page, HasSubstr("Target db: <span class=\"bad\">down</span>"));
   for (const char* secret : {"127.0.0.1", "port 1", "refused", "hunter2", "dbname", "user=u"}) {
@@ -92,33 +65,46 @@ TEST(WebSecurity, BasicAuthGuardsEveryPathAndShowsDetailsOnlyToAuthenticatedClie
   for (const char* path : {"/", "/metrics", "/healthz", "/nope", "/METRICS", "//metrics", "/metrics/",
                            "/%6detrics", "/./metrics", "/x/../metrics", "/metrics?x=1", "/probe",
                            "/probe?target=db", "/probe?target=nope"}) {
-    auto [status, body] = request(exporter.port(), path);
+    auto [status, body] = http_request(exporter.port(), path);
     EXPECT_EQ(status, 401) << path;
     EXPECT_THAT(body, HasSubstr("WWW-Authenticate: Basic")) << path;
     EXPECT_THAT(body, Not(HasSubstr("pg_up"))) << path;
-    EXPECT_EQ(request(exporter.port(), path, kBadAuth).first, 401) << path;
+    EXPECT_EQ(http_request(exporter.port(), path, kBadAuth).first, 401) << path;
   }
-  EXPECT_EQ(request(exporter.port(), "/metrics", "", "POST").first, 401);
-  auto [status, metrics] = request(exporter.port(), "/metrics", kGoodAuth);
+  EXPECT_EQ(http_request(exporter.port(), "/metrics", "", "POST").first, 401);
+  auto [status, metrics] = http_request(exporter.port(), "/metrics", kGoodAuth);
   EXPECT_EQ(status, 200);
   EXPECT_THAT(metrics, HasSubstr("pg_up{target=\"db\"} 0"));
-  auto [probe_status, probe] = request(exporter.port(), "/probe?target=db", kGoodAuth);
+  auto [probe_status, probe] = http_request(exporter.port(), "/probe?target=db", kGoodAuth);
   EXPECT_EQ(probe_status, 200);
   EXPECT_THAT(probe, HasSubstr("pg_up{target=\"db\"} 0"));
-  EXPECT_EQ(request(exporter.port(), "/healthz", kGoodAuth).first, 200);
-  EXPECT_EQ(request(exporter.port(), "/nope", kGoodAuth).first, 404);
-  EXPECT_EQ(request(exporter.port(), "/metrics", kGoodAuth, "PUT").first, 405);
-  EXPECT_THAT(request(exporter.port(), "/", kGoodAuth).second, HasSubstr("port 1 failed"));
+  EXPECT_EQ(http_request(exporter.port(), "/healthz", kGoodAuth).first, 200);
+  EXPECT_EQ(http_request(exporter.port(), "/nope", kGoodAuth).first, 404);
+  EXPECT_EQ(http_request(exporter.port(), "/metrics", kGoodAuth, "PUT").first, 405);
+  EXPECT_THAT(http_request(exporter.port(), "/", kGoodAuth).second, HasSubstr("port 1 failed"));
   EXPECT_THAT(exporter.log(), Not(HasSubstr("scrape-secret")));
   EXPECT_THAT(exporter.log(), Not(HasSubstr("$2b$")));
+}
+
+TEST(WebSecurity, ConfigReloadNeedsCredentialsAndOnlyAcceptsPost) {
+  const std::string web = write_temp("web_security_reload.yml", kUsers);
+  ExporterProcess exporter(refused_target_config(), {"--web.config.file=" + web});
+  EXPECT_EQ(http_request(exporter.port(), "/-/reload", "", "POST").first, 401);
+  EXPECT_EQ(http_request(exporter.port(), "/-/reload", kBadAuth, "POST").first, 401);
+  auto [get_status, get] = http_request(exporter.port(), "/-/reload", kGoodAuth);
+  EXPECT_EQ(get_status, 405);
+  EXPECT_THAT(get, HasSubstr("Allow: POST"));
+  EXPECT_THAT(exporter.log(), Not(HasSubstr("configuration reloaded")));
+  EXPECT_EQ(http_request(exporter.port(), "/-/reload", kGoodAuth, "POST").first, 200);
+  EXPECT_THAT(exporter.log(), HasSubstr("configuration reloaded"));
 }
 
 TEST(WebSecurity, HealthzOpensWithoutAuthOnlyWhenConfigured) {
   const std::string web = write_temp("web_security_healthz.yml", kUsers);
   ExporterProcess exporter(refused_target_config("healthz_without_auth = true\n"), {"--web.config.file=" + web});
-  EXPECT_EQ(request(exporter.port(), "/healthz").first, 200);
-  EXPECT_EQ(request(exporter.port(), "/metrics").first, 401);
-  EXPECT_EQ(request(exporter.port(), "/").first, 401);
+  EXPECT_EQ(http_request(exporter.port(), "/healthz").first, 200);
+  EXPECT_EQ(http_request(exporter.port(), "/metrics").first, 401);
+  EXPECT_EQ(http_request(exporter.port(), "/").first, 401);
 }
 
 TEST(WebSecurity, ListenAddressMayBeRepeated) {

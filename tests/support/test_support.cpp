@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -374,7 +375,11 @@ std::optional<double> find_sample(const std::vector<Sample>& samples, const std:
   return std::nullopt;
 }
 
-std::string http_get(int port, const std::string& path, int* status) {
+namespace {
+
+// Sends one request and reads the whole response (the server closes the connection); nullopt when
+// nothing listens on the port.
+std::optional<std::string> raw_request(int port, const std::string& request) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("socket() failed");
   sockaddr_in addr{};
@@ -385,10 +390,9 @@ std::string http_get(int port, const std::string& path, int* status) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     close(fd);
-    throw std::runtime_error("cannot connect to 127.0.0.1:" + std::to_string(port));
+    return std::nullopt;
   }
-  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  if (write(fd, req.data(), req.size()) < 0) {
+  if (write(fd, request.data(), request.size()) < 0) {
     close(fd);
     throw std::runtime_error("write failed");
   }
@@ -396,10 +400,27 @@ std::string http_get(int port, const std::string& path, int* status) {
   char buf[65536];
   for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) resp.append(buf, static_cast<size_t>(n));
   close(fd);
-  auto sp = resp.find(' ');
-  if (status) *status = sp == std::string::npos ? 0 : std::atoi(resp.c_str() + sp + 1);
-  auto body = resp.find("\r\n\r\n");
-  return body == std::string::npos ? "" : resp.substr(body + 4);
+  return resp;
+}
+
+}  // namespace
+
+std::string http_get(int port, const std::string& path, int* status) {
+  const auto resp = raw_request(port, "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+  if (!resp) throw std::runtime_error("cannot connect to 127.0.0.1:" + std::to_string(port));
+  auto sp = resp->find(' ');
+  if (status) *status = sp == std::string::npos ? 0 : std::atoi(resp->c_str() + sp + 1);
+  auto body = resp->find("\r\n\r\n");
+  return body == std::string::npos ? "" : resp->substr(body + 4);
+}
+
+std::pair<int, std::string> http_request(int port, const std::string& path, const std::string& headers,
+                                         const std::string& method) {
+  const auto resp = raw_request(port, method + " " + path + " HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
+  if (!resp) return {0, ""};
+  int status = 0;
+  std::sscanf(resp->c_str(), "HTTP/1.%*d %d", &status);
+  return {status, *resp};
 }
 
 bool eventually(const std::function<bool()>& pred, double timeout_s) {
@@ -449,6 +470,10 @@ ExporterProcess::~ExporterProcess() {
 }
 
 std::string ExporterProcess::log() const { return read_file(log_path_); }
+
+void ExporterProcess::write_config(const std::string& config_toml) const {
+  std::ofstream(config_path_) << config_toml;
+}
 
 std::vector<Sample> ExporterProcess::wait_for(
     const std::function<bool(const std::vector<Sample>&)>& pred, double timeout_s) const {

@@ -139,6 +139,7 @@ class FakeDatabase final : public Database {
   int refuse_connects = 0;  // how many of the next connection attempts fail
   int connects = 0;
   std::vector<TransactionLimits> transactions;
+  std::optional<Seconds> max_backoff;  // the last set_max_backoff()
 
   bool ensure_open(std::chrono::steady_clock::time_point now, std::string* error) override;
   bool is_open() const override { return open_; }
@@ -146,6 +147,7 @@ class FakeDatabase final : public Database {
   void run(const TransactionLimits& limits, const std::function<void(Session&)>& fn) override;
   int server_version() const override { return session.server_version(); }
   std::chrono::steady_clock::time_point next_attempt() const override { return next_attempt_; }
+  void set_max_backoff(Seconds cap) override { max_backoff = cap; }
 
  private:
   bool open_ = false;
@@ -194,6 +196,10 @@ std::optional<double> find_sample(const std::vector<Sample>& samples, const std:
 
 // GET http://127.0.0.1:port/path; returns the body, sets *status. Throws on connection failure.
 std::string http_get(int port, const std::string& path, int* status = nullptr);
+// One raw HTTP/1.1 request to 127.0.0.1:port (`headers` each ending in CRLF); returns {status, whole
+// response}, {0, ""} when nothing listens.
+std::pair<int, std::string> http_request(int port, const std::string& path, const std::string& headers = "",
+                                         const std::string& method = "GET");
 
 // The exporter binary as a child process, listening on an OS-assigned loopback port.
 class ExporterProcess {
@@ -206,6 +212,8 @@ class ExporterProcess {
   int port() const { return port_; }
   int pid() const { return pid_; }
   std::string log() const;  // what it wrote to stderr so far
+  // Replaces its config file's content (for a reload).
+  void write_config(const std::string& config_toml) const;
   std::string metrics() const { return http_get(port_, "/metrics"); }
   // Polls /metrics until `pred(samples)` holds or `timeout_s` passes; returns the last samples.
   std::vector<Sample> wait_for(const std::function<bool(const std::vector<Sample>&)>& pred,

@@ -127,6 +127,29 @@ TEST(Duration, ParsesUnitsAndCombinations) {
   EXPECT_DOUBLE_EQ(parse_duration("1.5s")->count(), 1.5);
 }
 
+// Each schema.table is split once, at load; a bare name leaves the schema to the search_path.
+TEST(Config, RelationNamesAreSplitOnceAtLoad) {
+  ConfigResult r = load_config_text(R"(
+[[target]]
+name = "a"
+dsn = "host=x"
+[target.retention]
+log_table = "ops.retention_runs"
+[[target.matview]]
+name = "public.dashboard_statistics"
+log_table = "refresh_log"
+)", "names.toml", known_collectors());
+  for (const auto& e : r.errors) ADD_FAILURE() << e.render();
+  ASSERT_TRUE(r.config);
+  const Target& t = r.config->targets.at(0);
+  EXPECT_EQ(t.retention.table.schema, "ops");
+  EXPECT_EQ(t.retention.table.name, "retention_runs");
+  EXPECT_EQ(t.matviews.at(0).log_table.schema, "");
+  EXPECT_EQ(t.matviews.at(0).log_table.name, "refresh_log");
+  EXPECT_EQ(t.write_probe.table.schema, "pge_probe");
+  EXPECT_EQ(t.write_probe.table.name, "write_probe");
+}
+
 TEST(Duration, RejectsBareNumbersAndUnknownUnits) {
   EXPECT_FALSE(parse_duration("5"));
   EXPECT_FALSE(parse_duration("5 s"));

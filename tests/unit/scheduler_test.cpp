@@ -1,7 +1,9 @@
 // The scheduler's per-target loop, stepped with made-up time points on a fake database: each
-// collector at its own interval, no catch-up after a stall, idle runs, failures, and reconnecting.
+// collector at its own interval, no catch-up after a stall, idle runs, failures, reconnecting, and
+// moving to a reloaded configuration; and which targets a reload keeps, restarts, removes or adds.
 #include <atomic>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "exporter/scheduler.h"
@@ -20,6 +22,7 @@ class SchedulerStep : public ::testing::Test {
            std::function<bool()> idle = {}) {
     config_.collectors[name].interval = interval;
     int* count = &runs_[name];
+    int* instances = &instances_[name];
     test::ScriptedCollector::Run counted = [count, run, name](Session& s, CollectContext& ctx) {
       ++*count;
       if (run) return run(s, ctx);
@@ -28,7 +31,8 @@ class SchedulerStep : public ::testing::Test {
       return b.take();
     };
     collectors_.push_back(
-        {.name = name, .make = [counted, idle] {
+        {.name = name, .make = [counted, idle, instances] {
+           ++*instances;
            return std::make_unique<test::ScriptedCollector>(counted, false, idle);
          }});
   }
@@ -59,11 +63,19 @@ class SchedulerStep : public ::testing::Test {
     return test::find_sample(test::parse_exposition(text), name, labels);
   }
 
+  // Hands the worker `next` (a reloaded configuration, kept alive by the fixture).
+  void reconfigure(Config next) {
+    reloaded_ = std::make_unique<Config>(std::move(next));
+    worker().reconfigure(*reloaded_, target_);
+  }
+
   Config config_;
+  std::unique_ptr<Config> reloaded_;
   Target target_ = test::make_target("host=unused", "main");
   std::vector<CollectorInfo> collectors_;
   SnapshotStore store_;
   std::map<std::string, int> runs_;
+  std::map<std::string, int> instances_;  // collector objects made, by name
   std::atomic<bool> stopping_{false};
   TimePoint t0_ = TimePoint{} + std::chrono::hours(1);
   test::FakeDatabase* db_ = nullptr;
@@ -190,6 +202,147 @@ TEST_F(SchedulerStep, StopsBetweenCollectorsWhenAskedTo) {
   step(seconds(0));
   EXPECT_EQ(runs_["first"], 1);
   EXPECT_EQ(runs_["second"], 0);
+}
+
+TEST_F(SchedulerStep, AReloadKeepsTheConnectionScheduleStatusAndSnapshotOfUnchangedCollectors) {
+  bool fail = true;
+  add("fast", Seconds{10}, [&fail](Session&, CollectContext&) -> Snapshot {
+    if (fail) throw QueryError("ERROR:  boom", "XX000");
+    SnapshotBuilder b;
+    b.gauge("pg_fast", "help", {}, 1);
+    return b.take();
+  });
+  step(seconds(0));
+  fail = false;
+  step(seconds(10));
+  reconfigure(config_);
+  EXPECT_EQ(db_->connects, 1);
+  EXPECT_EQ(instances_["fast"], 1);
+  EXPECT_EQ(store_.status("main", "fast").errors_total, 1);
+  ASSERT_NE(stored("fast"), nullptr);
+  step(seconds(15));
+  EXPECT_EQ(runs_["fast"], 2);  // still due at 20, not at once
+  step(seconds(20));
+  EXPECT_EQ(runs_["fast"], 3);
+  EXPECT_EQ(store_.status("main", "fast").errors_total, 1);
+}
+
+TEST_F(SchedulerStep, AReloadRestartsAChangedCollectorAtOnceKeepingItsCountersAndSnapshotUntilItRuns) {
+  add("fast", Seconds{10});
+  add("slow", Seconds{30});
+  step(seconds(0));
+  Config next = config_;
+  next.collectors["fast"].interval = Seconds{20};
+  next.collectors["fast"].numbers["knob"] = 1;
+  reconfigure(next);
+  EXPECT_EQ(instances_["fast"], 2);
+  EXPECT_EQ(instances_["slow"], 1);
+  ASSERT_NE(stored("fast"), nullptr);
+  EXPECT_EQ(store_.view().at("main").collectors.at("fast").staleness_limit_seconds, 3 * 20 + 5);
+  step(seconds(1));
+  EXPECT_EQ(runs_["fast"], 2);  // the new instance runs at once
+  step(seconds(11));
+  EXPECT_EQ(runs_["fast"], 2);  // then every 20 s
+  step(seconds(21));
+  EXPECT_EQ(runs_["fast"], 3);
+  EXPECT_EQ(runs_["slow"], 1);
+  EXPECT_EQ(db_->connects, 1);
+}
+
+TEST_F(SchedulerStep, AReloadDropsADisabledCollectorFromTheStoreAndStartsAnEnabledOne) {
+  add("fast", Seconds{10});
+  add("later", Seconds{10});
+  config_.collectors["later"].enabled = false;
+  step(seconds(0));
+  Config next = config_;
+  next.collectors["fast"].enabled = false;
+  next.collectors["later"].enabled = true;
+  reconfigure(next);
+  const auto view = store_.view().at("main");
+  EXPECT_FALSE(view.collectors.count("fast"));
+  EXPECT_FALSE(view.snapshots.count("fast"));
+  step(seconds(1));
+  EXPECT_EQ(runs_["later"], 1);
+  EXPECT_EQ(runs_["fast"], 1);
+  EXPECT_EQ(db_->connects, 1);
+}
+
+TEST_F(SchedulerStep, AReloadSetsTheReconnectBackOffCapFromTheNewShortestInterval) {
+  add("fast", Seconds{10});
+  config_.max_backoff = Seconds{60};
+  step(seconds(0));
+  Config next = config_;
+  next.collectors["fast"].interval = Seconds{4};
+  reconfigure(next);
+  EXPECT_EQ(db_->max_backoff, Seconds{4});
+}
+
+class DiffConfigs : public ::testing::Test {
+ protected:
+  DiffConfigs() {
+    running_.collectors["tables"].interval = Seconds{30};
+    running_.targets = {test::make_target("host=a", "a"), test::make_target("host=b", "b"),
+                        test::make_target("host=c", "c")};
+    next_ = running_;
+  }
+  ConfigChanges diff() const { return diff_configs(running_, next_); }
+  Config running_, next_;
+};
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+TEST_F(DiffConfigs, AnUnchangedConfigurationKeepsEveryTarget) {
+  const ConfigChanges c = diff();
+  EXPECT_THAT(c.kept, ElementsAre("a", "b", "c"));
+  EXPECT_THAT(c.restarted, IsEmpty());
+  EXPECT_THAT(c.collectors_changed, IsEmpty());
+}
+
+TEST_F(DiffConfigs, AChangedTargetIsRestartedARemovedOneRemovedAnAddedOneAdded) {
+  next_.targets[0].dsn = "host=a2";
+  next_.targets[1].include_tables.push_back({"^x$", std::regex("^x$", std::regex::extended)});
+  next_.targets.pop_back();
+  next_.targets.push_back(test::make_target("host=d", "d"));
+  const ConfigChanges c = diff();
+  EXPECT_THAT(c.kept, IsEmpty());
+  EXPECT_THAT(c.restarted, ElementsAre("a", "b"));
+  EXPECT_THAT(c.removed, ElementsAre("c"));
+  EXPECT_THAT(c.added, ElementsAre("d"));
+}
+
+TEST_F(DiffConfigs, ALabelOrSeriesBudgetChangeRestartsOnlyThatTarget) {
+  next_.targets[0].labels["env"] = "prod";
+  next_.targets[2].series_budget = 10;
+  const ConfigChanges c = diff();
+  EXPECT_THAT(c.kept, ElementsAre("b"));
+  EXPECT_THAT(c.restarted, ElementsAre("a", "c"));
+}
+
+TEST_F(DiffConfigs, ConnectionSettingsRestartEveryTarget) {
+  for (auto change : {+[](Config& c) { c.connect_timeout = Seconds{9}; },
+                      +[](Config& c) { c.query_deadline_margin = Seconds{3}; }}) {
+    next_ = running_;
+    change(next_);
+    EXPECT_THAT(diff().restarted, ElementsAre("a", "b", "c"));
+  }
+}
+
+TEST_F(DiffConfigs, CollectorLockTimeoutAndBackOffSettingsKeepTheTargets) {
+  next_.collectors["tables"].interval = Seconds{5};
+  next_.lock_timeout = Seconds{2};
+  next_.max_backoff = Seconds{5};
+  const ConfigChanges c = diff();
+  EXPECT_THAT(c.kept, ElementsAre("a", "b", "c"));
+  EXPECT_THAT(c.collectors_changed, ElementsAre("tables"));
+}
+
+TEST(ConfigEquality, PatternsCompareByTheirSourceText) {
+  const Pattern a{"^x$", std::regex("^x$", std::regex::extended)};
+  const Pattern b{"^x$", std::regex("^x$", std::regex::extended)};
+  const Pattern c{"^y$", std::regex("^y$", std::regex::extended)};
+  EXPECT_TRUE(a == b);
+  EXPECT_FALSE(a == c);
 }
 
 }  // namespace
