@@ -6,11 +6,16 @@
 # vs estimated p50/p95/p99 per command, class and overall.
 #
 #   bench/latency_accuracy.sh BUILD_DIR [--scale S] [--duration S] [--interval S] [--rate TPS]
-#                             [--warmup S] [--sensitivity CLASS]
+#                             [--warmup S] [--read-ratio R] [--sensitivity CLASS | --repeat N]
 #
 # --warmup S (default 60): the workload runs this long before the first sample. The cluster has just
 # been restarted (cold shared buffers) and autovacuum is analyzing the freshly loaded tables: without
 # a warm-up the first window is 5-25 % slower than the second even with no fault at all.
+#
+# --repeat N (issue 18): N consecutive fresh windows of --duration each, then per group the worst and
+# median error at p50/p95/p99 over them, and how much more the estimated p95 moved between windows
+# than the true one. Variants never used for tuning run the same way: --rate, --scale, and
+# --read-ratio R (workload.sh: a different class mix).
 #
 # --sensitivity CLASS (issue 4 item 3): after the first window, apply CLASS's fault (below) while the
 # workload runs, measure a second window, remove the fault, measure a third; prints each class's
@@ -25,9 +30,10 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/require.sh"
 require psql pgbench
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=$(cd "${1:?usage: latency_accuracy.sh BUILD_DIR [--scale S] [--duration S] [--interval S] [--rate TPS] [--warmup S] [--sensitivity CLASS]}" && pwd)
+usage="usage: latency_accuracy.sh BUILD_DIR [--scale S] [--duration S] [--interval S] [--rate TPS] [--warmup S] [--read-ratio R] [--sensitivity CLASS | --repeat N]"
+build=$(cd "${1:?$usage}" && pwd)
 shift
-scale=0.05 duration=90 interval=5 rate=300 port=25511 sensitivity="" warmup=60
+scale=0.05 duration=90 interval=5 rate=300 port=25511 sensitivity="" warmup=60 repeat=1 read_ratio=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) scale=$2; shift 2 ;;
@@ -36,7 +42,9 @@ while [ $# -gt 0 ]; do
     --rate) rate=$2; shift 2 ;;
     --sensitivity) sensitivity=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    --read-ratio) read_ratio=(--read-ratio "$2"); shift 2 ;;
+    *) echo "unknown option $1" >&2; echo "$usage" >&2; exit 2 ;;
   esac
 done
 # Faults that slow one class and nothing else. analytics_insert: one more index on its table (the
@@ -57,7 +65,8 @@ heal_sql() {
   esac
 }
 fault_args=()
-windows=1
+windows=$repeat
+[ -z "$sensitivity" ] || [ "$repeat" = 1 ] || { echo "--sensitivity and --repeat exclude each other" >&2; exit 2; }
 if [ -n "$sensitivity" ]; then
   psql_cmd="psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $port -U postgres -d sharedminds -c"
   fault_args=(--fault-cmd "$psql_cmd \"$(fault_sql "$sensitivity")\""
@@ -83,12 +92,12 @@ SQL
 "$root/scripts/pg_local.sh" restart "$dir"
 rm -f "$dir/log/bench.csv"
 psql -X -q -d postgres -c "SELECT pg_rotate_logfile()" >/dev/null
-"$root/scripts/workload.sh" --port "$port" --rate "$rate" --duration $(( warmup + windows * (${duration%.*} + ${interval%.*}) + 20 )) >/dev/null 2>&1 &
+"$root/scripts/workload.sh" --port "$port" --rate "$rate" "${read_ratio[@]}" --duration $(( warmup + windows * (${duration%.*} + ${interval%.*}) + 20 )) >/dev/null 2>&1 &
 workload=$!
 sleep $(( warmup > 3 ? warmup : 3 ))
 "$build/bench/latency_accuracy" --dsn "host=127.0.0.1 port=$port dbname=sharedminds user=pge_exporter password=exporter" \
   --csvlog "$dir/log/bench.csv" --duration "$duration" --interval "$interval" --trace "$build/latency_trace.txt" \
-  "${fault_args[@]}"
+  --repeat "$repeat" "${fault_args[@]}"
 kill "$workload" 2>/dev/null || true
 wait "$workload" 2>/dev/null || true
 cp "$dir/log/bench.csv" "$build/latency_trace.csv"

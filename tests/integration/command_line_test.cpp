@@ -44,7 +44,9 @@ TEST(CommandLine, HelpListsEveryFlagAndCollectorWithItsEnvironmentVariable) {
   EXPECT_EQ(rc, 0);
   for (const auto& flag : kFlags) {
     EXPECT_THAT(out, HasSubstr(flag)) << out;
-    if (flag != "--version") EXPECT_THAT(out, HasSubstr(env_name_of(flag))) << flag;
+    if (flag != "--version") {
+      EXPECT_THAT(out, HasSubstr(env_name_of(flag))) << flag;
+    }
   }
   for (const auto& info : collector_registry()) {
     EXPECT_THAT(out, HasSubstr("--collector." + info.name));
