@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -31,9 +33,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 namespace {
 
@@ -90,8 +89,9 @@ class Conn {
   bool send_all(const std::string& data) {
     size_t off = 0;
     while (off < data.size()) {
-      const int n = ssl_ ? SSL_write(ssl_, data.data() + off, static_cast<int>(data.size() - off))
-                         : static_cast<int>(::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL));
+      const int n =
+          ssl_ ? SSL_write(ssl_, data.data() + off, static_cast<int>(data.size() - off))
+               : static_cast<int>(::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL));
       if (n <= 0) return false;
       off += static_cast<size_t>(n);
     }
@@ -103,7 +103,8 @@ class Conn {
     std::string out;
     char buf[16384];
     for (;;) {
-      const int n = ssl_ ? SSL_read(ssl_, buf, sizeof buf) : static_cast<int>(::recv(fd_, buf, sizeof buf, 0));
+      const int n = ssl_ ? SSL_read(ssl_, buf, sizeof buf)
+                         : static_cast<int>(::recv(fd_, buf, sizeof buf, 0));
       if (n <= 0) break;
       out.append(buf, static_cast<size_t>(n));
     }
@@ -207,7 +208,8 @@ void non_reading_client() {
     Conn c;
     if (!c.open(true, 1024)) return;
     c.send_all("GET /metrics HTTP/1.1\r\nHost: x\r\n" + auth_header() + "\r\n");
-    for (int i = 0; i < 30 && !g_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (int i = 0; i < 30 && !g_stop; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
   });
 }
 
@@ -215,7 +217,8 @@ void non_reading_client() {
 std::vector<double> g_latencies;
 std::mutex g_latencies_mu;
 void scraper() {
-  const std::string req = "GET /metrics HTTP/1.1\r\nHost: x\r\n" + auth_header() + "Connection: close\r\n\r\n";
+  const std::string req =
+      "GET /metrics HTTP/1.1\r\nHost: x\r\n" + auth_header() + "Connection: close\r\n\r\n";
   while (!g_stop) {
     const auto start = Clock::now();
     Conn c;
@@ -246,8 +249,10 @@ void sample_process() {
     }
     std::string line;
     while (std::getline(in, line)) {
-      if (line.rfind("Threads:", 0) == 0) g_peak.threads = std::max(g_peak.threads, std::stol(line.substr(8)));
-      if (line.rfind("VmRSS:", 0) == 0) g_peak.rss_kb = std::max(g_peak.rss_kb, std::stol(line.substr(6)));
+      if (line.rfind("Threads:", 0) == 0)
+        g_peak.threads = std::max(g_peak.threads, std::stol(line.substr(8)));
+      if (line.rfind("VmRSS:", 0) == 0)
+        g_peak.rss_kb = std::max(g_peak.rss_kb, std::stol(line.substr(6)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -260,22 +265,31 @@ bool parse_args(int argc, char** argv) {
       const std::string prefix = std::string(name) + "=";
       return a.rfind(prefix, 0) == 0 ? argv[i] + prefix.size() : nullptr;
     };
-    if (a == "--tls") g_opt.tls = true;
-    else if (auto v = value("--port")) g_opt.port = std::atoi(v);
-    else if (auto v = value("--pid")) g_opt.pid = std::atoi(v);
-    else if (auto v = value("--user")) g_opt.user = v;
-    else if (auto v = value("--password")) g_opt.password = v;
-    else if (auto v = value("--seconds")) g_opt.seconds = std::atoi(v);
-    else if (auto v = value("--idle")) g_opt.idle = std::atoi(v);
-    else if (auto v = value("--max-scrape-seconds")) g_opt.max_scrape_seconds = std::atof(v);
+    if (a == "--tls")
+      g_opt.tls = true;
+    else if (auto v = value("--port"))
+      g_opt.port = std::atoi(v);
+    else if (auto v = value("--pid"))
+      g_opt.pid = std::atoi(v);
+    else if (auto v = value("--user"))
+      g_opt.user = v;
+    else if (auto v = value("--password"))
+      g_opt.password = v;
+    else if (auto v = value("--seconds"))
+      g_opt.seconds = std::atoi(v);
+    else if (auto v = value("--idle"))
+      g_opt.idle = std::atoi(v);
+    else if (auto v = value("--max-scrape-seconds"))
+      g_opt.max_scrape_seconds = std::atof(v);
     else {
       std::fprintf(stderr, "hostile_clients: unknown option %s\n", argv[i]);
       return false;
     }
   }
   if (g_opt.port <= 0 || g_opt.pid <= 0 || g_opt.seconds <= 0) {
-    std::fprintf(stderr, "usage: hostile_clients --port=N --pid=PID [--tls] [--user=U --password=P] "
-                         "[--seconds=10] [--idle=200] [--max-scrape-seconds=2]\n");
+    std::fprintf(stderr,
+                 "usage: hostile_clients --port=N --pid=PID [--tls] [--user=U --password=P] "
+                 "[--seconds=10] [--idle=200] [--max-scrape-seconds=2]\n");
     return false;
   }
   return true;
@@ -294,8 +308,8 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   g_client_ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_verify(g_client_ctx, SSL_VERIFY_NONE, nullptr);
-  for (const char* name : {"idle connection", "slowloris", "64 KiB URL", "1 MiB header", "bad method",
-                           "random bytes", "non-reading client", "TLS garbage"}) {
+  for (const char* name : {"idle connection", "slowloris", "64 KiB URL", "1 MiB header",
+                           "bad method", "random bytes", "non-reading client", "TLS garbage"}) {
     g_tally[name];
   }
   const std::string auth = auth_header();
@@ -305,18 +319,24 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 20; ++i) threads.emplace_back(slowloris);
   for (int i = 0; i < 10; ++i) threads.emplace_back(non_reading_client);
   threads.emplace_back([&] {
-    repeat([&] { request_once("64 KiB URL", "GET /metrics?" + std::string(65536, 'a') + " HTTP/1.1\r\n" + auth + "\r\n"); });
-  });
-  threads.emplace_back([&] {
     repeat([&] {
-      request_once("1 MiB header", "GET /metrics HTTP/1.1\r\n" + auth + "X-Big: " + std::string(1 << 20, 'b') + "\r\n\r\n");
+      request_once("64 KiB URL",
+                   "GET /metrics?" + std::string(65536, 'a') + " HTTP/1.1\r\n" + auth + "\r\n");
     });
   });
   threads.emplace_back([&] {
-    const char* methods[] = {"PUT", "DELETE", "POST", "PROPFIND", "MKCOL", "TRACE", "CONNECT", "PATCH", "FOO", "G\x01T"};
+    repeat([&] {
+      request_once("1 MiB header", "GET /metrics HTTP/1.1\r\n" + auth +
+                                       "X-Big: " + std::string(1 << 20, 'b') + "\r\n\r\n");
+    });
+  });
+  threads.emplace_back([&] {
+    const char* methods[] = {"PUT",   "DELETE",  "POST",  "PROPFIND", "MKCOL",
+                             "TRACE", "CONNECT", "PATCH", "FOO",      "G\x01T"};
     size_t i = 0;
     repeat([&] {
-      request_once("bad method", std::string(methods[i++ % 10]) + " /metrics HTTP/1.1\r\nHost: x\r\n" + auth +
+      request_once("bad method", std::string(methods[i++ % 10]) +
+                                     " /metrics HTTP/1.1\r\nHost: x\r\n" + auth +
                                      "Content-Length: 5\r\n\r\nhello");
     });
   });
@@ -353,8 +373,9 @@ int main(int argc, char** argv) {
   long failed = 0;
   for (double s : g_latencies) (s < 0 ? failed++ : (ok.push_back(s), 0));
   const double worst = ok.empty() ? 0 : *std::max_element(ok.begin(), ok.end());
-  std::printf("scrapes during abuse: %zu ok, %ld failed; latency p50 %.3f s, p99 %.3f s, max %.3f s\n",
-              ok.size(), failed, percentile(ok, 0.5), percentile(ok, 0.99), worst);
+  std::printf(
+      "scrapes during abuse: %zu ok, %ld failed; latency p50 %.3f s, p99 %.3f s, max %.3f s\n",
+      ok.size(), failed, percentile(ok, 0.5), percentile(ok, 0.99), worst);
   std::printf("exporter: peak threads %ld, peak RSS %.1f MiB, %s\n", g_peak.threads,
               static_cast<double>(g_peak.rss_kb) / 1024, g_peak.alive ? "alive" : "DIED");
   const bool pass = g_peak.alive && failed == 0 && !ok.empty() && worst <= g_opt.max_scrape_seconds;

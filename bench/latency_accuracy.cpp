@@ -1,26 +1,30 @@
 // Accuracy benchmark of the statements collector (issue 4 item 3): runs the collector every
-// --interval seconds for --duration seconds against a cluster that logs every statement of role `app`
-// to csvlog with auto_explain.log_min_duration=0 (exec time: the timer pg_stat_statements adds up)
-// and log_min_duration_statement=0 (whole statement), then prints true vs estimated p50/p95/p99 per
-// command, per class and overall with relative errors. Driven by bench/latency_accuracy.sh.
-// With --fault-cmd (the sensitivity run) a second window follows the command, measured by the same
-// collector (its per-entry history carries over, as in production), and a table compares each class's
-// estimated and true p95 without and with the fault. With --heal-cmd a third window follows the fault's
-// removal, and "without" is the mean of windows 1 and 3, so that a steady drift of the workload cancels.
+// --interval seconds for --duration seconds against a cluster that logs every statement of role
+// `app` to csvlog with auto_explain.log_min_duration=0 (exec time: the timer pg_stat_statements
+// adds up) and log_min_duration_statement=0 (whole statement), then prints true vs estimated
+// p50/p95/p99 per command, per class and overall with relative errors. Driven by
+// bench/latency_accuracy.sh. With --fault-cmd (the sensitivity run) a second window follows the
+// command, measured by the same collector (its per-entry history carries over, as in production),
+// and a table compares each class's estimated and true p95 without and with the fault. With
+// --heal-cmd a third window follows the fault's removal, and "without" is the mean of windows 1 and
+// 3, so that a steady drift of the workload cancels.
 //
-// With --repeat N (no fault) N consecutive windows follow each other, each one fresh (its calls were
-// never used for tuning: replayed traces are), and a summary prints per group the worst and median
-// error at p50/p95/p99 over the windows, the truth noise, and how far the estimated p95 moved between
-// consecutive windows beyond the true p95's own move (the noise a regression alert sees).
+// With --repeat N (no fault) N consecutive windows follow each other, each one fresh (its calls
+// were never used for tuning: replayed traces are), and a summary prints per group the worst and
+// median error at p50/p95/p99 over the windows, the truth noise, and how far the estimated p95
+// moved between consecutive windows beyond the true p95's own move (the noise a regression alert
+// sees).
 //
-// With --trace FILE it also records pg_stat_statements every second (raw counters, class and command
-// of each entry) and prints the estimator replayed over that trace at 1 s and at --interval: the
-// same windows, so the sampling period's effect is measured on one workload. --replay TRACE replays a
-// recorded trace offline against its csvlog (no database): the loop for tuning the estimator.
+// With --trace FILE it also records pg_stat_statements every second (raw counters, class and
+// command of each entry) and prints the estimator replayed over that trace at 1 s and at
+// --interval: the same windows, so the sampling period's effect is measured on one workload.
+// --replay TRACE replays a recorded trace offline against its csvlog (no database): the loop for
+// tuning the estimator.
 //
 //   latency_accuracy --dsn DSN --csvlog FILE [--duration S] [--interval S] [--trace FILE]
 //                    [--fault-cmd CMD [--heal-cmd CMD] --target-class CLASS | --repeat N]
-//   latency_accuracy --replay TRACE --csvlog FILE [--every N[,N...]] [--hot N] [--target-class CLASS]
+//   latency_accuracy --replay TRACE --csvlog FILE [--every N[,N...]] [--hot N] [--target-class
+//   CLASS]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -68,30 +72,45 @@ Args parse_args(int argc, char** argv) {
       std::exit(2);
     }
     const std::string v = argv[i + 1];
-    if (k == "--dsn") a.dsn = v;
-    else if (k == "--csvlog") a.csvlog = v;
-    else if (k == "--duration") a.duration = std::stod(v);
-    else if (k == "--interval") a.interval = std::stod(v);
-    else if (k == "--fault-cmd") a.fault_cmd = v;
-    else if (k == "--heal-cmd") a.heal_cmd = v;
-    else if (k == "--target-class") a.target_class = v;
-    else if (k == "--trace") a.trace = v;
-    else if (k == "--replay") a.replay = v;
-    else if (k == "--every") a.every = parse_every(v);
-    else if (k == "--hot") a.hot = std::stoul(v);
-    else if (k == "--repeat") a.repeat = std::max(1, std::stoi(v));
+    if (k == "--dsn")
+      a.dsn = v;
+    else if (k == "--csvlog")
+      a.csvlog = v;
+    else if (k == "--duration")
+      a.duration = std::stod(v);
+    else if (k == "--interval")
+      a.interval = std::stod(v);
+    else if (k == "--fault-cmd")
+      a.fault_cmd = v;
+    else if (k == "--heal-cmd")
+      a.heal_cmd = v;
+    else if (k == "--target-class")
+      a.target_class = v;
+    else if (k == "--trace")
+      a.trace = v;
+    else if (k == "--replay")
+      a.replay = v;
+    else if (k == "--every")
+      a.every = parse_every(v);
+    else if (k == "--hot")
+      a.hot = std::stoul(v);
+    else if (k == "--repeat")
+      a.repeat = std::max(1, std::stoi(v));
     else {
       std::cerr << "latency_accuracy: unknown option " << k << "\n";
       std::exit(2);
     }
   }
   const bool live_ok = !a.dsn.empty() && a.fault_cmd.empty() == a.target_class.empty() &&
-                       (a.heal_cmd.empty() || !a.fault_cmd.empty()) && (a.repeat == 1 || a.fault_cmd.empty());
+                       (a.heal_cmd.empty() || !a.fault_cmd.empty()) &&
+                       (a.repeat == 1 || a.fault_cmd.empty());
   const bool replay_ok = !a.replay.empty() && a.dsn.empty();
   if (a.csvlog.empty() || !(live_ok || replay_ok)) {
-    std::cerr << "usage: latency_accuracy --dsn DSN --csvlog FILE [--duration S] [--interval S] [--trace FILE]"
+    std::cerr << "usage: latency_accuracy --dsn DSN --csvlog FILE [--duration S] [--interval S] "
+                 "[--trace FILE]"
                  " [--fault-cmd CMD [--heal-cmd CMD] --target-class CLASS | --repeat N]\n"
-                 "       latency_accuracy --replay TRACE --csvlog FILE [--every N[,N...]] [--hot N] [--target-class CLASS]\n";
+                 "       latency_accuracy --replay TRACE --csvlog FILE [--every N[,N...]] [--hot "
+                 "N] [--target-class CLASS]\n";
     std::exit(2);
   }
   if (a.every.empty()) a.every = {1, std::max(1, static_cast<int>(std::lround(a.interval)))};
@@ -106,8 +125,11 @@ std::vector<std::string> read_csv_record(std::istream& in) {
   while (in.get(c)) {
     if (quoted) {
       if (c == '"') {
-        if (in.peek() == '"') { fields.back() += '"'; in.get(c); }
-        else quoted = false;
+        if (in.peek() == '"') {
+          fields.back() += '"';
+          in.get(c);
+        } else
+          quoted = false;
       } else {
         fields.back() += c;
       }
@@ -149,10 +171,12 @@ Truth read_truth(const std::string& path, const std::string& from, const std::st
   Truth t;
   std::ifstream in(path);
   for (auto f = read_csv_record(in); !f.empty(); f = read_csv_record(in)) {
-    if (f.size() < 14 || f[1] != "app" || f[0].substr(0, 23) < from || f[0].substr(0, 23) > to) continue;
+    if (f.size() < 14 || f[1] != "app" || f[0].substr(0, 23) < from || f[0].substr(0, 23) > to)
+      continue;
     std::smatch m;
-    auto* into = std::regex_search(f[13], m, exec_re) ? &t.exec
-                 : std::regex_search(f[13], m, stmt_re) ? &t.statement : nullptr;
+    auto* into = std::regex_search(f[13], m, exec_re)   ? &t.exec
+                 : std::regex_search(f[13], m, stmt_re) ? &t.statement
+                                                        : nullptr;
     if (!into) continue;
     const std::string text = m[2].str();
     for (const auto& g : groups_of(latency::statement_command(text), class_of(text))) {
@@ -162,13 +186,15 @@ Truth read_truth(const std::string& path, const std::string& from, const std::st
   return t;
 }
 
-// How precisely n calls pin down their own q-quantile: the order statistics at rank n·q ± 1.96·√(n·q·(1−q))
-// bound it with 95 % confidence; returned as half that range over the quantile.
+// How precisely n calls pin down their own q-quantile: the order statistics at rank n·q
+// ± 1.96·√(n·q·(1−q)) bound it with 95 % confidence; returned as half that range over the quantile.
 double quantile_noise(std::vector<double> v, double q) {
   if (v.size() < 2) return NAN;
   std::sort(v.begin(), v.end());
   const double n = static_cast<double>(v.size()), half = 1.96 * std::sqrt(n * q * (1 - q));
-  auto at = [&](double rank) { return v[static_cast<std::size_t>(std::clamp(std::ceil(rank), 1.0, n)) - 1]; };
+  auto at = [&](double rank) {
+    return v[static_cast<std::size_t>(std::clamp(std::ceil(rank), 1.0, n)) - 1];
+  };
   return (at(n * q + half) - at(n * q - half)) / 2 / at(n * q);
 }
 
@@ -206,7 +232,8 @@ Estimates estimates(const Snapshot& s) {
         if (l.name == "class") klass = l.value;
       }
       std::vector<double> cum;
-      for (const auto& bucket : m.histogram.bucket) cum.push_back(static_cast<double>(bucket.cumulative_count));
+      for (const auto& bucket : m.histogram.bucket)
+        cum.push_back(static_cast<double>(bucket.cumulative_count));
       add_to_groups(out, command, klass, cum, static_cast<double>(m.histogram.sample_count));
     }
   }
@@ -224,8 +251,11 @@ void subtract(Estimates& now, const Estimates& before) {
 }
 
 std::string log_time_now(Session& s) {
-  return s.query("SELECT to_char(clock_timestamp() AT TIME ZONE current_setting('log_timezone'),"
-                 " 'YYYY-MM-DD HH24:MI:SS.MS') AS t").text(0, "t");
+  return s
+      .query(
+          "SELECT to_char(clock_timestamp() AT TIME ZONE current_setting('log_timezone'),"
+          " 'YYYY-MM-DD HH24:MI:SS.MS') AS t")
+      .text(0, "t");
 }
 
 struct Quantiles {
@@ -233,13 +263,16 @@ struct Quantiles {
   double truth[3], estimate[3], statement[3], bucketed[3];
   std::size_t n_true;
   double n_est;
-  double p95_noise, p99_noise;  // relative half-width of the 95 % confidence interval of the true p95, p99
+  double p95_noise,
+      p99_noise;  // relative half-width of the 95 % confidence interval of the true p95, p99
 };
 constexpr double kQs[3] = {0.5, 0.95, 0.99};
 
-// One measured window: the buckets gained between two cumulative estimates and the log lines in between.
-std::map<std::string, Quantiles> measure(const Estimates& first, const Estimates& last, const std::string& csvlog,
-                                         const std::string& from, const std::string& to) {
+// One measured window: the buckets gained between two cumulative estimates and the log lines in
+// between.
+std::map<std::string, Quantiles> measure(const Estimates& first, const Estimates& last,
+                                         const std::string& csvlog, const std::string& from,
+                                         const std::string& to) {
   Estimates est = last;
   subtract(est, first);
   const Truth truth = read_truth(csvlog, from, to);
@@ -257,9 +290,13 @@ std::map<std::string, Quantiles> measure(const Estimates& first, const Estimates
     for (double v : it->second) exact.observe(v);
     for (int i = 0; i < 3; ++i) {
       q.truth[i] = nearest_rank(it->second, kQs[i]) * 1000;
-      q.bucketed[i] = latency::histogram_quantile(kQs[i], latency::bucket_bounds(), exact.cumulative(), exact.count()) * 1000;
-      q.estimate[i] = latency::histogram_quantile(kQs[i], latency::bucket_bounds(), e.cum, e.count) * 1000;
-      q.statement[i] = sit == truth.statement.end() ? NAN : nearest_rank(sit->second, kQs[i]) * 1000;
+      q.bucketed[i] = latency::histogram_quantile(kQs[i], latency::bucket_bounds(),
+                                                  exact.cumulative(), exact.count()) *
+                      1000;
+      q.estimate[i] =
+          latency::histogram_quantile(kQs[i], latency::bucket_bounds(), e.cum, e.count) * 1000;
+      q.statement[i] =
+          sit == truth.statement.end() ? NAN : nearest_rank(sit->second, kQs[i]) * 1000;
     }
   }
   return out;
@@ -268,31 +305,36 @@ std::map<std::string, Quantiles> measure(const Estimates& first, const Estimates
 void print_accuracy(const std::map<std::string, Quantiles>& window, const std::string& from,
                     const std::string& to, double interval) {
   std::printf("window %s .. %s, interval %.1f s\n", from.c_str(), to.c_str(), interval);
-  // truth noise: how far the window's own true p95/p99 could lie from a longer run's (95 % interval).
-  std::printf("%-28s %8s %8s | %-27s | %-27s | %-22s | %-22s | %-15s | %s\n", "group", "n_true", "n_est",
-              "exec truth p50/p95/p99 ms", "estimate p50/p95/p99 ms", "rel. err p50/p95/p99",
-              "buckets-only err p50/p95/p99", "truth noise p95/p99", "statement truth p50/p95/p99 ms");
+  // truth noise: how far the window's own true p95/p99 could lie from a longer run's (95 %
+  // interval).
+  std::printf("%-28s %8s %8s | %-27s | %-27s | %-22s | %-22s | %-15s | %s\n", "group", "n_true",
+              "n_est", "exec truth p50/p95/p99 ms", "estimate p50/p95/p99 ms",
+              "rel. err p50/p95/p99", "buckets-only err p50/p95/p99", "truth noise p95/p99",
+              "statement truth p50/p95/p99 ms");
   for (const auto& [g, q] : window) {
     const double* t = q.truth;
     const double* x = q.estimate;
     const double* b = q.bucketed;
     const double* st = q.statement;
-    std::printf("%-28s %8zu %8.0f | %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f | %+6.0f%% %+6.0f%% %+6.0f%% | %+6.0f%% %+6.0f%% %+6.0f%% | %5.0f%% %6.0f%%  | %8.3f %8.3f %8.3f\n",
-                g.c_str(), q.n_true, q.n_est, t[0], t[1], t[2], x[0], x[1], x[2],
-                100 * (x[0] / t[0] - 1), 100 * (x[1] / t[1] - 1), 100 * (x[2] / t[2] - 1),
-                100 * (b[0] / t[0] - 1), 100 * (b[1] / t[1] - 1), 100 * (b[2] / t[2] - 1), 100 * q.p95_noise,
-                100 * q.p99_noise, st[0], st[1], st[2]);
+    std::printf(
+        "%-28s %8zu %8.0f | %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f | %+6.0f%% %+6.0f%% %+6.0f%% | "
+        "%+6.0f%% %+6.0f%% %+6.0f%% | %5.0f%% %6.0f%%  | %8.3f %8.3f %8.3f\n",
+        g.c_str(), q.n_true, q.n_est, t[0], t[1], t[2], x[0], x[1], x[2], 100 * (x[0] / t[0] - 1),
+        100 * (x[1] / t[1] - 1), 100 * (x[2] / t[2] - 1), 100 * (b[0] / t[0] - 1),
+        100 * (b[1] / t[1] - 1), 100 * (b[2] / t[2] - 1), 100 * q.p95_noise, 100 * q.p99_noise,
+        st[0], st[1], st[2]);
   }
 }
 
-// Issue 4 item 3: the slowed class's estimated p95 must rise 20-30 %, every other class's move < 5 %.
-// A class whose true p95 is not known to ±5 % from its own calls (the combined noise of both windows)
-// cannot be held to 5 %: it is marked "noisy", and est-true shows whether the estimate followed the truth.
-void print_sensitivity(const std::map<std::string, Quantiles>& before, const std::map<std::string, Quantiles>& after,
-                       const std::string& target) {
+// Issue 4 item 3: the slowed class's estimated p95 must rise 20-30 %, every other class's move < 5
+// %. A class whose true p95 is not known to ±5 % from its own calls (the combined noise of both
+// windows) cannot be held to 5 %: it is marked "noisy", and est-true shows whether the estimate
+// followed the truth.
+void print_sensitivity(const std::map<std::string, Quantiles>& before,
+                       const std::map<std::string, Quantiles>& after, const std::string& target) {
   std::printf("\nsensitivity: p95 without -> with the fault (target class %s)\n", target.c_str());
-  std::printf("%-28s | %-22s %8s | %-22s %8s | %9s | %11s | %s\n", "class", "estimate p95 ms", "change", "truth p95 ms",
-              "change", "est-true", "truth noise", "check");
+  std::printf("%-28s | %-22s %8s | %-22s %8s | %9s | %11s | %s\n", "class", "estimate p95 ms",
+              "change", "truth p95 ms", "change", "est-true", "truth noise", "check");
   for (const auto& [g, b] : before) {
     auto it = after.find(g);
     if (g.rfind("class:", 0) != 0 || it == after.end()) continue;
@@ -303,13 +345,15 @@ void print_sensitivity(const std::map<std::string, Quantiles>& before, const std
     const bool is_target = g == "class:" + target;
     const bool ok = is_target ? est >= 20 && est <= 30 : std::fabs(est) < 5;
     const char* verdict = ok ? "ok    " : !is_target && noise >= 5 ? "noisy " : "MISS  ";
-    std::printf("%-28s | %9.3f -> %9.3f %+7.0f%% | %9.3f -> %9.3f %+7.0f%% | %+8.0f%% | %10.0f%% | %s%s\n", g.c_str(),
-                b.estimate[1], a.estimate[1], est, b.truth[1], a.truth[1], tru, est - tru, noise, verdict,
-                is_target ? "(target: +20..+30 %)" : "(untouched: < 5 %)");
+    std::printf(
+        "%-28s | %9.3f -> %9.3f %+7.0f%% | %9.3f -> %9.3f %+7.0f%% | %+8.0f%% | %10.0f%% | %s%s\n",
+        g.c_str(), b.estimate[1], a.estimate[1], est, b.truth[1], a.truth[1], tru, est - tru, noise,
+        verdict, is_target ? "(target: +20..+30 %)" : "(untouched: < 5 %)");
   }
 }
 
-// One cumulative estimate per sample: the sample's log time, and whether the fault ran just before it.
+// One cumulative estimate per sample: the sample's log time, and whether the fault ran just before
+// it.
 struct Point {
   std::string log_time;
   bool after_fault = false;
@@ -351,8 +395,9 @@ std::map<std::string, Quantiles> average(const std::map<std::string, Quantiles>&
 }
 
 // Issue 18: over fresh windows, every group within ±20 % at p50 and p95, and at p99 where a window
-// holds >= 200 calls of it; a window whose own true p95 is not known to ±20 % (too few calls) cannot
-// judge an estimate to 20 %, so it is left out of that group's figures and counted, never silently.
+// holds >= 200 calls of it; a window whose own true p95 is not known to ±20 % (too few calls)
+// cannot judge an estimate to 20 %, so it is left out of that group's figures and counted, never
+// silently.
 constexpr double kGoal = 0.20;
 constexpr std::size_t kP99MinCalls = 200;
 constexpr double kStabilityPoints = 5;
@@ -366,7 +411,8 @@ double median(std::vector<double> v) {
 
 double worst(const std::vector<double>& v) {
   if (v.empty()) return NAN;
-  return *std::max_element(v.begin(), v.end(), [](double a, double b) { return std::fabs(a) < std::fabs(b); });
+  return *std::max_element(v.begin(), v.end(),
+                           [](double a, double b) { return std::fabs(a) < std::fabs(b); });
 }
 
 struct HeldOut {
@@ -377,7 +423,8 @@ struct HeldOut {
   std::vector<double> excess_move;
 };
 
-std::map<std::string, HeldOut> held_out(const std::vector<std::map<std::string, Quantiles>>& windows) {
+std::map<std::string, HeldOut> held_out(
+    const std::vector<std::map<std::string, Quantiles>>& windows) {
   std::map<std::string, HeldOut> out;
   for (std::size_t w = 0; w < windows.size(); ++w) {
     for (const auto& [g, q] : windows[w]) {
@@ -404,32 +451,44 @@ std::map<std::string, HeldOut> held_out(const std::vector<std::map<std::string, 
 }
 
 void print_held_out(const std::vector<std::map<std::string, Quantiles>>& windows) {
-  std::printf("\nheld-out: %zu fresh windows; error = estimate / truth - 1, worst = largest |error|; p99 only from "
-              "windows with >= %zu calls; windows whose true p95 is not known to +-%.0f %% are excluded\n",
-              windows.size(), kP99MinCalls, 100 * kGoal);
-  std::printf("%-28s %9s | %-17s | %-17s | %-17s | %-11s | %-15s | %s\n", "group", "used/excl", "p50 worst/median",
-              "p95 worst/median", "p99 worst/median", "noise p95", "p95 excess move", "check");
+  std::printf(
+      "\nheld-out: %zu fresh windows; error = estimate / truth - 1, worst = largest |error|; p99 "
+      "only from "
+      "windows with >= %zu calls; windows whose true p95 is not known to +-%.0f %% are excluded\n",
+      windows.size(), kP99MinCalls, 100 * kGoal);
+  std::printf("%-28s %9s | %-17s | %-17s | %-17s | %-11s | %-15s | %s\n", "group", "used/excl",
+              "p50 worst/median", "p95 worst/median", "p99 worst/median", "noise p95",
+              "p95 excess move", "check");
   for (const auto& [g, h] : held_out(windows)) {
     bool ok = h.used > 0;
     for (const auto& e : h.error) ok = ok && (e.empty() || std::fabs(worst(e)) <= kGoal);
-    const double excess = h.excess_move.empty() ? NAN : *std::max_element(h.excess_move.begin(), h.excess_move.end());
+    const double excess =
+        h.excess_move.empty() ? NAN : *std::max_element(h.excess_move.begin(), h.excess_move.end());
     const bool stable = !(excess > kStabilityPoints);
-    std::printf("%-28s %4zu/%-4zu | %+7.0f%% %+7.0f%% | %+7.0f%% %+7.0f%% | %+7.0f%% %+7.0f%% | %5.0f%% med | %+8.1f pts max | %s%s\n",
-                g.c_str(), h.used, h.excluded, 100 * worst(h.error[0]), 100 * median(h.error[0]),
-                100 * worst(h.error[1]), 100 * median(h.error[1]), 100 * worst(h.error[2]), 100 * median(h.error[2]),
-                100 * median(h.noise), excess, ok ? "ok" : h.used ? "MISS" : "no window", stable ? "" : ", unstable");
+    std::printf(
+        "%-28s %4zu/%-4zu | %+7.0f%% %+7.0f%% | %+7.0f%% %+7.0f%% | %+7.0f%% %+7.0f%% | %5.0f%% "
+        "med | %+8.1f pts max | %s%s\n",
+        g.c_str(), h.used, h.excluded, 100 * worst(h.error[0]), 100 * median(h.error[0]),
+        100 * worst(h.error[1]), 100 * median(h.error[1]), 100 * worst(h.error[2]),
+        100 * median(h.error[2]), 100 * median(h.noise), excess,
+        ok       ? "ok"
+        : h.used ? "MISS"
+                 : "no window",
+        stable ? "" : ", unstable");
   }
 }
 
 void report(const std::vector<Point>& points, const std::string& csvlog, double interval,
             const std::string& target_class) {
-  static const char* const kTitles[] = {"", "\nwith the fault:\n", "\nafter the fault was removed:\n"};
+  static const char* const kTitles[] = {"", "\nwith the fault:\n",
+                                        "\nafter the fault was removed:\n"};
   const auto windows = windows_of(points);
   std::vector<std::map<std::string, Quantiles>> measured;
   for (const auto& [first, last] : windows) {
     measured.push_back(measure(first->est, last->est, csvlog, first->log_time, last->log_time));
-    std::printf("%s", target_class.empty() ? (measured.size() > 1 ? "\n" : "")
-                                           : kTitles[std::min<std::size_t>(measured.size() - 1, 2)]);
+    std::printf("%s", target_class.empty()
+                          ? (measured.size() > 1 ? "\n" : "")
+                          : kTitles[std::min<std::size_t>(measured.size() - 1, 2)]);
     print_accuracy(measured.back(), first->log_time, last->log_time, interval);
   }
   if (target_class.empty() && measured.size() > 1) print_held_out(measured);
@@ -463,9 +522,11 @@ class TraceWriter {
   void sample(Session& s) {
     s.query("SET LOCAL extra_float_digits = 1");
     const Rows rows = s.query(
-        "SELECT to_char(clock_timestamp() AT TIME ZONE current_setting('log_timezone'), 'YYYY-MM-DD HH24:MI:SS.MS') AS t,"
+        "SELECT to_char(clock_timestamp() AT TIME ZONE current_setting('log_timezone'), "
+        "'YYYY-MM-DD HH24:MI:SS.MS') AS t,"
         " i.stats_reset::text AS stats_reset, e.* FROM pg_stat_statements_info i LEFT JOIN"
-        " (SELECT userid, dbid, toplevel, queryid, calls, rows, total_exec_time, mean_exec_time, stddev_exec_time,"
+        " (SELECT userid, dbid, toplevel, queryid, calls, rows, total_exec_time, mean_exec_time, "
+        "stddev_exec_time,"
         "  min_exec_time, max_exec_time, plans, total_plan_time, mean_plan_time, stddev_plan_time"
         "  FROM pg_stat_statements(false) WHERE toplevel AND queryid IS NOT NULL"
         "  AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
@@ -473,15 +534,23 @@ class TraceWriter {
     if (rows.empty()) return;
     learn_labels(s, rows);
     out_ << "S " << rows.text(0, "t") << " " << rows.text(0, "stats_reset") << "\n";
-    static const char* const kCounters[] = {"calls", "rows", "total_exec_time", "mean_exec_time",
-                                            "stddev_exec_time", "min_exec_time", "max_exec_time", "plans",
-                                            "total_plan_time", "mean_plan_time", "stddev_plan_time"};
+    static const char* const kCounters[] = {"calls",
+                                            "rows",
+                                            "total_exec_time",
+                                            "mean_exec_time",
+                                            "stddev_exec_time",
+                                            "min_exec_time",
+                                            "max_exec_time",
+                                            "plans",
+                                            "total_plan_time",
+                                            "mean_plan_time",
+                                            "stddev_plan_time"};
     for (std::size_t r = 0; r < rows.size(); ++r) {
       if (!rows.at(r, "queryid")) continue;
       const std::string id = rows.text(r, "userid") + " " + rows.text(r, "queryid");
       const auto& label = labels_[id];
-      out_ << "E " << rows.text(r, "userid") << " " << rows.text(r, "dbid") << " " << rows.text(r, "queryid")
-           << " " << label.first << " " << label.second;
+      out_ << "E " << rows.text(r, "userid") << " " << rows.text(r, "dbid") << " "
+           << rows.text(r, "queryid") << " " << label.first << " " << label.second;
       for (const char* c : kCounters) out_ << " " << (rows.at(r, c) ? rows.text(r, c) : "0");
       out_ << "\n";
     }
@@ -493,15 +562,17 @@ class TraceWriter {
   void learn_labels(Session& s, const Rows& rows) {
     bool unknown = false;
     for (std::size_t r = 0; r < rows.size() && !unknown; ++r) {
-      unknown = rows.at(r, "queryid") && !labels_.count(rows.text(r, "userid") + " " + rows.text(r, "queryid"));
+      unknown = rows.at(r, "queryid") &&
+                !labels_.count(rows.text(r, "userid") + " " + rows.text(r, "queryid"));
     }
     if (!unknown) return;
-    const Rows texts = s.query("SELECT userid, queryid, query FROM pg_stat_statements(true) WHERE toplevel"
-                               " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())");
+    const Rows texts = s.query(
+        "SELECT userid, queryid, query FROM pg_stat_statements(true) WHERE toplevel"
+        " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())");
     for (std::size_t r = 0; r < texts.size(); ++r) {
       const std::string q = texts.text(r, "query");
-      labels_.try_emplace(texts.text(r, "userid") + " " + texts.text(r, "queryid"), latency::statement_command(q),
-                          class_of(q));
+      labels_.try_emplace(texts.text(r, "userid") + " " + texts.text(r, "queryid"),
+                          latency::statement_command(q), class_of(q));
     }
   }
 
@@ -531,9 +602,9 @@ std::vector<TraceSample> read_trace(const std::string& path) {
     } else if (tag == "E" && !samples.empty()) {
       TraceRow r;
       auto& e = r.s;
-      f >> r.key.userid >> r.key.dbid >> r.key.queryid >> r.command >> r.klass >> e.calls >> e.rows >> e.total_exec >>
-          e.mean_exec >> e.stddev_exec >> e.min_exec >> e.max_exec >> e.plans >> e.total_plan >> e.mean_plan >>
-          e.stddev_plan;
+      f >> r.key.userid >> r.key.dbid >> r.key.queryid >> r.command >> r.klass >> e.calls >>
+          e.rows >> e.total_exec >> e.mean_exec >> e.stddev_exec >> e.min_exec >> e.max_exec >>
+          e.plans >> e.total_plan >> e.mean_plan >> e.stddev_plan;
       samples.back().rows.push_back(std::move(r));
     }
   }
@@ -543,7 +614,8 @@ std::vector<TraceSample> read_trace(const std::string& path) {
 // The estimator run over every `every`-th sample of a trace, as a collector with that full-sample
 // interval would; with `hot` > 0 the `hot` busiest entries are also sampled at every trace step in
 // between (the collector's default). One point per full sample.
-std::vector<Point> replay(const std::vector<TraceSample>& trace, std::size_t every, std::size_t hot) {
+std::vector<Point> replay(const std::vector<TraceSample>& trace, std::size_t every,
+                          std::size_t hot) {
   latency::LatencyEstimator estimator(3600);
   std::vector<Point> points;
   std::unordered_set<latency::EntryKey, latency::EntryKeyHash> busy;
@@ -558,11 +630,13 @@ std::vector<Point> replay(const std::vector<TraceSample>& trace, std::size_t eve
       if (!full && !busy.count(row.key)) continue;
       latency::Histogram h;
       estimator.observe(row.key, row.s, h);
-      if (h.count() > 0) add_to_groups(cumulative, row.command, row.klass, h.cumulative(), h.count());
+      if (h.count() > 0)
+        add_to_groups(cumulative, row.command, row.klass, h.cumulative(), h.count());
     }
     estimator.end();
     if (!full) continue;
-    const auto keys = estimator.busiest(hot, latency::kBusyCallsPerSecond * static_cast<double>(every));
+    const auto keys =
+        estimator.busiest(hot, latency::kBusyCallsPerSecond * static_cast<double>(every));
     busy = {keys.begin(), keys.end()};
     points.push_back({trace[i].log_time, std::exchange(fault, false), cumulative});
   }
@@ -573,9 +647,11 @@ void print_replays(const std::vector<TraceSample>& trace, const Args& args) {
   for (int every : args.every) {
     for (std::size_t hot : {std::size_t{0}, args.hot}) {
       if (hot > 0 && every == 1) continue;
-      std::printf("\n== replay of the 1 s trace at T = %d s%s ==\n", every,
-                  hot > 0 ? (", the " + std::to_string(hot) + " busiest entries every 1 s").c_str() : "");
-      report(replay(trace, static_cast<std::size_t>(every), hot), args.csvlog, every, args.target_class);
+      std::printf(
+          "\n== replay of the 1 s trace at T = %d s%s ==\n", every,
+          hot > 0 ? (", the " + std::to_string(hot) + " busiest entries every 1 s").c_str() : "");
+      report(replay(trace, static_cast<std::size_t>(every), hot), args.csvlog, every,
+             args.target_class);
       if (args.hot == 0) break;
     }
   }
@@ -585,11 +661,12 @@ Target bench_target(const std::string& dsn) {
   Target target;
   target.name = "bench";
   target.dsn = dsn;
-  for (const char* c : {"guardrail_lookup", "calendar_range", "count_by_source", "projections_pending",
-                        "dashboard_agg", "analytics_rollup", "itinerary_scan", "analytics_insert",
-                        "context_insert", "roadmap_update", "roadmap_tx_update", "roadmap_tx_projection",
-                        "projection_cleanup"}) {
-    target.query_classes.push_back({c, Pattern{std::string("q:") + c + "\\b", std::regex(std::string("q:") + c + "\\b")}});
+  for (const char* c :
+       {"guardrail_lookup", "calendar_range", "count_by_source", "projections_pending",
+        "dashboard_agg", "analytics_rollup", "itinerary_scan", "analytics_insert", "context_insert",
+        "roadmap_update", "roadmap_tx_update", "roadmap_tx_projection", "projection_cleanup"}) {
+    target.query_classes.push_back(
+        {c, Pattern{std::string("q:") + c + "\\b", std::regex(std::string("q:") + c + "\\b")}});
   }
   return target;
 }
@@ -630,7 +707,8 @@ int run_live(const Args& args) {
       // The collector's clock: exact ticks, so that full samples fall every per_interval ticks.
       CollectContext ctx{target, settings, start + std::chrono::seconds(tick)};
       const Snapshot snap = collector->collect(s, ctx);
-      if (tick % per_interval == 0) points.push_back({log_time_now(s), std::exchange(fault, false), estimates(snap)});
+      if (tick % per_interval == 0)
+        points.push_back({log_time_now(s), std::exchange(fault, false), estimates(snap)});
     });
     if (tick % per_window == 0 && tick > 0 && tick / per_window < windows) {
       const auto index = static_cast<std::size_t>(tick / per_window - 1);
@@ -645,8 +723,9 @@ int run_live(const Args& args) {
     std::this_thread::sleep_until(next);
   }
   std::this_thread::sleep_for(std::chrono::seconds(2));  // csvlog flush
-  std::printf("== live collector: full samples every %.0f s, the %zu busiest entries every 1 s ==\n", args.interval,
-              args.hot);
+  std::printf(
+      "== live collector: full samples every %.0f s, the %zu busiest entries every 1 s ==\n",
+      args.interval, args.hot);
   report(points, args.csvlog, args.interval, args.target_class);
   if (trace) {
     trace.reset();

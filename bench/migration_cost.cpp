@@ -12,10 +12,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "collectors/registry.h"
 #include "core/config.h"
@@ -27,9 +26,12 @@ using namespace pge;
 
 double exporter_db_ms(pqxx::connection& admin) {
   pqxx::nontransaction tx(admin);
-  return tx.exec1("SELECT COALESCE(sum(total_exec_time + total_plan_time), 0) FROM pg_stat_statements"
-                  " WHERE userid = 'pge_exporter'::regrole AND dbid = (SELECT oid FROM pg_database"
-                  " WHERE datname = current_database())")[0].as<double>();
+  return tx
+      .exec1(
+          "SELECT COALESCE(sum(total_exec_time + total_plan_time), 0) FROM pg_stat_statements"
+          " WHERE userid = 'pge_exporter'::regrole AND dbid = (SELECT oid FROM pg_database"
+          " WHERE datname = current_database())")[0]
+      .as<double>();
 }
 
 struct Cost {
@@ -43,7 +45,8 @@ double median(std::vector<double> v) {
 
 class Bench {
  public:
-  Bench(Target target, const std::string& admin_dsn) : target_(std::move(target)), admin_(admin_dsn) {}
+  Bench(Target target, const std::string& admin_dsn)
+      : target_(std::move(target)), admin_(admin_dsn) {}
 
   // Runs `cycles` cycles of one collector instance; `full_every_cycle` forces promoted_columns'
   // full check each time (full_check_interval 0) instead of only on the first cycle.
@@ -59,14 +62,17 @@ class Bench {
     auto collector = info->make();
     Connection conn(target_.dsn, Seconds{5}, Seconds{1});
     std::string error;
-    if (!conn.ensure_open(std::chrono::steady_clock::now(), &error)) throw std::runtime_error(error);
+    if (!conn.ensure_open(std::chrono::steady_clock::now(), &error))
+      throw std::runtime_error(error);
     std::vector<double> wall, db;
     for (int i = 0; i < cycles + (skip_first ? 1 : 0); ++i) {
       const double before = exporter_db_ms(admin_);
       const auto t0 = std::chrono::steady_clock::now();
       CollectContext ctx{target_, settings, std::chrono::system_clock::now()};
-      conn.run({settings.timeout, Seconds{0.5}, true}, [&](Session& s) { collector->collect(s, ctx); });
-      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      conn.run({settings.timeout, Seconds{0.5}, true},
+               [&](Session& s) { collector->collect(s, ctx); });
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       const double db_ms = exporter_db_ms(admin_) - before;
       if (skip_first && i == 0) continue;
       wall.push_back(ms);
@@ -90,7 +96,8 @@ int main(int argc, char** argv) {
   const int cycles = argc > 3 ? std::atoi(argv[3]) : 5;
   setenv("SHAREDMINDS_DSN", argv[1], 1);
   setenv("SHAREDMINDS_PROBE_DSN", argv[1], 1);  // the write probe is not part of this benchmark
-  ConfigResult cfg = load_config(std::string(PGE_SOURCE_DIR) + "/config/sharedminds.toml", known_collectors());
+  ConfigResult cfg =
+      load_config(std::string(PGE_SOURCE_DIR) + "/config/sharedminds.toml", known_collectors());
   if (!cfg.config) {
     std::fprintf(stderr, "config/sharedminds.toml: %s\n", cfg.errors.at(0).render().c_str());
     return 1;
@@ -103,13 +110,22 @@ int main(int argc, char** argv) {
     pqxx::connection admin(argv[2]);
     pqxx::nontransaction tx(admin);
     const std::string ce = tx.quote(promoted_schema + ".context_events");
-    std::printf("database %s: %s.context_events %.0f rows, analytics_events %.0f rows, %s; created_at index: %s\n",
-                admin.dbname(), promoted_schema.c_str(),
-                tx.exec1("SELECT reltuples FROM pg_class WHERE oid = " + ce + "::regclass")[0].as<double>(),
-                tx.exec1("SELECT sum(reltuples) FROM pg_partition_tree('analytics_events') p JOIN pg_class c ON c.oid = p.relid WHERE isleaf")[0].as<double>(),
-                tx.exec1("SELECT pg_size_pretty(pg_database_size(current_database()))")[0].c_str(),
-                tx.exec1("SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
-                         " WHERE i.indrelid = " + ce + "::regclass AND a.attname = 'created_at')")[0].as<bool>() ? "yes" : "no");
+    std::printf(
+        "database %s: %s.context_events %.0f rows, analytics_events %.0f rows, %s; created_at "
+        "index: %s\n",
+        admin.dbname(), promoted_schema.c_str(),
+        tx.exec1("SELECT reltuples FROM pg_class WHERE oid = " + ce + "::regclass")[0].as<double>(),
+        tx.exec1("SELECT sum(reltuples) FROM pg_partition_tree('analytics_events') p JOIN pg_class "
+                 "c ON c.oid = p.relid WHERE isleaf")[0]
+            .as<double>(),
+        tx.exec1("SELECT pg_size_pretty(pg_database_size(current_database()))")[0].c_str(),
+        tx.exec1("SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
+                 "i.indrelid AND a.attnum = i.indkey[0]"
+                 " WHERE i.indrelid = " +
+                 ce + "::regclass AND a.attname = 'created_at')")[0]
+                .as<bool>()
+            ? "yes"
+            : "no");
   }
 
   struct Row {
@@ -126,20 +142,22 @@ int main(int argc, char** argv) {
   for (const char* c : {"partitions", "growth", "matviews", "cron_jobs"}) {
     rows.push_back({c, c, false, 3600 / find_collector(c)->default_interval.count()});
   }
-  std::printf("\n%-40s %9s %12s %12s %9s %14s %10s\n", "collector cycle", "interval", "wall ms", "db ms", "cycles/h",
-              "db s/hour", "% 1 core");
+  std::printf("\n%-40s %9s %12s %12s %9s %14s %10s\n", "collector cycle", "interval", "wall ms",
+              "db ms", "cycles/h", "db s/hour", "% 1 core");
   double total = 0;
   for (const auto& r : rows) {
     const Cost c = bench.measure(r.collector, r.full ? std::max(1, cycles / 2) : cycles, r.full,
                                  r.collector == "promoted_columns" && !r.full);
     // The time budget (full_check_budget_ratio 0.005) spaces out full checks that take long.
-    const double cycles_per_hour = r.full ? std::min(r.per_hour, 3600 * 0.005 / (c.wall_ms / 1000)) : r.per_hour;
+    const double cycles_per_hour =
+        r.full ? std::min(r.per_hour, 3600 * 0.005 / (c.wall_ms / 1000)) : r.per_hour;
     const double per_hour = c.db_ms * cycles_per_hour / 1000;
     total += per_hour;
     std::printf("%-40s %8.0fs %12.1f %12.1f %9.2f %14.2f %9.3f%%\n", r.label,
-                find_collector(r.collector)->default_interval.count(), c.wall_ms, c.db_ms, cycles_per_hour, per_hour,
-                per_hour / 36);
+                find_collector(r.collector)->default_interval.count(), c.wall_ms, c.db_ms,
+                cycles_per_hour, per_hour, per_hour / 36);
   }
-  std::printf("%-40s %9s %12s %12s %9s %14.2f %9.3f%%\n", "total", "", "", "", "", total, total / 36);
+  std::printf("%-40s %9s %12s %12s %9s %14.2f %9.3f%%\n", "total", "", "", "", "", total,
+              total / 36);
   return 0;
 }

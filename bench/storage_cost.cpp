@@ -10,10 +10,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "collectors/registry.h"
 #include "core/config.h"
@@ -55,9 +54,11 @@ std::vector<Cycle> run(const Target& target, pqxx::connection& admin, const std:
     const auto t0 = std::chrono::steady_clock::now();
     CollectContext ctx{target, settings, std::chrono::system_clock::now()};
     Snapshot snap;
-    conn.run({settings.timeout, Seconds{0.5}, true}, [&](Session& s) { snap = collector->collect(s, ctx); });
+    conn.run({settings.timeout, Seconds{0.5}, true},
+             [&](Session& s) { snap = collector->collect(s, ctx); });
     Cycle c;
-    c.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    c.wall_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     pqxx::nontransaction after_tx(admin);
     c.db_ms = after_tx.exec1(kExporterDbMs)[0].as<double>() - before;
     c.pass_s = gauge(snap, "pg_bloat_exact_pass_duration_seconds");
@@ -68,7 +69,8 @@ std::vector<Cycle> run(const Target& target, pqxx::connection& admin, const std:
 }
 
 double median(std::vector<Cycle> v, double Cycle::*field) {
-  std::sort(v.begin(), v.end(), [&](const Cycle& a, const Cycle& b) { return a.*field < b.*field; });
+  std::sort(v.begin(), v.end(),
+            [&](const Cycle& a, const Cycle& b) { return a.*field < b.*field; });
   return v[v.size() / 2].*field;
 }
 
@@ -100,8 +102,8 @@ int main(int argc, char** argv) {
   pqxx::connection admin(argv[2]);
   const int cycles = argc > 3 ? std::atoi(argv[3]) : 5;
 
-  std::printf("%-22s %8s %10s %10s %12s %14s\n", "collector", "interval", "wall ms", "db ms", "db s/hour",
-              "core share");
+  std::printf("%-22s %8s %10s %10s %12s %14s\n", "collector", "interval", "wall ms", "db ms",
+              "db s/hour", "core share");
   for (const char* name : {"bloat", "maintenance", "write_amplification", "functions"}) {
     CollectorSettings s = defaults(name);
     const auto runs = run(target, admin, name, s, cycles);
@@ -111,7 +113,8 @@ int main(int argc, char** argv) {
                 median(runs, &Cycle::wall_ms), db, per_hour, per_hour / 3600 * 100);
   }
 
-  std::printf("\nbloat exact pass against its budget (one collector instance, %d cycles each)\n", cycles * 2);
+  std::printf("\nbloat exact pass against its budget (one collector instance, %d cycles each)\n",
+              cycles * 2);
   std::printf("%10s %14s %14s %16s\n", "budget s", "median pass s", "max pass s", "relations/pass");
   for (double budget : {2.0, 0.2, 0.05}) {
     CollectorSettings s = defaults("bloat");

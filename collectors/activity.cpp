@@ -35,16 +35,22 @@ WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type 
 )SQL";
 
 constexpr std::array<MetricSpec, 2> kStateMetrics{{
-    {"pg_stat_activity_connections", kGauge, "count", "Client connections to this database in this state."},
-    {"pg_stat_activity_max_tx_duration", kGauge, "max_tx_duration", "Age in seconds of the oldest transaction among connections in this state."},
+    {"pg_stat_activity_connections", kGauge, "count",
+     "Client connections to this database in this state."},
+    {"pg_stat_activity_max_tx_duration", kGauge, "max_tx_duration",
+     "Age in seconds of the oldest transaction among connections in this state."},
 }};
 constexpr std::array<const char*, 2> kStateLabels{"datname", "state"};
 
 constexpr std::array<MetricSpec, 4> kSummaryMetrics{{
-    {"pg_stat_activity_oldest_xact_age_seconds", kGauge, "oldest_xact_age", "Age of the oldest open transaction in this database."},
-    {"pg_stat_activity_longest_query_seconds", kGauge, "longest_query", "Run time so far of the longest running active query."},
-    {"pg_stat_activity_waiting_on_locks", kGauge, "waiting_on_locks", "Sessions currently waiting to acquire a heavyweight lock."},
-    {"pg_stat_activity_oldest_xmin_age", kGauge, "oldest_xmin_age", "Age in transactions of the oldest backend_xmin: what holds back VACUUM."},
+    {"pg_stat_activity_oldest_xact_age_seconds", kGauge, "oldest_xact_age",
+     "Age of the oldest open transaction in this database."},
+    {"pg_stat_activity_longest_query_seconds", kGauge, "longest_query",
+     "Run time so far of the longest running active query."},
+    {"pg_stat_activity_waiting_on_locks", kGauge, "waiting_on_locks",
+     "Sessions currently waiting to acquire a heavyweight lock."},
+    {"pg_stat_activity_oldest_xmin_age", kGauge, "oldest_xmin_age",
+     "Age in transactions of the oldest backend_xmin: what holds back VACUUM."},
 }};
 constexpr std::array<const char*, 1> kSummaryLabels{"datname"};
 
@@ -61,8 +67,10 @@ class ActivityCollector final : public Collector {
 }  // namespace
 
 CollectorInfo activity_info() {
-  return {.name = "activity", .help = "Connections by state, oldest transaction, longest query, lock waits.",
-          .default_interval = Seconds{15}, .default_timeout = Seconds{5},
+  return {.name = "activity",
+          .help = "Connections by state, oldest transaction, longest query, lock waits.",
+          .default_interval = Seconds{15},
+          .default_timeout = Seconds{5},
           .make = make_collector<ActivityCollector>};
 }
 

@@ -2,7 +2,8 @@
 //   estimate: every table and btree index, from catalog sizes (relpages, reltuples) and pg_stats
 //             column widths; no relation is read, so it costs a catalog query. It is as fresh as
 //             the last ANALYZE and counts dead index entries not yet vacuumed as bloat.
-//   exact:    pgstattuple_approx (tables) and pgstatindex (btree) on the largest relations, a few per
+//   exact:    pgstattuple_approx (tables) and pgstatindex (btree) on the largest relations, a few
+//   per
 //             cycle: the pass stops when its time budget is spent and the next cycle resumes the
 //             rotation where this one stopped. Figures of relations not visited this cycle are the
 //             ones from their last visit.
@@ -23,21 +24,42 @@
 namespace pge {
 namespace {
 
-constexpr MetricSpec kTableRatio{"pg_table_bloat_ratio", kGauge, kComputed, "Share of the table's main fork that is bloat (dead tuples and free space beyond the fillfactor reserve), 0..1."};
-constexpr MetricSpec kTableBytes{"pg_table_bloat_bytes", kGauge, kComputed, "Bytes of the table's main fork that are bloat (dead tuples and free space beyond the fillfactor reserve)."};
-constexpr MetricSpec kIndexRatio{"pg_index_bloat_ratio", kGauge, kComputed, "Share of the btree index that is bloat (leaf space beyond the fillfactor target, empty and deleted pages), 0..1."};
-constexpr MetricSpec kIndexBytes{"pg_index_bloat_bytes", kGauge, kComputed, "Bytes of the btree index that are bloat (leaf space beyond the fillfactor target, empty and deleted pages)."};
-constexpr MetricSpec kIndexTableRatio{"pg_index_bloat_table_ratio", kGauge, kComputed, "Index bloat bytes divided by the size of its table's main fork (the seed alerts above 0.3)."};
-constexpr MetricSpec kGinPendingPages{"pg_gin_index_pending_pages", kGauge, kComputed, "Pages in the GIN index's pending list (pgstatginindex)."};
-constexpr MetricSpec kGinPendingTuples{"pg_gin_index_pending_tuples", kGauge, kComputed, "Tuples in the GIN index's pending list (pgstatginindex)."};
-constexpr MetricSpec kPassDuration{"pg_bloat_exact_pass_duration_seconds", kGauge, kComputed, "Wall time of this cycle's exact bloat pass (kept within the collector's budget)."};
-constexpr MetricSpec kPassMeasured{"pg_bloat_exact_pass_relations", kGauge, kComputed, "Relations measured with pgstattuple_approx/pgstatindex in this cycle's exact pass."};
-constexpr MetricSpec kCandidateCount{"pg_bloat_exact_candidates", kGauge, kComputed, "Relations in the exact rotation (the largest tables and btree indexes, up to max_relations)."};
-constexpr MetricSpec kAvailable{"pg_bloat_exact_available", kGauge, kComputed, "1 when the pgstattuple extension is installed and callable, so exact figures exist; 0 otherwise."};
+constexpr MetricSpec kTableRatio{"pg_table_bloat_ratio", kGauge, kComputed,
+                                 "Share of the table's main fork that is bloat (dead tuples and "
+                                 "free space beyond the fillfactor reserve), 0..1."};
+constexpr MetricSpec kTableBytes{"pg_table_bloat_bytes", kGauge, kComputed,
+                                 "Bytes of the table's main fork that are bloat (dead tuples and "
+                                 "free space beyond the fillfactor reserve)."};
+constexpr MetricSpec kIndexRatio{"pg_index_bloat_ratio", kGauge, kComputed,
+                                 "Share of the btree index that is bloat (leaf space beyond the "
+                                 "fillfactor target, empty and deleted pages), 0..1."};
+constexpr MetricSpec kIndexBytes{"pg_index_bloat_bytes", kGauge, kComputed,
+                                 "Bytes of the btree index that are bloat (leaf space beyond the "
+                                 "fillfactor target, empty and deleted pages)."};
+constexpr MetricSpec kIndexTableRatio{
+    "pg_index_bloat_table_ratio", kGauge, kComputed,
+    "Index bloat bytes divided by the size of its table's main fork (the seed alerts above 0.3)."};
+constexpr MetricSpec kGinPendingPages{"pg_gin_index_pending_pages", kGauge, kComputed,
+                                      "Pages in the GIN index's pending list (pgstatginindex)."};
+constexpr MetricSpec kGinPendingTuples{"pg_gin_index_pending_tuples", kGauge, kComputed,
+                                       "Tuples in the GIN index's pending list (pgstatginindex)."};
+constexpr MetricSpec kPassDuration{
+    "pg_bloat_exact_pass_duration_seconds", kGauge, kComputed,
+    "Wall time of this cycle's exact bloat pass (kept within the collector's budget)."};
+constexpr MetricSpec kPassMeasured{
+    "pg_bloat_exact_pass_relations", kGauge, kComputed,
+    "Relations measured with pgstattuple_approx/pgstatindex in this cycle's exact pass."};
+constexpr MetricSpec kCandidateCount{
+    "pg_bloat_exact_candidates", kGauge, kComputed,
+    "Relations in the exact rotation (the largest tables and btree indexes, up to max_relations)."};
+constexpr MetricSpec kAvailable{"pg_bloat_exact_available", kGauge, kComputed,
+                                "1 when the pgstattuple extension is installed and callable, so "
+                                "exact figures exist; 0 otherwise."};
 
-const OptionSpec kBudget{.name = "budget",
-                         .help = "Seconds of exact measurement (pgstattuple_approx, pgstatindex) per cycle.",
-                         .default_value = 2.0};
+const OptionSpec kBudget{
+    .name = "budget",
+    .help = "Seconds of exact measurement (pgstattuple_approx, pgstatindex) per cycle.",
+    .default_value = 2.0};
 const OptionSpec kMaxRelations{
     .name = "max_relations",
     .help = "How many of the largest tables and btree indexes the exact rotation covers.",
@@ -66,7 +88,8 @@ t AS (
     AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 )
 SELECT current_database() AS datname, schemaname, relname, relid::text AS relid,
-       )SQL" + exclusively_locked("relid") + R"SQL( AS locked,
+       )SQL" + exclusively_locked("relid") +
+                                   R"SQL( AS locked,
        relpages * bs AS size_bytes,
        greatest(relpages - ceil(reltuples * tuple_bytes / ((bs - 24) * fillfactor / 100)), 0) * bs AS bloat_bytes
 FROM t
@@ -105,7 +128,8 @@ est AS (
   FROM idx JOIN widths w ON w.indexrelid = idx.indexrelid AND w.complete
 )
 SELECT current_database() AS datname, schemaname, relname, indexrelname, indexrelid::text AS relid,
-       )SQL" + exclusively_locked("indexrelid, indrelid") + R"SQL( AS locked,
+       )SQL" + exclusively_locked("indexrelid, indrelid") +
+                                   R"SQL( AS locked,
        relpages * bs AS size_bytes, table_pages * bs AS table_bytes,
        -- the metapage besides the leaf pages; 24-byte page header and 16-byte btree special space
        greatest(relpages - 1 - ceil(reltuples * tuple_bytes / ((bs - 40) * fillfactor / 100)), 0) * bs AS bloat_bytes
@@ -131,7 +155,8 @@ const std::string kCandidates = R"SQL(
 SELECT current_database() AS datname, n.nspname AS schemaname, t.relname,
        CASE WHEN c.oid = t.oid THEN '' ELSE c.relname END AS indexrelname,
        c.oid::text AS relid, c.relkind = 'i' AS is_index,
-       )SQL" + exclusively_locked("c.oid, t.oid") + R"SQL( AS locked,
+       )SQL" + exclusively_locked("c.oid, t.oid") +
+                                R"SQL( AS locked,
        COALESCE((SELECT o.option_value::numeric FROM pg_options_to_table(c.reloptions) o
                  WHERE o.option_name = 'fillfactor'), CASE WHEN c.relkind = 'i' THEN 90 ELSE 100 END) AS fillfactor,
        t.relpages::numeric * current_setting('block_size')::numeric AS table_bytes,
@@ -149,7 +174,8 @@ LIMIT $1
 
 const std::string kGinIndexes = R"SQL(
 SELECT current_database() AS datname, n.nspname AS schemaname, t.relname, c.relname AS indexrelname,
-       c.oid::text AS relid, )SQL" + exclusively_locked("c.oid, t.oid") + R"SQL( AS locked
+       c.oid::text AS relid, )SQL" +
+                                exclusively_locked("c.oid, t.oid") + R"SQL( AS locked
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indexrelid
 JOIN pg_class t ON t.oid = i.indrelid
@@ -181,26 +207,33 @@ struct Bloat {
 
 void emit_bloat(SnapshotBuilder& out, const Bloat& b, const std::string& method) {
   const Labels labels = with(b.labels, "method", method);
-  if (b.size_bytes > 0) emit(out, b.index ? kIndexRatio : kTableRatio, labels, b.bloat_bytes / b.size_bytes);
+  if (b.size_bytes > 0)
+    emit(out, b.index ? kIndexRatio : kTableRatio, labels, b.bloat_bytes / b.size_bytes);
   emit(out, b.index ? kIndexBytes : kTableBytes, labels, b.bloat_bytes);
-  if (b.index && b.table_bytes > 0) emit(out, kIndexTableRatio, labels, b.bloat_bytes / b.table_bytes);
+  if (b.index && b.table_bytes > 0)
+    emit(out, kIndexTableRatio, labels, b.bloat_bytes / b.table_bytes);
 }
 
 // Table: dead tuples and free space, less what the fillfactor keeps free on purpose.
 Bloat exact_table(const Rows& m, const Rows& cand, std::size_t r, double fillfactor) {
   const double len = m.number(0, "table_len").value_or(0);
-  const double waste = m.number(0, "dead_tuple_len").value_or(0) + m.number(0, "approx_free_space").value_or(0);
-  return {labels_of(cand, r, false), false, len, std::max(0.0, waste - len * (1 - fillfactor / 100)), 0};
+  const double waste =
+      m.number(0, "dead_tuple_len").value_or(0) + m.number(0, "approx_free_space").value_or(0);
+  return {labels_of(cand, r, false), false, len,
+          std::max(0.0, waste - len * (1 - fillfactor / 100)), 0};
 }
 
 // Btree: leaf space short of the fillfactor target, plus pages that hold nothing.
 Bloat exact_index(const Rows& m, const Rows& cand, std::size_t r, double fillfactor, double bs) {
   const double leaf = m.number(0, "leaf_pages").value_or(0);
   const double density = m.number(0, "avg_leaf_density").value_or(fillfactor);
-  const double leaf_waste = leaf > 0 && std::isfinite(density) ? std::max(0.0, leaf * bs * (1 - density / fillfactor)) : 0;
-  const double empty = m.number(0, "empty_pages").value_or(0) + m.number(0, "deleted_pages").value_or(0);
-  return {labels_of(cand, r, true), true, m.number(0, "index_size").value_or(0), leaf_waste + empty * bs,
-          cand.number(r, "table_bytes").value_or(0)};
+  const double leaf_waste = leaf > 0 && std::isfinite(density)
+                                ? std::max(0.0, leaf * bs * (1 - density / fillfactor))
+                                : 0;
+  const double empty =
+      m.number(0, "empty_pages").value_or(0) + m.number(0, "deleted_pages").value_or(0);
+  return {labels_of(cand, r, true), true, m.number(0, "index_size").value_or(0),
+          leaf_waste + empty * bs, cand.number(r, "table_bytes").value_or(0)};
 }
 
 // Floor of the statement_timeout a measurement gets: the savepoint around it (SAVEPOINT, RELEASE or
@@ -217,14 +250,16 @@ class BloatCollector final : public Collector {
     locked_.clear();
     emit_estimates(out, session.query(kTableEstimate), ctx, false);
     emit_estimates(out, session.query(kIndexEstimate), ctx, true);
-    for (std::size_t r = 0, n = selected_rows(session.query(kUnreadable), ctx.target).size(); r < n; ++r) {
+    for (std::size_t r = 0, n = selected_rows(session.query(kUnreadable), ctx.target).size(); r < n;
+         ++r) {
       ctx.skip(kSkipPrivilege);
     }
     const Rows ext = session.query(kExtensionSchema);
     emit(out, kAvailable, {}, ext.empty() ? 0 : 1);
     if (ext.empty()) {
-      warn_once("pgstattuple is not installed in this database: exact bloat and GIN pending lists are "
-                "not collected (the estimate still is)");
+      warn_once(
+          "pgstattuple is not installed in this database: exact bloat and GIN pending lists are "
+          "not collected (the estimate still is)");
     } else {
       const std::string schema = quote_ident(ext.text(0, "nspname"));
       exact_pass(out, session, ctx, schema);
@@ -245,22 +280,29 @@ class BloatCollector final : public Collector {
     for (std::size_t r = 0; r < rows.size(); ++r) {
       if (!ctx.target.selects(rows.text(r, "schemaname"), rows.text(r, "relname"))) continue;
       if (skip_locked(rows, r)) continue;
-      emit_bloat(out, {labels_of(rows, r, index), index, rows.number(r, "size_bytes").value_or(0),
-                 rows.number(r, "bloat_bytes").value_or(0), index ? rows.number(r, "table_bytes").value_or(0) : 0},
-           "estimate");
+      emit_bloat(out,
+                 {labels_of(rows, r, index), index, rows.number(r, "size_bytes").value_or(0),
+                  rows.number(r, "bloat_bytes").value_or(0),
+                  index ? rows.number(r, "table_bytes").value_or(0) : 0},
+                 "estimate");
     }
   }
 
   // Measures unvisited candidates, largest first, until the budget is spent. Each statement runs
   // under a statement_timeout equal to the budget left, so one large relation cannot overrun it.
-  void exact_pass(SnapshotBuilder& out, Session& session, CollectContext& ctx, const std::string& schema) {
+  void exact_pass(SnapshotBuilder& out, Session& session, CollectContext& ctx,
+                  const std::string& schema) {
     const double budget = number_option(ctx, kBudget);
-    const Rows all = session.query(kCandidates, {std::to_string(static_cast<long>(number_option(ctx, kMaxRelations)))});
+    const Rows all = session.query(
+        kCandidates, {std::to_string(static_cast<long>(number_option(ctx, kMaxRelations)))});
     const Rows cand = selected_rows(all, ctx.target);
     forget_vanished(cand);
-    const std::string saved_timeout = session.query("SELECT current_setting('statement_timeout') AS t").text(0, "t");
+    const std::string saved_timeout =
+        session.query("SELECT current_setting('statement_timeout') AS t").text(0, "t");
     const auto started = std::chrono::steady_clock::now();
-    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+    auto elapsed = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    };
     int measured = 0, attempted = 0;
     for (std::size_t r = 0; r < cand.size() && elapsed() < budget; ++r) {
       const std::string relid = cand.text(r, "relid");
@@ -292,8 +334,9 @@ class BloatCollector final : public Collector {
     const bool index = cand.flag(r, "is_index");
     const double fillfactor = cand.number(r, "fillfactor").value_or(index ? 90 : 100);
     const std::string relid = cand.text(r, "relid");
-    const std::string sql = index ? "SELECT * FROM " + schema + ".pgstatindex($1::oid::regclass)"
-                                  : "SELECT * FROM " + schema + ".pgstattuple_approx($1::oid::regclass)";
+    const std::string sql =
+        index ? "SELECT * FROM " + schema + ".pgstatindex($1::oid::regclass)"
+              : "SELECT * FROM " + schema + ".pgstattuple_approx($1::oid::regclass)";
     std::string error;
     const auto m = session.try_query(sql, &error, {relid});
     if (!m || m->empty()) {
@@ -301,14 +344,17 @@ class BloatCollector final : public Collector {
       // (statement_timeout), or the relation dropped meanwhile.
       log::debug("exact bloat skipped", {{"relid", relid}, {"err", error}});
       if (error.find("lock timeout") != std::string::npos) locked_.insert(relid);
-      return error.find("statement timeout") != std::string::npos ? Outcome::kOutOfTime : Outcome::kFailed;
+      return error.find("statement timeout") != std::string::npos ? Outcome::kOutOfTime
+                                                                  : Outcome::kFailed;
     }
-    exact_[relid] = index ? exact_index(*m, cand, r, fillfactor, cand.number(r, "bs").value_or(8192))
-                          : exact_table(*m, cand, r, fillfactor);
+    exact_[relid] = index
+                        ? exact_index(*m, cand, r, fillfactor, cand.number(r, "bs").value_or(8192))
+                        : exact_table(*m, cand, r, fillfactor);
     return Outcome::kMeasured;
   }
 
-  void gin_pending(SnapshotBuilder& out, Session& session, CollectContext& ctx, const std::string& schema) {
+  void gin_pending(SnapshotBuilder& out, Session& session, CollectContext& ctx,
+                   const std::string& schema) {
     const Rows rows = session.query(kGinIndexes);
     for (std::size_t r = 0; r < rows.size(); ++r) {
       if (!ctx.target.selects(rows.text(r, "schemaname"), rows.text(r, "relname"))) continue;
@@ -343,9 +389,9 @@ class BloatCollector final : public Collector {
     warned_ = true;
   }
 
-  std::set<std::string> visited_;         // rotation cursor: relations measured in this round
-  std::map<std::string, Bloat> exact_;    // last exact figures by relation oid
-  std::set<std::string> locked_;          // relations skipped in the current run
+  std::set<std::string> visited_;       // rotation cursor: relations measured in this round
+  std::map<std::string, Bloat> exact_;  // last exact figures by relation oid
+  std::set<std::string> locked_;        // relations skipped in the current run
   bool warned_ = false;
 };
 
@@ -353,9 +399,13 @@ class BloatCollector final : public Collector {
 
 CollectorInfo bloat_info() {
   return {.name = "bloat",
-          .help = "Table and btree bloat: pg_stats estimate for all, pgstattuple exact figures for the largest in a time-budgeted rotation; GIN pending lists.",
-          .default_interval = Seconds{300}, .default_timeout = Seconds{30},
-          .options = {kBudget, kMaxRelations}, .make = make_collector<BloatCollector>};
+          .help =
+              "Table and btree bloat: pg_stats estimate for all, pgstattuple exact figures for the "
+              "largest in a time-budgeted rotation; GIN pending lists.",
+          .default_interval = Seconds{300},
+          .default_timeout = Seconds{30},
+          .options = {kBudget, kMaxRelations},
+          .make = make_collector<BloatCollector>};
 }
 
 }  // namespace pge

@@ -16,8 +16,9 @@ double number_option(const CollectContext& ctx, const OptionSpec& spec) {
 
 std::string string_option(const CollectContext& ctx, const OptionSpec& spec) {
   auto it = ctx.settings.strings.find(spec.name);
-  return it == ctx.settings.strings.end() || it->second.empty() ? std::get<std::string>(spec.default_value)
-                                                                  : it->second;
+  return it == ctx.settings.strings.end() || it->second.empty()
+             ? std::get<std::string>(spec.default_value)
+             : it->second;
 }
 
 bool flag_option(const CollectContext& ctx, const OptionSpec& spec) {
@@ -37,9 +38,10 @@ void emit(SnapshotBuilder& out, const MetricSpec& spec, const Labels& labels, do
   }
 }
 
-void emit(SnapshotBuilder& out, const MetricSpec& spec, const Labels& labels, const latency::Histogram& hist) {
-  out.histogram(spec.name, spec.help, labels, latency::bucket_bounds(), hist.cumulative(), hist.sum(),
-                hist.count());
+void emit(SnapshotBuilder& out, const MetricSpec& spec, const Labels& labels,
+          const latency::Histogram& hist) {
+  out.histogram(spec.name, spec.help, labels, latency::bucket_bounds(), hist.cumulative(),
+                hist.sum(), hist.count());
 }
 
 Labels row_labels(const Rows& rows, std::size_t r, std::span<const char* const> columns) {
@@ -76,7 +78,8 @@ Value sql_bool(bool value) { return value ? "true" : "false"; }
 bool SizeCache::due(const CollectContext& ctx) {
   const Seconds interval{number_option(ctx, kSizeIntervalOption)};
   reading_ = last_read_ == std::chrono::system_clock::time_point{} ||
-             ctx.now - last_read_ >= std::chrono::duration_cast<std::chrono::system_clock::duration>(interval);
+             ctx.now - last_read_ >=
+                 std::chrono::duration_cast<std::chrono::system_clock::duration>(interval);
   if (reading_) last_read_ = ctx.now;
   return reading_;
 }
@@ -129,8 +132,9 @@ Rows SizeCache::query_selected(Session& session, const std::string& sql, Collect
 }
 
 VersionedSql::VersionedSql(std::vector<SqlVariant> variants) : variants_(std::move(variants)) {
-  const bool ascending = std::is_sorted(variants_.begin(), variants_.end(),
-                                        [](const SqlVariant& a, const SqlVariant& b) { return a.since < b.since; });
+  const bool ascending =
+      std::is_sorted(variants_.begin(), variants_.end(),
+                     [](const SqlVariant& a, const SqlVariant& b) { return a.since < b.since; });
   if (variants_.empty() || !ascending) {
     throw std::logic_error("VersionedSql needs at least one variant, in ascending server versions");
   }

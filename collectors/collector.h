@@ -1,8 +1,9 @@
 // The collector contract. A collector is one file in collectors/ that defines a class derived from
 // `Collector` and a `CollectorInfo` (name, default interval, options, factory); registry.cpp lists
-// them. The scheduler creates one instance per target, calls `collect` on the target's worker thread
-// inside a read-only transaction with timeouts, and stores the returned snapshot. A collector may keep
-// state between runs (deltas, cumulative histograms); it never touches the HTTP side.
+// them. The scheduler creates one instance per target, calls `collect` on the target's worker
+// thread inside a read-only transaction with timeouts, and stores the returned snapshot. A
+// collector may keep state between runs (deltas, cumulative histograms); it never touches the HTTP
+// side.
 #pragma once
 
 #include <chrono>
@@ -101,7 +102,8 @@ void declare(SnapshotBuilder& out, std::initializer_list<MetricSpec> specs);
 // One series of a gauge or counter.
 void emit(SnapshotBuilder& out, const MetricSpec& spec, const Labels& labels, double value);
 // One series of a histogram.
-void emit(SnapshotBuilder& out, const MetricSpec& spec, const Labels& labels, const latency::Histogram& hist);
+void emit(SnapshotBuilder& out, const MetricSpec& spec, const Labels& labels,
+          const latency::Histogram& hist);
 
 // Labels named after the given columns of row `r`, with their text values.
 Labels row_labels(const Rows& rows, std::size_t r, std::span<const char* const> columns);
@@ -112,7 +114,8 @@ Labels row_labels(const Rows& rows, std::size_t r, std::span<const char* const> 
 void emit_rows(SnapshotBuilder& out, const Rows& rows, std::span<const MetricSpec> specs,
                std::span<const char* const> label_columns, const Labels& extra = {});
 
-// The rows (with `schemaname` and `relname` columns) that pass the target's include/exclude patterns.
+// The rows (with `schemaname` and `relname` columns) that pass the target's include/exclude
+// patterns.
 Rows selected_rows(const Rows& rows, const Target& target);
 // Runs a per-relation query and returns its selected rows, counting the `locked` ones as lock skips
 // (they stay in the result: their statistics are read, only their sizes are left out).
@@ -124,8 +127,8 @@ Rows selected_unlocked_rows(const Rows& rows, CollectContext& ctx);
 // Size functions stat every fork of every relation: at 10,000 tables they cost more than all the
 // statistics together, while sizes change slowly. A collector with size columns reads them on its
 // first run and then once every `size_interval` seconds, and serves the remembered sizes in
-// between. Its query takes the decision as parameter $1 (`CASE WHEN $1::bool THEN pg_..._size(..)`).
-// Owned by one collector instance (its target's worker thread).
+// between. Its query takes the decision as parameter $1 (`CASE WHEN $1::bool THEN
+// pg_..._size(..)`). Owned by one collector instance (its target's worker thread).
 class SizeCache {
  public:
   // Whether this run reads sizes; the answer holds until the next call. Pass it to the query.
@@ -136,7 +139,8 @@ class SizeCache {
              std::span<const char* const> size_columns) const;
   // A per-relation query (`query_selected`) whose $1 is this run's decision, through `apply`.
   Rows query_selected(Session& session, const std::string& sql, CollectContext& ctx,
-                      std::span<const char* const> key_columns, std::span<const char* const> size_columns);
+                      std::span<const char* const> key_columns,
+                      std::span<const char* const> size_columns);
 
  private:
   std::chrono::system_clock::time_point last_read_{};
@@ -157,7 +161,8 @@ struct SqlVariant {
 
 class VersionedSql {
  public:
-  // `variants` in ascending `since`; at least one (a programmer error otherwise: throws at start-up).
+  // `variants` in ascending `since`; at least one (a programmer error otherwise: throws at
+  // start-up).
   explicit VersionedSql(std::vector<SqlVariant> variants);
   const std::string& for_server(int server_version_num) const;
 
@@ -168,11 +173,12 @@ class VersionedSql {
 // A boolean query parameter.
 Value sql_bool(bool value);
 
-inline const OptionSpec kSizeIntervalOption{
-    .name = "size_interval",
-    .help = "Seconds between reads of relation sizes (size functions stat every file); the last sizes are "
-            "served in between (0 reads them every run).",
-    .default_value = 300.0};
+inline const OptionSpec kSizeIntervalOption{.name = "size_interval",
+                                            .help =
+                                                "Seconds between reads of relation sizes (size "
+                                                "functions stat every file); the last sizes are "
+                                                "served in between (0 reads them every run).",
+                                            .default_value = 300.0};
 
 // Shared SQL: whether another session holds (or waits for) an ACCESS EXCLUSIVE lock on one of the
 // relations `relids` (a comma-separated list of oid expressions). Size functions and pgstattuple

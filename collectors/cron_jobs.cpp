@@ -6,14 +6,15 @@
 // pg_cron exists in one database of the cluster (cron.database_name). Elsewhere this collector
 // exports pg_cron_installed 0 and no job series; that is not an error. Its tables have row-level
 // security, so `cron_job_table` / `cron_run_details_table` may name superuser-owned views instead.
-// Each job's history is read newest-first through the runid primary key, `recent_runs` rows at most.
+// Each job's history is read newest-first through the runid primary key, `recent_runs` rows at
+// most.
 #include <array>
 #include <cmath>
 #include <map>
 
 #include "collectors/collector.h"
-#include "collectors/migration_common.h"
 #include "collectors/cron_schedule.h"
+#include "collectors/migration_common.h"
 
 namespace pge {
 namespace {
@@ -48,11 +49,18 @@ LEFT JOIN LATERAL (
 
 constexpr std::array<MetricSpec, 6> kJobMetrics{{
     {"pg_cron_job_active", kGauge, "active", "1 when the pg_cron job is active (cron.job.active)."},
-    {"pg_cron_job_last_run_success", kGauge, "last_run_success", "1 when the job's last finished run succeeded, 0 when it failed (cron.job_run_details.status)."},
-    {"pg_cron_job_last_duration_seconds", kGauge, "last_duration", "Duration of the job's last finished run (end_time - start_time)."},
-    {"pg_cron_job_last_success_timestamp_seconds", kGauge, "last_success", "End of the job's last successful run, Unix time (absent when it never succeeded)."},
-    {"pg_cron_job_recent_failures", kGauge, "failures", "Failed runs among the job's last recent_runs runs (collector option, default 20)."},
-    {"pg_cron_job_unfinished_runs", kGauge, "unfinished", "Runs among the last recent_runs with no start or no end time, the newest run excluded while it is in progress."},
+    {"pg_cron_job_last_run_success", kGauge, "last_run_success",
+     "1 when the job's last finished run succeeded, 0 when it failed "
+     "(cron.job_run_details.status)."},
+    {"pg_cron_job_last_duration_seconds", kGauge, "last_duration",
+     "Duration of the job's last finished run (end_time - start_time)."},
+    {"pg_cron_job_last_success_timestamp_seconds", kGauge, "last_success",
+     "End of the job's last successful run, Unix time (absent when it never succeeded)."},
+    {"pg_cron_job_recent_failures", kGauge, "failures",
+     "Failed runs among the job's last recent_runs runs (collector option, default 20)."},
+    {"pg_cron_job_unfinished_runs", kGauge, "unfinished",
+     "Runs among the last recent_runs with no start or no end time, the newest run excluded while "
+     "it is in progress."},
 }};
 
 constexpr std::array<const char*, 3> kJobLabels{"datname", "jobid", "jobname"};
@@ -70,26 +78,47 @@ LEFT JOIN LATERAL (SELECT * FROM {table} WHERE finished_at IS NOT NULL ORDER BY 
 )SQL";
 
 constexpr std::array<MetricSpec, 8> kRetentionMetrics{{
-    {"pg_retention_last_run_timestamp_seconds", kGauge, "finished", "End of the retention job's last finished run, Unix time (from its run record, target.retention.log_table)."},
-    {"pg_retention_last_run_rows_archived", kGauge, "rows_archived", "Rows the last finished retention run copied to the archive."},
-    {"pg_retention_last_run_rows_deleted", kGauge, "rows_deleted", "Rows the last finished retention run deleted."},
-    {"pg_retention_last_run_success", kGauge, "succeeded", "1 when the last finished retention run succeeded, 0 when it failed."},
-    {"pg_retention_last_run_duration_seconds", kGauge, "duration", "Duration of the last finished retention run."},
-    {"pg_retention_last_run_deleted_more_than_archived", kGauge, "deleted_more", "1 when the last finished retention run deleted more rows than it archived (rows lost)."},
-    {"pg_retention_last_success_timestamp_seconds", kGauge, "last_success", "End of the last successful retention run, Unix time."},
-    {"pg_retention_last_run_cutoff_age_seconds", kGauge, "cutoff_age", "Age of the cutoff the last finished retention run deleted below, at its start (started_at - cutoff): rows younger than this were kept."},
+    {"pg_retention_last_run_timestamp_seconds", kGauge, "finished",
+     "End of the retention job's last finished run, Unix time (from its run record, "
+     "target.retention.log_table)."},
+    {"pg_retention_last_run_rows_archived", kGauge, "rows_archived",
+     "Rows the last finished retention run copied to the archive."},
+    {"pg_retention_last_run_rows_deleted", kGauge, "rows_deleted",
+     "Rows the last finished retention run deleted."},
+    {"pg_retention_last_run_success", kGauge, "succeeded",
+     "1 when the last finished retention run succeeded, 0 when it failed."},
+    {"pg_retention_last_run_duration_seconds", kGauge, "duration",
+     "Duration of the last finished retention run."},
+    {"pg_retention_last_run_deleted_more_than_archived", kGauge, "deleted_more",
+     "1 when the last finished retention run deleted more rows than it archived (rows lost)."},
+    {"pg_retention_last_success_timestamp_seconds", kGauge, "last_success",
+     "End of the last successful retention run, Unix time."},
+    {"pg_retention_last_run_cutoff_age_seconds", kGauge, "cutoff_age",
+     "Age of the cutoff the last finished retention run deleted below, at its start (started_at - "
+     "cutoff): rows younger than this were kept."},
 }};
 
-constexpr MetricSpec kKeep{"pg_retention_keep_seconds", kGauge, kComputed, "The configured retention (target.retention.keep): no run may delete rows younger than this."};
-constexpr MetricSpec kMaxInterval{"pg_retention_max_interval_seconds", kGauge, kComputed, "The configured longest time between successful retention runs (target.retention.max_interval)."};
+constexpr MetricSpec kKeep{
+    "pg_retention_keep_seconds", kGauge, kComputed,
+    "The configured retention (target.retention.keep): no run may delete rows younger than this."};
+constexpr MetricSpec kMaxInterval{"pg_retention_max_interval_seconds", kGauge, kComputed,
+                                  "The configured longest time between successful retention runs "
+                                  "(target.retention.max_interval)."};
 
-constexpr MetricSpec kInstalled{"pg_cron_installed", kGauge, kComputed, "1 when the pg_cron extension is installed in this database."};
-constexpr MetricSpec kInfo{"pg_cron_job_info", kGauge, kComputed, "A pg_cron job: its schedule, database and user. Value 1."};
-constexpr MetricSpec kOverdue{"pg_cron_job_overdue_seconds", kGauge, kComputed,
-    "Seconds since the job should have started again according to its schedule (after its last start, or after the exporter first saw it if it never ran); 0 when on time or inactive."};
-constexpr MetricSpec kScheduleValid{"pg_cron_job_schedule_valid", kGauge, kComputed, "1 when the exporter could parse the job's schedule (0: no overdue series for it)."};
+constexpr MetricSpec kInstalled{"pg_cron_installed", kGauge, kComputed,
+                                "1 when the pg_cron extension is installed in this database."};
+constexpr MetricSpec kInfo{"pg_cron_job_info", kGauge, kComputed,
+                           "A pg_cron job: its schedule, database and user. Value 1."};
+constexpr MetricSpec kOverdue{
+    "pg_cron_job_overdue_seconds", kGauge, kComputed,
+    "Seconds since the job should have started again according to its schedule (after its last "
+    "start, or after the exporter first saw it if it never ran); 0 when on time or inactive."};
+constexpr MetricSpec kScheduleValid{
+    "pg_cron_job_schedule_valid", kGauge, kComputed,
+    "1 when the exporter could parse the job's schedule (0: no overdue series for it)."};
 
-constexpr std::array<const char*, 6> kInfoLabels{"datname", "jobid", "jobname", "schedule", "database", "username"};
+constexpr std::array<const char*, 6> kInfoLabels{"datname",  "jobid",    "jobname",
+                                                 "schedule", "database", "username"};
 
 const OptionSpec kRecentRuns{
     .name = "recent_runs",
@@ -100,7 +129,8 @@ class CronJobsCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
     SnapshotBuilder out;
-    const bool installed = !session.query("SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'").empty();
+    const bool installed =
+        !session.query("SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'").empty();
     const std::string datname = session.query("SELECT current_database() AS d").text(0, "d");
     emit(out, kInstalled, {{"datname", datname}}, installed ? 1 : 0);
     if (installed) emit_jobs(session, ctx, out);
@@ -113,9 +143,11 @@ class CronJobsCollector final : public Collector {
 
   void emit_jobs(Session& session, CollectContext& ctx, SnapshotBuilder& out) {
     std::string sql = migration::replace_all(
-        kJobsQuery, "{job}", migration::quote_dotted(string_option(ctx, migration::kCronJobTableOption)));
+        kJobsQuery, "{job}",
+        migration::quote_dotted(string_option(ctx, migration::kCronJobTableOption)));
     sql = migration::replace_all(
-        sql, "{details}", migration::quote_dotted(string_option(ctx, migration::kCronRunDetailsOption)));
+        sql, "{details}",
+        migration::quote_dotted(string_option(ctx, migration::kCronRunDetailsOption)));
     const double recent = std::max(1.0, number_option(ctx, kRecentRuns));
     Rows rows = session.query(sql, {std::to_string(static_cast<long>(recent))});
     emit_rows(out, rows, kJobMetrics, kJobLabels);
@@ -132,14 +164,16 @@ class CronJobsCollector final : public Collector {
       emit(out, kScheduleValid, labels, schedule ? 1 : 0);
       if (!schedule) continue;
       const double base = rows.number(r, "last_start").value_or(seen[jobid]);
-      emit(out, kOverdue, labels, rows.number(r, "active") == 1.0 ? overdue(*schedule, base, now) : 0);
+      emit(out, kOverdue, labels,
+           rows.number(r, "active") == 1.0 ? overdue(*schedule, base, now) : 0);
     }
     first_seen_ = std::move(seen);
   }
 
   static double overdue(const CronSchedule& schedule, double base, double now) {
     using namespace std::chrono;
-    const auto base_tp = system_clock::time_point{duration_cast<system_clock::duration>(duration<double>{base})};
+    const auto base_tp =
+        system_clock::time_point{duration_cast<system_clock::duration>(duration<double>{base})};
     auto expected = schedule.next_after(base_tp);
     if (!expected) return 0;
     const double due = duration<double>(expected->time_since_epoch()).count();
@@ -147,25 +181,31 @@ class CronJobsCollector final : public Collector {
   }
 
   static void emit_retention(Session& session, CollectContext& ctx, SnapshotBuilder& out) {
-    const std::string sql =
-        migration::replace_all(kRetentionQuery, "{table}", quote_qualified(ctx.target.retention.table.schema, ctx.target.retention.table.name));
+    const std::string sql = migration::replace_all(
+        kRetentionQuery, "{table}",
+        quote_qualified(ctx.target.retention.table.schema, ctx.target.retention.table.name));
     Rows rows = session.query(sql);
     emit_rows(out, rows, kRetentionMetrics, std::array<const char*, 1>{"datname"});
     // The policy sits next to what the runs did, so that one rule compares them.
     const Labels datname{{"datname", rows.text(0, "datname")}};
     if (const auto& keep = ctx.target.retention.keep) emit(out, kKeep, datname, keep->count());
-    if (const auto& every = ctx.target.retention.max_interval) emit(out, kMaxInterval, datname, every->count());
+    if (const auto& every = ctx.target.retention.max_interval)
+      emit(out, kMaxInterval, datname, every->count());
   }
 };
 
 }  // namespace
 
 CollectorInfo cron_jobs_info() {
-  return {.name = "cron_jobs",
-          .help = "pg_cron jobs (status, last success, failures, overdue against the schedule) and the retention job's run record.",
-          .default_interval = Seconds{60}, .default_timeout = Seconds{5},
-          .options = {kRecentRuns, migration::kCronJobTableOption, migration::kCronRunDetailsOption},
-          .make = make_collector<CronJobsCollector>};
+  return {
+      .name = "cron_jobs",
+      .help =
+          "pg_cron jobs (status, last success, failures, overdue against the schedule) and the "
+          "retention job's run record.",
+      .default_interval = Seconds{60},
+      .default_timeout = Seconds{5},
+      .options = {kRecentRuns, migration::kCronJobTableOption, migration::kCronRunDetailsOption},
+      .make = make_collector<CronJobsCollector>};
 }
 
 }  // namespace pge

@@ -18,8 +18,8 @@ struct FieldSpec {
   const char* const* names;  // names[i] stands for lo + i; nullptr when the field has none
 };
 
-constexpr const char* kMonthNames[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                       "jul", "aug", "sep", "oct", "nov", "dec", nullptr};
+constexpr const char* kMonthNames[] = {"jan", "feb", "mar", "apr", "may", "jun",  "jul",
+                                       "aug", "sep", "oct", "nov", "dec", nullptr};
 constexpr const char* kDayNames[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", nullptr};
 
 // Day of week accepts 7 for Sunday, as vixie cron (and so pg_cron) does; it is folded onto 0 later.
@@ -35,12 +35,14 @@ bool fail(std::string* error, const std::string& message) {
 }
 
 std::optional<int> parse_value(const std::string& s, const FieldSpec& f) {
-  if (!s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); })) {
+  if (!s.empty() &&
+      std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); })) {
     if (s.size() > 3) return std::nullopt;
     return std::stoi(s);
   }
   std::string lower(s);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   for (int i = 0; f.names && f.names[i]; ++i) {
     if (lower == f.names[i]) return f.lo + i;
   }
@@ -49,13 +51,15 @@ std::optional<int> parse_value(const std::string& s, const FieldSpec& f) {
 
 // One comma-separated item: "*", "a", "a-b", each optionally followed by "/step" ("a/step" runs to
 // the field's maximum, as in vixie cron).
-bool parse_item(const std::string& item, const FieldSpec& f, std::bitset<64>& bits, std::string* error) {
+bool parse_item(const std::string& item, const FieldSpec& f, std::bitset<64>& bits,
+                std::string* error) {
   const auto slash = item.find('/');
   const std::string range = item.substr(0, slash);
   int step = 1;
   if (slash != std::string::npos) {
     const std::string s = item.substr(slash + 1);
-    if (s.empty() || s.size() > 3 || !std::all_of(s.begin(), s.end(), ::isdigit) || std::stoi(s) == 0) {
+    if (s.empty() || s.size() > 3 || !std::all_of(s.begin(), s.end(), ::isdigit) ||
+        std::stoi(s) == 0) {
       return fail(error, std::string("bad step in ") + f.what + " field: " + item);
     }
     step = std::stoi(s);
@@ -95,12 +99,12 @@ std::bitset<N> narrow(const std::bitset<64>& wide) {
 }
 
 const std::array<std::pair<const char*, const char*>, 7> kMacros{{{"@yearly", "0 0 1 1 *"},
-                                                                 {"@annually", "0 0 1 1 *"},
-                                                                 {"@monthly", "0 0 1 * *"},
-                                                                 {"@weekly", "0 0 * * 0"},
-                                                                 {"@daily", "0 0 * * *"},
-                                                                 {"@midnight", "0 0 * * *"},
-                                                                 {"@hourly", "0 * * * *"}}};
+                                                                  {"@annually", "0 0 1 1 *"},
+                                                                  {"@monthly", "0 0 1 * *"},
+                                                                  {"@weekly", "0 0 * * 0"},
+                                                                  {"@daily", "0 0 * * *"},
+                                                                  {"@midnight", "0 0 * * *"},
+                                                                  {"@hourly", "0 * * * *"}}};
 
 }  // namespace
 

@@ -23,25 +23,31 @@ FROM pg_stat_user_functions
 )SQL";
 
 constexpr std::array<MetricSpec, 3> kFunctionMetrics{{
-    {"pg_stat_user_functions_calls_total", kCounter, "calls", "Times this function has been called (needs track_functions)."},
-    {"pg_stat_user_functions_total_time_seconds_total", kCounter, "total_time", "Time spent in this function and all functions it called.", 0.001},
-    {"pg_stat_user_functions_self_time_seconds_total", kCounter, "self_time", "Time spent in this function itself, without the functions it called.", 0.001},
+    {"pg_stat_user_functions_calls_total", kCounter, "calls",
+     "Times this function has been called (needs track_functions)."},
+    {"pg_stat_user_functions_total_time_seconds_total", kCounter, "total_time",
+     "Time spent in this function and all functions it called.", 0.001},
+    {"pg_stat_user_functions_self_time_seconds_total", kCounter, "self_time",
+     "Time spent in this function itself, without the functions it called.", 0.001},
 }};
 
-constexpr std::array<const char*, 4> kFunctionLabels{"datname", "schemaname", "funcname", "signature"};
+constexpr std::array<const char*, 4> kFunctionLabels{"datname", "schemaname", "funcname",
+                                                     "signature"};
 
 constexpr const char* kTrackFunctions =
     "SELECT (current_setting('track_functions') <> 'none')::int AS enabled";
 
 constexpr std::array<MetricSpec, 1> kSettingMetrics{{
-    {"pg_settings_track_functions_enabled", kGauge, "enabled", "1 when track_functions is pl or all, so pg_stat_user_functions is populated; 0 when none."},
+    {"pg_settings_track_functions_enabled", kGauge, "enabled",
+     "1 when track_functions is pl or all, so pg_stat_user_functions is populated; 0 when none."},
 }};
 
 // Clones of a partitioned table's trigger on its partitions (tgparentid) are one trigger.
 const std::string kTriggers = std::string(R"SQL(
 SELECT current_database() AS datname, n.nspname AS schemaname, c.relname, tg.tgname AS trigger,
        p.oid::text AS funcid, p.proname AS function,
-       )SQL") + exclusively_locked("c.oid") + R"SQL( AS locked
+       )SQL") + exclusively_locked("c.oid") +
+                              R"SQL( AS locked
 FROM pg_trigger tg
 JOIN pg_class c ON c.oid = tg.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -50,12 +56,18 @@ WHERE NOT tg.tgisinternal AND tg.tgparentid = 0
 )SQL";
 
 constexpr MetricSpec kTriggerInfo{"pg_updated_at_trigger_info", kGauge, kComputed,
-    "An updated_at trigger (name or function matching updated_at_trigger), constant 1; shared=\"true\" "
-    "when its function serves more than one table."};
-constexpr MetricSpec kTriggerFunctions{"pg_updated_at_trigger_functions", kGauge, kComputed, "Distinct functions behind updated_at triggers (goal of the consolidation: 1)."};
-constexpr MetricSpec kPerTable{"pg_updated_at_trigger_per_table_functions", kGauge, kComputed, "Functions behind updated_at triggers that serve a single table (still to consolidate)."};
+                                  "An updated_at trigger (name or function matching "
+                                  "updated_at_trigger), constant 1; shared=\"true\" "
+                                  "when its function serves more than one table."};
+constexpr MetricSpec kTriggerFunctions{
+    "pg_updated_at_trigger_functions", kGauge, kComputed,
+    "Distinct functions behind updated_at triggers (goal of the consolidation: 1)."};
+constexpr MetricSpec kPerTable{
+    "pg_updated_at_trigger_per_table_functions", kGauge, kComputed,
+    "Functions behind updated_at triggers that serve a single table (still to consolidate)."};
 
-constexpr std::array<const char*, 5> kTriggerLabels{"datname", "schemaname", "relname", "trigger", "function"};
+constexpr std::array<const char*, 5> kTriggerLabels{"datname", "schemaname", "relname", "trigger",
+                                                    "function"};
 
 class FunctionsCollector final : public Collector {
  public:
@@ -72,19 +84,22 @@ class FunctionsCollector final : public Collector {
     const Pattern& pattern = ctx.target.updated_at_trigger;
     const Rows rows = all.filter([&](std::size_t r) {
       if (!ctx.target.selects(all.text(r, "schemaname"), all.text(r, "relname"))) return false;
-      if (!pattern.matches(all.text(r, "trigger")) && !pattern.matches(all.text(r, "function"))) return false;
+      if (!pattern.matches(all.text(r, "trigger")) && !pattern.matches(all.text(r, "function")))
+        return false;
       if (!all.flag(r, "locked")) return true;
       ++ctx.lock_skips;
       return false;
     });
     std::map<std::string, std::set<std::string>> tables_of;  // function oid -> schema.table
     for (std::size_t r = 0; r < rows.size(); ++r) {
-      tables_of[rows.text(r, "funcid")].insert(rows.text(r, "schemaname") + "." + rows.text(r, "relname"));
+      tables_of[rows.text(r, "funcid")].insert(rows.text(r, "schemaname") + "." +
+                                               rows.text(r, "relname"));
     }
     declare(out, {kTriggerInfo});
     for (std::size_t r = 0; r < rows.size(); ++r) {
       Labels labels = row_labels(rows, r, kTriggerLabels);
-      labels.emplace_back("shared", tables_of[rows.text(r, "funcid")].size() > 1 ? "true" : "false");
+      labels.emplace_back("shared",
+                          tables_of[rows.text(r, "funcid")].size() > 1 ? "true" : "false");
       emit(out, kTriggerInfo, labels, 1);
     }
     double per_table = 0;
@@ -98,8 +113,11 @@ class FunctionsCollector final : public Collector {
 
 CollectorInfo functions_info() {
   return {.name = "functions",
-          .help = "pg_stat_user_functions calls and times, track_functions, updated_at trigger consolidation.",
-          .default_interval = Seconds{60}, .default_timeout = Seconds{10},
+          .help =
+              "pg_stat_user_functions calls and times, track_functions, updated_at trigger "
+              "consolidation.",
+          .default_interval = Seconds{60},
+          .default_timeout = Seconds{10},
           .make = make_collector<FunctionsCollector>};
 }
 

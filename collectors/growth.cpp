@@ -5,8 +5,8 @@
 // count(*): the collector costs a catalog read whatever the table size.
 //
 // The partition tree is walked through pg_inherits, not pg_partition_tree(): the latter locks every
-// partition and would queue behind a migration's ACCESS EXCLUSIVE lock. Sizes of trees with a locked
-// member are left out for that cycle (counted in lock skips).
+// partition and would queue behind a migration's ACCESS EXCLUSIVE lock. Sizes of trees with a
+// locked member are left out for that cycle (counted in lock skips).
 #include <array>
 
 #include "collectors/collector.h"
@@ -26,7 +26,8 @@ WITH RECURSIVE tree AS (
   JOIN pg_class c ON c.oid = i.inhrelid AND c.relispartition
 ), member AS (
   SELECT t.root, c.oid, c.relkind, c.reltuples, s.n_live_tup,
-         )SQL") + exclusively_locked("c.oid") + R"SQL( AS locked
+         )SQL") + exclusively_locked("c.oid") +
+                           R"SQL( AS locked
   FROM tree t JOIN pg_class c ON c.oid = t.relid
   LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
 )
@@ -45,17 +46,24 @@ GROUP BY n.nspname, r.relname
 
 constexpr std::array<MetricSpec, 3> kMetrics{{
     {"pg_table_estimated_rows", kGauge, "estimated_rows",
-     "Planner estimate of the table's rows (pg_class.reltuples, n_live_tup where never analyzed), summed over all leaf partitions for a partitioned table."},
+     "Planner estimate of the table's rows (pg_class.reltuples, n_live_tup where never analyzed), "
+     "summed over all leaf partitions for a partitioned table."},
     {"pg_table_total_bytes", kGauge, "total_bytes",
-     "Disk space of the table with indexes and TOAST (pg_total_relation_size), summed over all partitions for a partitioned table."},
+     "Disk space of the table with indexes and TOAST (pg_total_relation_size), summed over all "
+     "partitions for a partitioned table."},
     {"pg_table_never_analyzed_partitions", kGauge, "never_analyzed",
-     "Leaf relations of this table never analyzed (reltuples = -1), whose rows come from n_live_tup instead."},
+     "Leaf relations of this table never analyzed (reltuples = -1), whose rows come from "
+     "n_live_tup instead."},
 }};
 
 constexpr std::array<const char*, 3> kLabels{"datname", "schemaname", "relname"};
 
-constexpr MetricSpec kRowsThreshold{"pg_table_rows_threshold", kGauge, kComputed, "Configured row count at which this table needs action (target.table_threshold.rows)."};
-constexpr MetricSpec kBytesThreshold{"pg_table_bytes_threshold", kGauge, kComputed, "Configured size in bytes at which this table needs action (target.table_threshold.bytes)."};
+constexpr MetricSpec kRowsThreshold{
+    "pg_table_rows_threshold", kGauge, kComputed,
+    "Configured row count at which this table needs action (target.table_threshold.rows)."};
+constexpr MetricSpec kBytesThreshold{
+    "pg_table_bytes_threshold", kGauge, kComputed,
+    "Configured size in bytes at which this table needs action (target.table_threshold.bytes)."};
 
 void emit_thresholds(SnapshotBuilder& out, const Target& target, const std::string& datname) {
   declare(out, {kRowsThreshold, kBytesThreshold});
@@ -83,7 +91,8 @@ class GrowthCollector final : public Collector {
 CollectorInfo growth_info() {
   return {.name = "growth",
           .help = "Rows and bytes per table (partitions rolled up) and the configured thresholds.",
-          .default_interval = Seconds{300}, .default_timeout = Seconds{10},
+          .default_interval = Seconds{300},
+          .default_timeout = Seconds{10},
           .make = make_collector<GrowthCollector>};
 }
 

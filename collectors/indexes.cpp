@@ -21,22 +21,34 @@ JOIN pg_index i ON i.indexrelid = s.indexrelid
 JOIN pg_class c ON c.oid = s.indexrelid
 JOIN pg_am am ON am.oid = c.relam
 LEFT JOIN pg_statio_user_indexes io ON io.indexrelid = s.indexrelid
-CROSS JOIN LATERAL (SELECT )SQL") + exclusively_locked("s.indexrelid, s.relid") + R"SQL( AS locked) l
+CROSS JOIN LATERAL (SELECT )SQL") +
+                           exclusively_locked("s.indexrelid, s.relid") + R"SQL( AS locked) l
 )SQL";
 
 constexpr std::array<MetricSpec, 9> kMetrics{{
-    {"pg_stat_user_indexes_idx_scan_total", kCounter, "idx_scan", "Index scans initiated on this index."},
-    {"pg_stat_user_indexes_idx_tup_read_total", kCounter, "idx_tup_read", "Index entries returned by scans on this index."},
-    {"pg_stat_user_indexes_idx_tup_fetch_total", kCounter, "idx_tup_fetch", "Live table rows fetched by simple index scans using this index."},
-    {"pg_statio_user_indexes_idx_blocks_read_total", kCounter, "idx_blks_read", "Disk blocks read from this index."},
-    {"pg_statio_user_indexes_idx_blocks_hit_total", kCounter, "idx_blks_hit", "Buffer hits in this index."},
-    {"pg_stat_user_indexes_size_bytes", kGauge, "size_bytes", "Disk space used by this index: pg_relation_size."},
-    {"pg_index_valid", kGauge, "valid", "Whether the index is valid for queries (0 after a failed CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY)."},
-    {"pg_index_ready", kGauge, "ready", "Whether the index is ready for inserts (0 while being built concurrently)."},
+    {"pg_stat_user_indexes_idx_scan_total", kCounter, "idx_scan",
+     "Index scans initiated on this index."},
+    {"pg_stat_user_indexes_idx_tup_read_total", kCounter, "idx_tup_read",
+     "Index entries returned by scans on this index."},
+    {"pg_stat_user_indexes_idx_tup_fetch_total", kCounter, "idx_tup_fetch",
+     "Live table rows fetched by simple index scans using this index."},
+    {"pg_statio_user_indexes_idx_blocks_read_total", kCounter, "idx_blks_read",
+     "Disk blocks read from this index."},
+    {"pg_statio_user_indexes_idx_blocks_hit_total", kCounter, "idx_blks_hit",
+     "Buffer hits in this index."},
+    {"pg_stat_user_indexes_size_bytes", kGauge, "size_bytes",
+     "Disk space used by this index: pg_relation_size."},
+    {"pg_index_valid", kGauge, "valid",
+     "Whether the index is valid for queries (0 after a failed CREATE INDEX CONCURRENTLY or "
+     "REINDEX CONCURRENTLY)."},
+    {"pg_index_ready", kGauge, "ready",
+     "Whether the index is ready for inserts (0 while being built concurrently)."},
     {"pg_index_unique", kGauge, "is_unique", "Whether the index is unique."},
 }};
 
-constexpr MetricSpec kInfo{"pg_index_info", kGauge, kComputed, "Index properties as labels (access method, partial, primary, unique), constant 1."};
+constexpr MetricSpec kInfo{
+    "pg_index_info", kGauge, kComputed,
+    "Index properties as labels (access method, partial, primary, unique), constant 1."};
 
 constexpr std::array<const char*, 4> kLabels{"datname", "schemaname", "relname", "indexrelname"};
 constexpr std::array<const char*, 1> kSizeColumns{"size_bytes"};
@@ -65,8 +77,11 @@ class IndexesCollector final : public Collector {
 }  // namespace
 
 CollectorInfo indexes_info() {
-  return {.name = "indexes", .help = "pg_stat_user_indexes, pg_statio_user_indexes, index sizes and validity.",
-          .default_interval = Seconds{30}, .default_timeout = Seconds{10}, .options = {kSizeIntervalOption},
+  return {.name = "indexes",
+          .help = "pg_stat_user_indexes, pg_statio_user_indexes, index sizes and validity.",
+          .default_interval = Seconds{30},
+          .default_timeout = Seconds{10},
+          .options = {kSizeIntervalOption},
           .make = make_collector<IndexesCollector>};
 }
 

@@ -18,13 +18,17 @@ SELECT current_database() AS datname, n.nspname AS schemaname, c.relname,
        c.relispopulated::int AS populated, l.locked,
        CASE WHEN NOT l.locked THEN pg_total_relation_size(c.oid) END AS size_bytes
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-CROSS JOIN LATERAL (SELECT )SQL") + exclusively_locked("c.oid") + R"SQL( AS locked) l
+CROSS JOIN LATERAL (SELECT )SQL") +
+                                exclusively_locked("c.oid") + R"SQL( AS locked) l
 WHERE c.relkind = 'm'
 )SQL";
 
 constexpr std::array<MetricSpec, 2> kViewMetrics{{
-    {"pg_matview_populated", kGauge, "populated", "1 when the materialized view holds data (pg_class.relispopulated); 0 after CREATE ... WITH NO DATA until its first refresh."},
-    {"pg_matview_size_bytes", kGauge, "size_bytes", "Disk space of the materialized view with its indexes: pg_total_relation_size."},
+    {"pg_matview_populated", kGauge, "populated",
+     "1 when the materialized view holds data (pg_class.relispopulated); 0 after CREATE ... WITH "
+     "NO DATA until its first refresh."},
+    {"pg_matview_size_bytes", kGauge, "size_bytes",
+     "Disk space of the materialized view with its indexes: pg_total_relation_size."},
 }};
 
 // `{runs}` is a relation of (ord, started_at, finished_at, succeeded) for one view from one source;
@@ -41,23 +45,37 @@ LEFT JOIN LATERAL (
 )SQL";
 
 constexpr const char* kLogRuns =
-    "SELECT started_at AS ord, started_at, finished_at, succeeded FROM {table} WHERE view_name IN ($1, $2)";
+    "SELECT started_at AS ord, started_at, finished_at, succeeded FROM {table} WHERE view_name IN "
+    "($1, $2)";
 constexpr const char* kCronRuns =
-    "SELECT runid AS ord, start_time AS started_at, end_time AS finished_at, status = 'succeeded' AS succeeded "
+    "SELECT runid AS ord, start_time AS started_at, end_time AS finished_at, status = 'succeeded' "
+    "AS succeeded "
     "FROM {table} WHERE command ~ $3";
 
-constexpr MetricSpec kLastRefresh{"pg_matview_last_refresh_timestamp_seconds", kGauge, kComputed, "End of the last successful refresh, Unix time. PostgreSQL keeps no refresh time: source=\"log_table\" reads the configured refresh log, source=\"pg_cron\" the pg_cron run details whose command matches the configured regex."};
-constexpr MetricSpec kRefreshDuration{"pg_matview_last_refresh_duration_seconds", kGauge, kComputed, "Duration of the last finished refresh (successful or not), from the same source as pg_matview_last_refresh_timestamp_seconds."};
-constexpr MetricSpec kRefreshSuccess{"pg_matview_last_refresh_success", kGauge, kComputed, "1 when the last finished refresh succeeded, 0 when it failed (same source)."};
-constexpr MetricSpec kStaleness{"pg_matview_staleness_seconds", kGauge, kComputed,
-    "Seconds since the start of the last successful refresh (the data is as of that snapshot); absent when no successful refresh is recorded."};
+constexpr MetricSpec kLastRefresh{
+    "pg_matview_last_refresh_timestamp_seconds", kGauge, kComputed,
+    "End of the last successful refresh, Unix time. PostgreSQL keeps no refresh time: "
+    "source=\"log_table\" reads the configured refresh log, source=\"pg_cron\" the pg_cron run "
+    "details whose command matches the configured regex."};
+constexpr MetricSpec kRefreshDuration{
+    "pg_matview_last_refresh_duration_seconds", kGauge, kComputed,
+    "Duration of the last finished refresh (successful or not), from the same source as "
+    "pg_matview_last_refresh_timestamp_seconds."};
+constexpr MetricSpec kRefreshSuccess{
+    "pg_matview_last_refresh_success", kGauge, kComputed,
+    "1 when the last finished refresh succeeded, 0 when it failed (same source)."};
+constexpr MetricSpec kStaleness{
+    "pg_matview_staleness_seconds", kGauge, kComputed,
+    "Seconds since the start of the last successful refresh (the data is as of that snapshot); "
+    "absent when no successful refresh is recorded."};
 
 class MatviewsCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
     Rows rows = query_selected(session, kViewsQuery, ctx);
     SnapshotBuilder out;
-    emit_rows(out, rows, kViewMetrics, std::array<const char*, 3>{"datname", "schemaname", "relname"});
+    emit_rows(out, rows, kViewMetrics,
+              std::array<const char*, 3>{"datname", "schemaname", "relname"});
     declare(out, {kLastRefresh, kRefreshDuration, kRefreshSuccess, kStaleness});
     const std::string datname = session.query("SELECT current_database() AS d").text(0, "d");
     const std::string details = string_option(ctx, migration::kCronRunDetailsOption);
@@ -66,11 +84,14 @@ class MatviewsCollector final : public Collector {
       const std::vector<Value> params{m.name, m.schema + "." + m.name, m.cron_command};
       const Labels labels{{"datname", datname}, {"schemaname", m.schema}, {"relname", m.name}};
       if (!m.log_table.empty()) {
-        emit_refresh(out, session, migration::replace_all(kLogRuns, "{table}", quote_qualified(m.log_table.schema, m.log_table.name)),
+        emit_refresh(out, session,
+                     migration::replace_all(kLogRuns, "{table}",
+                                            quote_qualified(m.log_table.schema, m.log_table.name)),
                      params, labels, "log_table");
       }
       if (!m.cron_command.empty() && have_cron) {
-        emit_refresh(out, session, migration::replace_all(kCronRuns, "{table}", migration::quote_dotted(details)),
+        emit_refresh(out, session,
+                     migration::replace_all(kCronRuns, "{table}", migration::quote_dotted(details)),
                      params, labels, "pg_cron");
       }
     }
@@ -104,9 +125,13 @@ class MatviewsCollector final : public Collector {
 
 CollectorInfo matviews_info() {
   return {.name = "matviews",
-          .help = "Materialized views: populated, size, last refresh time, duration, outcome and staleness (from the refresh log or pg_cron).",
-          .default_interval = Seconds{60}, .default_timeout = Seconds{5},
-          .options = {migration::kCronRunDetailsOption}, .make = make_collector<MatviewsCollector>};
+          .help =
+              "Materialized views: populated, size, last refresh time, duration, outcome and "
+              "staleness (from the refresh log or pg_cron).",
+          .default_interval = Seconds{60},
+          .default_timeout = Seconds{5},
+          .options = {migration::kCronRunDetailsOption},
+          .make = make_collector<MatviewsCollector>};
 }
 
 }  // namespace pge

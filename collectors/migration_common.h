@@ -33,7 +33,9 @@ inline const OptionSpec kCronJobTableOption{
     .default_value = std::string("cron.job")};
 inline const OptionSpec kCronRunDetailsOption{
     .name = "cron_run_details_table",
-    .help = "Relation read instead of cron.job_run_details (e.g. a view without pg_cron's row-level security).",
+    .help =
+        "Relation read instead of cron.job_run_details (e.g. a view without pg_cron's row-level "
+        "security).",
     .default_value = std::string("cron.job_run_details")};
 
 }  // namespace pge::migration

@@ -1,8 +1,8 @@
 // Declarative partitioning, for every partitioned table (sub-partitioned levels included): how many
-// leaf partitions, how much runway the last range partition leaves, gaps between consecutive ranges,
-// what landed in the DEFAULT partition, partitioned indexes left invalid, and the leaves' table
-// statistics rolled up to the partitioned table. Per-partition series are opt-in (`per_partition`):
-// monthly partitions multiply every series by the number of months kept.
+// leaf partitions, how much runway the last range partition leaves, gaps between consecutive
+// ranges, what landed in the DEFAULT partition, partitioned indexes left invalid, and the leaves'
+// table statistics rolled up to the partitioned table. Per-partition series are opt-in
+// (`per_partition`): monthly partitions multiply every series by the number of months kept.
 //
 // Bounds are read as text (pg_get_expr of relpartbound) and converted in SQL for single-column
 // range keys of a time type (runway and gaps, in epoch seconds) or a numeric type (gaps only).
@@ -30,7 +30,8 @@ WITH RECURSIVE tree AS (
 ), leaf AS (
   SELECT t.top, t.parent, c.oid, c.relname, n.nspname, s.n_live_tup, s.n_dead_tup, s.seq_scan,
          COALESCE(s.idx_scan, 0) AS idx_scan, s.n_tup_ins, s.n_tup_upd, s.n_tup_del,
-         )SQL") + exclusively_locked("c.oid") + R"SQL( AS locked
+         )SQL") + exclusively_locked("c.oid") +
+                            R"SQL( AS locked
   FROM tree t JOIN pg_class c ON c.oid = t.relid AND c.relkind = 'r'
   JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
@@ -113,7 +114,8 @@ SELECT current_database() AS datname, n.nspname AS schemaname, c.relname,
        pp.gaps,
        (pt.partdefid <> 0)::int AS has_default,
        dn.nspname AS default_schema, d.relname AS default_relname, pt.partdefid::text AS default_oid,
-       pt.partdefid <> 0 AND )SQL") + exclusively_locked("pt.partdefid") + R"SQL( AS default_locked,
+       pt.partdefid <> 0 AND )SQL") +
+                                    exclusively_locked("pt.partdefid") + R"SQL( AS default_locked,
        pt.partdefid <> 0 AND has_schema_privilege(dn.oid, 'USAGE')
          AND has_table_privilege(pt.partdefid, 'SELECT') AS default_readable,
        COALESCE(ds.n_live_tup::float8, CASE WHEN d.reltuples >= 0 THEN d.reltuples::float8 END) AS default_rows_estimate,
@@ -148,46 +150,84 @@ FROM {schema}.part_config
 )SQL";
 
 constexpr std::array<MetricSpec, 9> kRollupMetrics{{
-    {"pg_partitioned_table_partitions", kGauge, "partitions", "Leaf partitions below this partitioned table, all levels (the DEFAULT partition included)."},
-    {"pg_partitioned_table_live_rows", kGauge, "live_rows", "Estimated live rows (n_live_tup) summed over the leaf partitions."},
-    {"pg_partitioned_table_dead_rows", kGauge, "dead_rows", "Estimated dead rows (n_dead_tup) summed over the leaf partitions."},
-    {"pg_partitioned_table_seq_scan_total", kCounter, "seq_scan", "Sequential scans summed over the leaf partitions (drops when a partition is detached or dropped)."},
-    {"pg_partitioned_table_idx_scan_total", kCounter, "idx_scan", "Index scans summed over the leaf partitions (drops when a partition is detached or dropped)."},
-    {"pg_partitioned_table_n_tup_ins_total", kCounter, "n_tup_ins", "Rows inserted, summed over the leaf partitions (drops when a partition is detached or dropped)."},
-    {"pg_partitioned_table_n_tup_upd_total", kCounter, "n_tup_upd", "Rows updated, summed over the leaf partitions (drops when a partition is detached or dropped)."},
-    {"pg_partitioned_table_n_tup_del_total", kCounter, "n_tup_del", "Rows deleted, summed over the leaf partitions (drops when a partition is detached or dropped)."},
-    {"pg_partitioned_table_size_bytes", kGauge, "size_bytes", "pg_total_relation_size summed over the leaf partitions (tables, indexes, TOAST)."},
+    {"pg_partitioned_table_partitions", kGauge, "partitions",
+     "Leaf partitions below this partitioned table, all levels (the DEFAULT partition included)."},
+    {"pg_partitioned_table_live_rows", kGauge, "live_rows",
+     "Estimated live rows (n_live_tup) summed over the leaf partitions."},
+    {"pg_partitioned_table_dead_rows", kGauge, "dead_rows",
+     "Estimated dead rows (n_dead_tup) summed over the leaf partitions."},
+    {"pg_partitioned_table_seq_scan_total", kCounter, "seq_scan",
+     "Sequential scans summed over the leaf partitions (drops when a partition is detached or "
+     "dropped)."},
+    {"pg_partitioned_table_idx_scan_total", kCounter, "idx_scan",
+     "Index scans summed over the leaf partitions (drops when a partition is detached or "
+     "dropped)."},
+    {"pg_partitioned_table_n_tup_ins_total", kCounter, "n_tup_ins",
+     "Rows inserted, summed over the leaf partitions (drops when a partition is detached or "
+     "dropped)."},
+    {"pg_partitioned_table_n_tup_upd_total", kCounter, "n_tup_upd",
+     "Rows updated, summed over the leaf partitions (drops when a partition is detached or "
+     "dropped)."},
+    {"pg_partitioned_table_n_tup_del_total", kCounter, "n_tup_del",
+     "Rows deleted, summed over the leaf partitions (drops when a partition is detached or "
+     "dropped)."},
+    {"pg_partitioned_table_size_bytes", kGauge, "size_bytes",
+     "pg_total_relation_size summed over the leaf partitions (tables, indexes, TOAST)."},
 }};
 
 constexpr std::array<MetricSpec, 6> kStructureMetrics{{
-    {"pg_partitioned_table_last_upper_bound_timestamp_seconds", kGauge, "last_upper", "Upper bound of the last range partition, Unix time (time-typed single-column keys; +Inf for MAXVALUE)."},
-    {"pg_partitioned_table_runway_seconds", kGauge, "runway", "Seconds from now until the upper bound of the last range partition: rows past it go to DEFAULT or fail. Negative when already passed."},
-    {"pg_partitioned_table_gaps", kGauge, "gaps", "Gaps between consecutive range partitions (a lower bound that is not the previous upper bound); time and numeric single-column keys."},
-    {"pg_partitioned_table_has_default", kGauge, "has_default", "1 when the partitioned table has a DEFAULT partition."},
-    {"pg_partitioned_table_invalid_indexes", kGauge, "invalid_indexes", "Partitioned indexes on this table with indisvalid = false (some partition lacks its index)."},
-    {"pg_partitioned_table_default_bytes", kGauge, "default_bytes", "pg_total_relation_size of the DEFAULT partition."},
+    {"pg_partitioned_table_last_upper_bound_timestamp_seconds", kGauge, "last_upper",
+     "Upper bound of the last range partition, Unix time (time-typed single-column keys; +Inf for "
+     "MAXVALUE)."},
+    {"pg_partitioned_table_runway_seconds", kGauge, "runway",
+     "Seconds from now until the upper bound of the last range partition: rows past it go to "
+     "DEFAULT or fail. Negative when already passed."},
+    {"pg_partitioned_table_gaps", kGauge, "gaps",
+     "Gaps between consecutive range partitions (a lower bound that is not the previous upper "
+     "bound); time and numeric single-column keys."},
+    {"pg_partitioned_table_has_default", kGauge, "has_default",
+     "1 when the partitioned table has a DEFAULT partition."},
+    {"pg_partitioned_table_invalid_indexes", kGauge, "invalid_indexes",
+     "Partitioned indexes on this table with indisvalid = false (some partition lacks its index)."},
+    {"pg_partitioned_table_default_bytes", kGauge, "default_bytes",
+     "pg_total_relation_size of the DEFAULT partition."},
 }};
 
 constexpr std::array<MetricSpec, 3> kPartitionMetrics{{
-    {"pg_partition_live_rows", kGauge, "live_rows", "Estimated live rows (n_live_tup) of one leaf partition (collector option per_partition)."},
-    {"pg_partition_seq_scan_total", kCounter, "seq_scan", "Sequential scans of one leaf partition (collector option per_partition)."},
-    {"pg_partition_size_bytes", kGauge, "size_bytes", "pg_total_relation_size of one leaf partition (collector option per_partition)."},
+    {"pg_partition_live_rows", kGauge, "live_rows",
+     "Estimated live rows (n_live_tup) of one leaf partition (collector option per_partition)."},
+    {"pg_partition_seq_scan_total", kCounter, "seq_scan",
+     "Sequential scans of one leaf partition (collector option per_partition)."},
+    {"pg_partition_size_bytes", kGauge, "size_bytes",
+     "pg_total_relation_size of one leaf partition (collector option per_partition)."},
 }};
 
 constexpr std::array<MetricSpec, 3> kPartmanMetrics{{
-    {"pg_partman_premake", kGauge, "premake", "pg_partman part_config.premake: partitions kept ready ahead of the current one."},
-    {"pg_partman_retention_seconds", kGauge, "retention_seconds", "pg_partman part_config.retention for time-based sets, in seconds (absent when unset)."},
-    {"pg_partman_retention_values", kGauge, "retention_values", "pg_partman part_config.retention for id-based sets, in key values (absent when unset)."},
+    {"pg_partman_premake", kGauge, "premake",
+     "pg_partman part_config.premake: partitions kept ready ahead of the current one."},
+    {"pg_partman_retention_seconds", kGauge, "retention_seconds",
+     "pg_partman part_config.retention for time-based sets, in seconds (absent when unset)."},
+    {"pg_partman_retention_values", kGauge, "retention_values",
+     "pg_partman part_config.retention for id-based sets, in key values (absent when unset)."},
 }};
 
 constexpr std::array<const char*, 3> kLabels{"datname", "schemaname", "relname"};
 constexpr std::array<const char*, 4> kPartitionLabels{"datname", "schemaname", "relname", "parent"};
 
-constexpr std::array<const char*, 6> kInfoLabels{"datname", "schemaname", "relname", "strategy", "key", "parent"};
+constexpr std::array<const char*, 6> kInfoLabels{"datname",  "schemaname", "relname",
+                                                 "strategy", "key",        "parent"};
 
-constexpr MetricSpec kInfo{"pg_partitioned_table_info", kGauge, kComputed, "Partitioned table: strategy, partition key and parent partitioned table ('' at the top). Value 1."};
-constexpr MetricSpec kDefaultRows{"pg_partitioned_table_default_rows", kGauge, kComputed, "Rows in the DEFAULT partition (they block creating the partition they belong to): method=\"count\" is count(*), method=\"estimate\" is pg_stat_all_tables.n_live_tup (else pg_class.reltuples) when the role may not read the partition."};
-constexpr MetricSpec kPartmanReadable{"pg_partman_config_readable", kGauge, kComputed, "1 when pg_partman is installed and part_config is readable by the exporter, 0 when installed but not readable."};
+constexpr MetricSpec kInfo{"pg_partitioned_table_info", kGauge, kComputed,
+                           "Partitioned table: strategy, partition key and parent partitioned "
+                           "table ('' at the top). Value 1."};
+constexpr MetricSpec kDefaultRows{
+    "pg_partitioned_table_default_rows", kGauge, kComputed,
+    "Rows in the DEFAULT partition (they block creating the partition they belong to): "
+    "method=\"count\" is count(*), method=\"estimate\" is pg_stat_all_tables.n_live_tup (else "
+    "pg_class.reltuples) when the role may not read the partition."};
+constexpr MetricSpec kPartmanReadable{"pg_partman_config_readable", kGauge, kComputed,
+                                      "1 when pg_partman is installed and part_config is readable "
+                                      "by the exporter, 0 when installed but not readable."};
 
 const OptionSpec kPerPartition{
     .name = "per_partition",
@@ -224,9 +264,11 @@ class PartitionsCollector final : public Collector {
         ctx.lock_skips += 1;
         continue;
       }
-      const std::string rel = quote_qualified(rows.text(r, "default_schema"), rows.text(r, "default_relname"));
+      const std::string rel =
+          quote_qualified(rows.text(r, "default_schema"), rows.text(r, "default_relname"));
       // By oid: a name lookup would need USAGE on the partition's schema.
-      const std::string size = "pg_total_relation_size(" + quote_literal(rows.text(r, "default_oid")) + "::oid)";
+      const std::string size =
+          "pg_total_relation_size(" + quote_literal(rows.text(r, "default_oid")) + "::oid)";
       if (!rows.flag(r, "default_readable")) {
         // pg_monitor may not read the partition: its size and statistics stand in for count(*).
         ctx.skip(kSkipPrivilege);
@@ -249,7 +291,8 @@ class PartitionsCollector final : public Collector {
   }
 
   // `rows` plus one column (the DEFAULT partitions' sizes, known only after the per-row queries).
-  static Rows with_column(const Rows& rows, const std::string& name, const std::vector<Value>& values) {
+  static Rows with_column(const Rows& rows, const std::string& name,
+                          const std::vector<Value>& values) {
     std::vector<std::string> columns = rows.columns();
     columns.push_back(name);
     std::vector<std::vector<Value>> data;
@@ -276,7 +319,8 @@ class PartitionsCollector final : public Collector {
     const bool readable = ext.flag(0, "readable");
     emit(out, kPartmanReadable, {{"datname", datname}}, readable ? 1 : 0);
     if (!readable) return;
-    const std::string sql = migration::replace_all(kPartmanConfigQuery, "{schema}", quote_ident(ext.text(0, "schema")));
+    const std::string sql =
+        migration::replace_all(kPartmanConfigQuery, "{schema}", quote_ident(ext.text(0, "schema")));
     emit_rows(out, session.query(sql), kPartmanMetrics, kLabels);
   }
 };
@@ -285,8 +329,12 @@ class PartitionsCollector final : public Collector {
 
 CollectorInfo partitions_info() {
   return {.name = "partitions",
-          .help = "Partitioned tables: partition count, runway, gaps, DEFAULT partition, invalid indexes, rolled-up statistics, pg_partman settings.",
-          .default_interval = Seconds{60}, .default_timeout = Seconds{10}, .options = {kPerPartition},
+          .help =
+              "Partitioned tables: partition count, runway, gaps, DEFAULT partition, invalid "
+              "indexes, rolled-up statistics, pg_partman settings.",
+          .default_interval = Seconds{60},
+          .default_timeout = Seconds{10},
+          .options = {kPerPartition},
           .make = make_collector<PartitionsCollector>};
 }
 

@@ -1,9 +1,9 @@
-// Canary queries (target.probes) run by the exporter on the collector's schedule and timed on its own
-// clock: exact latency histograms of real round trips, where pg_stat_statements only estimates. They
-// run in the scheduler's read-only transaction, so they obey its statement_timeout and never run on a
-// scrape. Each probe runs in its own savepoint (Session::try_query), so a failing probe counts as an
-// error of its own and does not abort the others; the timed span includes the SAVEPOINT and RELEASE
-// round trips (about 0.1 ms on loopback).
+// Canary queries (target.probes) run by the exporter on the collector's schedule and timed on its
+// own clock: exact latency histograms of real round trips, where pg_stat_statements only estimates.
+// They run in the scheduler's read-only transaction, so they obey its statement_timeout and never
+// run on a scrape. Each probe runs in its own savepoint (Session::try_query), so a failing probe
+// counts as an error of its own and does not abort the others; the timed span includes the
+// SAVEPOINT and RELEASE round trips (about 0.1 ms on loopback).
 #include <chrono>
 #include <map>
 
@@ -14,10 +14,13 @@
 namespace pge {
 namespace {
 
-constexpr MetricSpec kDuration{"pg_probe_duration_seconds", kHistogram, kComputed,
+constexpr MetricSpec kDuration{
+    "pg_probe_duration_seconds", kHistogram, kComputed,
     "Wall time of the configured probe query as the exporter saw it (client round trip, inside a "
     "read-only transaction); exact buckets."};
-constexpr MetricSpec kErrors{"pg_probe_errors_total", kCounter, kComputed, "Probe runs that failed (statement timeout, lock timeout, any error)."};
+constexpr MetricSpec kErrors{
+    "pg_probe_errors_total", kCounter, kComputed,
+    "Probe runs that failed (statement timeout, lock timeout, any error)."};
 
 struct ProbeStats {
   latency::Histogram hist;
@@ -45,14 +48,16 @@ class ProbesCollector final : public Collector {
     std::string error;
     const auto started = std::chrono::steady_clock::now();
     const bool ok = session.try_query(probe.sql, &error).has_value();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (ok) {
       stats.hist.observe(seconds);
       stats.last_error.clear();
       return;
     }
     stats.errors += 1;
-    if (error != stats.last_error) log::warn("probe failed", {{"probe", probe.name}, {"err", error}});
+    if (error != stats.last_error)
+      log::warn("probe failed", {{"probe", probe.name}, {"err", error}});
     stats.last_error = std::move(error);
   }
 
@@ -62,8 +67,10 @@ class ProbesCollector final : public Collector {
 }  // namespace
 
 CollectorInfo probes_info() {
-  return {.name = "probes", .help = "Configured canary queries timed by the exporter (target.probe).",
-          .default_interval = Seconds{15}, .default_timeout = Seconds{5},
+  return {.name = "probes",
+          .help = "Configured canary queries timed by the exporter (target.probe).",
+          .default_interval = Seconds{15},
+          .default_timeout = Seconds{5},
           .make = make_collector<ProbesCollector>};
 }
 

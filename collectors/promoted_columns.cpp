@@ -11,21 +11,21 @@
 //   json_missing: column set, j NULL            (the rollback, which reads j again, would lose it)
 //
 // Clean period. Cutover may also wait for `cutover_min_clean` of proven dual-writing: the rows the
-// exporter can see prove it from the oldest row written with the column set after the newest missing
-// row (by timestamp_column) until now. Each scan also returns, per column, the newest missing row's
-// timestamp and the oldest set row's; the full check asks once more for the oldest set row after its
-// newest missing one, and between full checks only a newer missing row among the rows after the
-// watermark asks again, over those rows only.
+// exporter can see prove it from the oldest row written with the column set after the newest
+// missing row (by timestamp_column) until now. Each scan also returns, per column, the newest
+// missing row's timestamp and the oldest set row's; the full check asks once more for the oldest
+// set row after its newest missing one, and between full checks only a newer missing row among the
+// rows after the watermark asks again, over those rows only.
 //
 // Cost. Counting these needs every row. A full check runs every `full_check_interval` (default 1h),
 // stretched so that full checks take at most `full_check_budget_ratio` (0.5 %) of the time, in one
 // scan per table (all of a table's columns at once) over the rows whose timestamp column is
-// at or before a watermark (the check's start minus `watermark_lag`, 10 min by default, so that rows
-// of transactions still open at check time are not lost). Between full checks every run rescans the
-// rows after the watermark only, through an index on the timestamp column, and adds them: the counts
-// follow new rows within one interval, while changes to older rows (a backfill) show at the next full
-// check. The recent-window ratio (rows written in the last recent_window) uses the same index. With
-// no usable index on the timestamp column both index passes are skipped
+// at or before a watermark (the check's start minus `watermark_lag`, 10 min by default, so that
+// rows of transactions still open at check time are not lost). Between full checks every run
+// rescans the rows after the watermark only, through an index on the timestamp column, and adds
+// them: the counts follow new rows within one interval, while changes to older rows (a backfill)
+// show at the next full check. The recent-window ratio (rows written in the last recent_window)
+// uses the same index. With no usable index on the timestamp column both index passes are skipped
 // (pg_promoted_column_timestamp_indexed 0) and only full checks run. The full check's statement may
 // take long on a large table: this collector's default timeout is 5 minutes.
 #include <array>
@@ -42,7 +42,8 @@ namespace {
 
 // Counts kept per column; the order is the order of the SELECT list built by `aggregates`.
 enum Count { kRows, kNull, kValid, kMissing, kMismatch, kInvalid, kJsonMissing, kCounts };
-constexpr std::array<const char*, kCounts> kCountNames{"rows", "null", "valid", "missing", "mismatch", "invalid", "json_missing"};
+constexpr std::array<const char*, kCounts> kCountNames{
+    "rows", "null", "valid", "missing", "mismatch", "invalid", "json_missing"};
 using Counts = std::array<double, kCounts>;
 
 // What one scan found for one column: its counts and, by timestamp_column (epoch seconds, 0 when
@@ -56,9 +57,12 @@ struct Part {
 const char* format_regex(const std::string& cast) {
   static const std::map<std::string, const char*> kFormats{
       {"uuid", "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"},
-      {"smallint", "^\\s*[+-]?[0-9]{1,4}\\s*$"}, {"int2", "^\\s*[+-]?[0-9]{1,4}\\s*$"},
-      {"integer", "^\\s*[+-]?[0-9]{1,9}\\s*$"},  {"int", "^\\s*[+-]?[0-9]{1,9}\\s*$"},
-      {"int4", "^\\s*[+-]?[0-9]{1,9}\\s*$"},     {"bigint", "^\\s*[+-]?[0-9]{1,18}\\s*$"},
+      {"smallint", "^\\s*[+-]?[0-9]{1,4}\\s*$"},
+      {"int2", "^\\s*[+-]?[0-9]{1,4}\\s*$"},
+      {"integer", "^\\s*[+-]?[0-9]{1,9}\\s*$"},
+      {"int", "^\\s*[+-]?[0-9]{1,9}\\s*$"},
+      {"int4", "^\\s*[+-]?[0-9]{1,9}\\s*$"},
+      {"bigint", "^\\s*[+-]?[0-9]{1,18}\\s*$"},
       {"int8", "^\\s*[+-]?[0-9]{1,18}\\s*$"}};
   auto it = kFormats.find(cast);
   return it == kFormats.end() ? nullptr : it->second;
@@ -75,13 +79,14 @@ struct ColumnSql {
     std::string allowed = "true";
     if (!c.allowed.empty()) {
       allowed = j + " IN (";
-      for (std::size_t i = 0; i < c.allowed.size(); ++i) allowed += (i ? ", " : "") + quote_literal(c.allowed[i]);
+      for (std::size_t i = 0; i < c.allowed.size(); ++i)
+        allowed += (i ? ", " : "") + quote_literal(c.allowed[i]);
       allowed += ")";
     }
     std::string target = "true";
     if (!c.references.empty()) target = reference_exists(c, re != nullptr);
-    valid = "(" + j + " IS NOT NULL AND CASE WHEN " + castable + " THEN " + allowed + " AND " + target +
-            " ELSE false END)";
+    valid = "(" + j + " IS NOT NULL AND CASE WHEN " + castable + " THEN " + allowed + " AND " +
+            target + " ELSE false END)";
   }
 
   // "both present and different": compared as the column's type when j is known castable (so an
@@ -89,13 +94,14 @@ struct ColumnSql {
   std::string mismatch(const PromotedColumn& c) const {
     const std::string typed = c.cast.empty() || castable == "true"
                                   ? col + "::text <> " + j
-                                  : "CASE WHEN " + castable + " THEN " + col + " <> " + j + "::" + c.cast +
-                                        " ELSE " + col + "::text <> " + j + " END";
+                                  : "CASE WHEN " + castable + " THEN " + col + " <> " + j +
+                                        "::" + c.cast + " ELSE " + col + "::text <> " + j + " END";
     return "(" + col + " IS NOT NULL AND " + j + " IS NOT NULL AND " + typed + ")";
   }
 
   std::string reference_exists(const PromotedColumn& c, bool typed) const {
-    static const std::regex ref_re("^(?:([A-Za-z_][A-Za-z0-9_]*)\\.)?([A-Za-z_][A-Za-z0-9_]*)\\(([A-Za-z_][A-Za-z0-9_]*)\\)$");
+    static const std::regex ref_re(
+        "^(?:([A-Za-z_][A-Za-z0-9_]*)\\.)?([A-Za-z_][A-Za-z0-9_]*)\\(([A-Za-z_][A-Za-z0-9_]*)\\)$");
     std::smatch m;
     std::regex_match(c.references, m, ref_re);  // validated by the config loader
     const std::string table = quote_qualified(m[1].matched ? m[1].str() : "public", m[2].str());
@@ -113,7 +119,10 @@ struct ColumnSql {
 std::string scan_sql(const std::vector<const PromotedColumn*>& columns, const std::string& table,
                      const std::string& ts_column, const std::string& where,
                      const std::vector<std::string>& conds) {
-  std::string inner = "SELECT " + (ts_column.empty() ? std::string("NULL::timestamptz") : "t." + quote_ident(ts_column)) + " AS ts";
+  std::string inner =
+      "SELECT " +
+      (ts_column.empty() ? std::string("NULL::timestamptz") : "t." + quote_ident(ts_column)) +
+      " AS ts";
   std::string mid = "SELECT a.*";
   std::string outer = "SELECT 1 AS one";
   for (std::size_t i = 0; i < columns.size(); ++i) {
@@ -124,15 +133,22 @@ std::string scan_sql(const std::vector<const PromotedColumn*>& columns, const st
     mid += ", " + ColumnSql(c, "a.c" + n, "a.j" + n).valid + " AS v" + n;
     const ColumnSql b(c, "b.c" + n, "b.j" + n);
     const std::string missing = "b.v" + n + " AND " + b.col + " IS NULL";
-    const std::array<std::string, kCounts> preds{"true", b.col + " IS NULL", "b.v" + n, missing,
-                                                 b.mismatch(c), b.j + " IS NOT NULL AND NOT b.v" + n,
+    const std::array<std::string, kCounts> preds{"true",
+                                                 b.col + " IS NULL",
+                                                 "b.v" + n,
+                                                 missing,
+                                                 b.mismatch(c),
+                                                 b.j + " IS NOT NULL AND NOT b.v" + n,
                                                  b.col + " IS NOT NULL AND " + b.j + " IS NULL"};
     const std::string in_part = "(" + conds[i] + ") AND ";
     for (int k = 0; k < kCounts; ++k) {
-      outer += ", count(*) FILTER (WHERE " + in_part + preds[k] + ") AS c" + n + "_" + kCountNames[k];
+      outer +=
+          ", count(*) FILTER (WHERE " + in_part + preds[k] + ") AS c" + n + "_" + kCountNames[k];
     }
-    outer += ", extract(epoch FROM max(b.ts) FILTER (WHERE " + in_part + missing + ")) AS c" + n + "_last_missing";
-    outer += ", extract(epoch FROM min(b.ts) FILTER (WHERE " + in_part + b.col + " IS NOT NULL)) AS c" + n + "_first_set";
+    outer += ", extract(epoch FROM max(b.ts) FILTER (WHERE " + in_part + missing + ")) AS c" + n +
+             "_last_missing";
+    outer += ", extract(epoch FROM min(b.ts) FILTER (WHERE " + in_part + b.col +
+             " IS NOT NULL)) AS c" + n + "_first_set";
   }
   return outer + " FROM (" + mid + " FROM (" + inner + " FROM " + table + " t WHERE " + where +
          " OFFSET 0) a OFFSET 0) b";
@@ -160,9 +176,9 @@ struct Group {
   std::vector<const PromotedColumn*> columns;
   // State of the last full check.
   bool checked = false;
-  bool indexed = false;            // whether that check left the rows after `watermark` to index passes
-  double watermark = 0;            // epoch seconds; rows at or before it are in `full`
-  double checked_at = 0;           // database time the full check started
+  bool indexed = false;   // whether that check left the rows after `watermark` to index passes
+  double watermark = 0;   // epoch seconds; rows at or before it are in `full`
+  double checked_at = 0;  // database time the full check started
   double check_duration = 0;
   std::vector<Part> full;
   std::vector<double> clean_since;  // per column: oldest set row after full's newest missing one
@@ -177,50 +193,117 @@ SELECT current_database() AS datname, extract(epoch FROM now()) AS now,
        )SQL";
 
 // The metric table: every family this collector exports, one gauge each.
-constexpr MetricSpec kNullRatio{"pg_promoted_column_null_ratio", kGauge, kComputed, "Share of rows where the promoted column is NULL: method=\"pg_stats\" is pg_stats.null_frac (as of the last ANALYZE), method=\"measured\" is counted (full check + rows after its watermark)."};
-constexpr MetricSpec kStatsAgeSeconds{"pg_promoted_column_stats_age_seconds", kGauge, kComputed, "Seconds since the table was last analyzed (manual or auto): the age of the pg_stats null_frac."};
-constexpr MetricSpec kCheckedRows{"pg_promoted_column_checked_rows", kGauge, kComputed, "Rows counted by the last full check plus the rows after its watermark."};
-constexpr MetricSpec kMissingRows{"pg_promoted_column_missing_rows", kGauge, kComputed, "Rows whose JSON source holds a valid value while the column is NULL: what blocks cutover."};
-constexpr MetricSpec kMissingRatio{"pg_promoted_column_missing_ratio", kGauge, kComputed, "missing_rows divided by rows whose JSON source holds a valid (backfillable) value."};
-constexpr MetricSpec kMismatchRows{"pg_promoted_column_mismatch_rows", kGauge, kComputed, "Rows where both the column and the JSON source hold values and they differ (dual-write drift)."};
-constexpr MetricSpec kInvalidRows{"pg_promoted_column_invalid_rows", kGauge, kComputed, "Rows whose JSON source holds a value that can never be backfilled: not castable, not allowed, or its referenced row is gone."};
-constexpr MetricSpec kRecentRows{"pg_promoted_column_recent_rows", kGauge, kComputed, "Rows written within the column's recent_window (by its timestamp_column)."};
-constexpr MetricSpec kRecentMissingRows{"pg_promoted_column_recent_missing_rows", kGauge, kComputed, "Missing rows among those written within recent_window."};
-constexpr MetricSpec kRecentMissingRatio{"pg_promoted_column_recent_missing_ratio", kGauge, kComputed, "Missing ratio among rows written within recent_window: rises within minutes when a writer stops dual-writing."};
-constexpr MetricSpec kFullCheckTimestampSeconds{"pg_promoted_column_full_check_timestamp_seconds", kGauge, kComputed, "Database time at which the last full check started, Unix time."};
-constexpr MetricSpec kFullCheckDurationSeconds{"pg_promoted_column_full_check_duration_seconds", kGauge, kComputed, "Duration of the last full check (one scan of the table for all its promoted columns)."};
-constexpr MetricSpec kTimestampIndexed{"pg_promoted_column_timestamp_indexed", kGauge, kComputed, "1 when timestamp_column leads a valid index, enabling the between-full-checks and recent-window passes."};
-constexpr MetricSpec kConstraintValid{"pg_promoted_column_constraint_valid", kGauge, kComputed, "A CHECK or FOREIGN KEY constraint on the column: 1 validated, 0 NOT VALID."};
-constexpr MetricSpec kIndexValid{"pg_promoted_column_index_valid", kGauge, kComputed, "An index on the column: 1 valid, 0 invalid (e.g. a failed CREATE INDEX CONCURRENTLY)."};
-constexpr MetricSpec kJsonMissingRows{"pg_promoted_column_json_missing_rows", kGauge, kComputed, "Rows whose column is set while the JSON source is NULL: a rollback to the JSON path would lose them."};
-constexpr MetricSpec kRecentJsonMissingRows{"pg_promoted_column_recent_json_missing_rows", kGauge, kComputed, "json_missing rows among those written within recent_window: a writer that stopped writing the JSON."};
-constexpr MetricSpec kCleanSeconds{"pg_promoted_column_clean_seconds", kGauge, kComputed, "Proven clean dual-write period: seconds since the oldest row written with the column set after the newest missing row (by timestamp_column); 0 when there is none."};
-constexpr MetricSpec kCutoverMinCleanSeconds{"pg_promoted_column_cutover_min_clean_seconds", kGauge, kComputed, "Configured clean dual-write period cutover waits for (cutover_min_clean)."};
-constexpr MetricSpec kCutoverThresholdRatio{"pg_promoted_column_cutover_threshold_ratio", kGauge, kComputed, "Configured missing ratio under which cutover may happen (cutover_threshold)."};
-constexpr MetricSpec kCutoverReady{"pg_promoted_column_cutover_ready", kGauge, kComputed, "1 when missing_ratio < cutover_threshold, no mismatches, the column's CHECK (when allowed is set) and FOREIGN KEY (when references is set) exist and are validated, no index on it is invalid and the configured one (index) is valid, and clean_seconds >= cutover_min_clean."};
+constexpr MetricSpec kNullRatio{
+    "pg_promoted_column_null_ratio", kGauge, kComputed,
+    "Share of rows where the promoted column is NULL: method=\"pg_stats\" is pg_stats.null_frac "
+    "(as of the last ANALYZE), method=\"measured\" is counted (full check + rows after its "
+    "watermark)."};
+constexpr MetricSpec kStatsAgeSeconds{"pg_promoted_column_stats_age_seconds", kGauge, kComputed,
+                                      "Seconds since the table was last analyzed (manual or auto): "
+                                      "the age of the pg_stats null_frac."};
+constexpr MetricSpec kCheckedRows{
+    "pg_promoted_column_checked_rows", kGauge, kComputed,
+    "Rows counted by the last full check plus the rows after its watermark."};
+constexpr MetricSpec kMissingRows{
+    "pg_promoted_column_missing_rows", kGauge, kComputed,
+    "Rows whose JSON source holds a valid value while the column is NULL: what blocks cutover."};
+constexpr MetricSpec kMissingRatio{
+    "pg_promoted_column_missing_ratio", kGauge, kComputed,
+    "missing_rows divided by rows whose JSON source holds a valid (backfillable) value."};
+constexpr MetricSpec kMismatchRows{"pg_promoted_column_mismatch_rows", kGauge, kComputed,
+                                   "Rows where both the column and the JSON source hold values and "
+                                   "they differ (dual-write drift)."};
+constexpr MetricSpec kInvalidRows{
+    "pg_promoted_column_invalid_rows", kGauge, kComputed,
+    "Rows whose JSON source holds a value that can never be backfilled: not castable, not allowed, "
+    "or its referenced row is gone."};
+constexpr MetricSpec kRecentRows{
+    "pg_promoted_column_recent_rows", kGauge, kComputed,
+    "Rows written within the column's recent_window (by its timestamp_column)."};
+constexpr MetricSpec kRecentMissingRows{"pg_promoted_column_recent_missing_rows", kGauge, kComputed,
+                                        "Missing rows among those written within recent_window."};
+constexpr MetricSpec kRecentMissingRatio{"pg_promoted_column_recent_missing_ratio", kGauge,
+                                         kComputed,
+                                         "Missing ratio among rows written within recent_window: "
+                                         "rises within minutes when a writer stops dual-writing."};
+constexpr MetricSpec kFullCheckTimestampSeconds{
+    "pg_promoted_column_full_check_timestamp_seconds", kGauge, kComputed,
+    "Database time at which the last full check started, Unix time."};
+constexpr MetricSpec kFullCheckDurationSeconds{
+    "pg_promoted_column_full_check_duration_seconds", kGauge, kComputed,
+    "Duration of the last full check (one scan of the table for all its promoted columns)."};
+constexpr MetricSpec kTimestampIndexed{"pg_promoted_column_timestamp_indexed", kGauge, kComputed,
+                                       "1 when timestamp_column leads a valid index, enabling the "
+                                       "between-full-checks and recent-window passes."};
+constexpr MetricSpec kConstraintValid{
+    "pg_promoted_column_constraint_valid", kGauge, kComputed,
+    "A CHECK or FOREIGN KEY constraint on the column: 1 validated, 0 NOT VALID."};
+constexpr MetricSpec kIndexValid{
+    "pg_promoted_column_index_valid", kGauge, kComputed,
+    "An index on the column: 1 valid, 0 invalid (e.g. a failed CREATE INDEX CONCURRENTLY)."};
+constexpr MetricSpec kJsonMissingRows{"pg_promoted_column_json_missing_rows", kGauge, kComputed,
+                                      "Rows whose column is set while the JSON source is NULL: a "
+                                      "rollback to the JSON path would lose them."};
+constexpr MetricSpec kRecentJsonMissingRows{
+    "pg_promoted_column_recent_json_missing_rows", kGauge, kComputed,
+    "json_missing rows among those written within recent_window: a writer that stopped writing the "
+    "JSON."};
+constexpr MetricSpec kCleanSeconds{
+    "pg_promoted_column_clean_seconds", kGauge, kComputed,
+    "Proven clean dual-write period: seconds since the oldest row written with the column set "
+    "after the newest missing row (by timestamp_column); 0 when there is none."};
+constexpr MetricSpec kCutoverMinCleanSeconds{
+    "pg_promoted_column_cutover_min_clean_seconds", kGauge, kComputed,
+    "Configured clean dual-write period cutover waits for (cutover_min_clean)."};
+constexpr MetricSpec kCutoverThresholdRatio{
+    "pg_promoted_column_cutover_threshold_ratio", kGauge, kComputed,
+    "Configured missing ratio under which cutover may happen (cutover_threshold)."};
+constexpr MetricSpec kCutoverReady{
+    "pg_promoted_column_cutover_ready", kGauge, kComputed,
+    "1 when missing_ratio < cutover_threshold, no mismatches, the column's CHECK (when allowed is "
+    "set) and FOREIGN KEY (when references is set) exist and are validated, no index on it is "
+    "invalid and the configured one (index) is valid, and clean_seconds >= cutover_min_clean."};
 
 const OptionSpec kFullCheckInterval{.name = "full_check_interval",
                                     .help = "Seconds between full checks (one scan per table).",
                                     .default_value = 3600.0};
-const OptionSpec kFullCheckBudgetRatio{
-    .name = "full_check_budget_ratio",
-    .help = "Largest share of wall time full checks may take: a check lasting d seconds delays the next one "
-            "to at least d / ratio (0 disables).",
-    .default_value = 0.005};
-const OptionSpec kWatermarkLag{
-    .name = "watermark_lag",
-    .help = "Seconds the full check's watermark stays behind its start, for rows of transactions still open.",
-    .default_value = 600.0};
+const OptionSpec kFullCheckBudgetRatio{.name = "full_check_budget_ratio",
+                                       .help =
+                                           "Largest share of wall time full checks may take: a "
+                                           "check lasting d seconds delays the next one "
+                                           "to at least d / ratio (0 disables).",
+                                       .default_value = 0.005};
+const OptionSpec kWatermarkLag{.name = "watermark_lag",
+                               .help =
+                                   "Seconds the full check's watermark stays behind its start, for "
+                                   "rows of transactions still open.",
+                               .default_value = 600.0};
 
 class PromotedColumnsCollector final : public Collector {
  public:
   Snapshot collect(Session& session, CollectContext& ctx) override {
     sync_groups(ctx.target);
     SnapshotBuilder out;
-    declare(out, {kNullRatio, kStatsAgeSeconds, kCheckedRows, kMissingRows, kMissingRatio, kMismatchRows,
-                  kInvalidRows, kJsonMissingRows, kRecentRows, kRecentMissingRows, kRecentMissingRatio,
-                  kRecentJsonMissingRows, kFullCheckTimestampSeconds, kFullCheckDurationSeconds, kTimestampIndexed,
-                  kConstraintValid, kIndexValid, kCleanSeconds, kCutoverMinCleanSeconds, kCutoverThresholdRatio,
+    declare(out, {kNullRatio,
+                  kStatsAgeSeconds,
+                  kCheckedRows,
+                  kMissingRows,
+                  kMissingRatio,
+                  kMismatchRows,
+                  kInvalidRows,
+                  kJsonMissingRows,
+                  kRecentRows,
+                  kRecentMissingRows,
+                  kRecentMissingRatio,
+                  kRecentJsonMissingRows,
+                  kFullCheckTimestampSeconds,
+                  kFullCheckDurationSeconds,
+                  kTimestampIndexed,
+                  kConstraintValid,
+                  kIndexValid,
+                  kCleanSeconds,
+                  kCutoverMinCleanSeconds,
+                  kCutoverThresholdRatio,
                   kCutoverReady});
     for (auto& [key, g] : groups_) collect_group(session, ctx, g, out);
     return out.take();
@@ -236,7 +319,10 @@ class PromotedColumnsCollector final : public Collector {
       auto [it, inserted] = next.try_emplace(key);
       if (inserted) {
         auto old = groups_.find(key);
-        it->second = old != groups_.end() ? std::move(old->second) : Group{c.schema, c.table, c.timestamp_column, {}, false, false, 0, 0, 0, {}, {}};
+        it->second =
+            old != groups_.end()
+                ? std::move(old->second)
+                : Group{c.schema, c.table, c.timestamp_column, {}, false, false, 0, 0, 0, {}, {}};
         it->second.columns.clear();
       }
       it->second.columns.push_back(&c);
@@ -272,7 +358,8 @@ class PromotedColumnsCollector final : public Collector {
     const double interval = std::max(number_option(ctx, kFullCheckInterval),
                                      budget > 0 ? g.check_duration / budget : 0.0);
     const double lag = number_option(ctx, kWatermarkLag);
-    if (!g.checked || g.indexed != indexed || now - g.checked_at >= interval) full_check(session, g, table, ts, indexed, now - lag, now);
+    if (!g.checked || g.indexed != indexed || now - g.checked_at >= interval)
+      full_check(session, g, table, ts, indexed, now - lag, now);
 
     std::vector<Part> tail(g.columns.size());
     std::vector<Part> recent(g.columns.size());
@@ -282,17 +369,24 @@ class PromotedColumnsCollector final : public Collector {
     }
     for (std::size_t i = 0; i < g.columns.size(); ++i) {
       const PromotedColumn& c = *g.columns[i];
-      const Labels labels{{"datname", datname}, {"schemaname", g.schema}, {"relname", g.table}, {"column", c.column}};
+      const Labels labels{{"datname", datname},
+                          {"schemaname", g.schema},
+                          {"relname", g.table},
+                          {"column", c.column}};
       const double since = has_ts ? clean_since(session, g, i, tail[i], table) : 0;
-      emit_column(session, out, c, labels, g.full[i].n + tail[i].n, indexed ? &recent[i].n : nullptr,
-                  since > 0 ? now - since : 0, meta, g, table);
+      emit_column(session, out, c, labels, g.full[i].n + tail[i].n,
+                  indexed ? &recent[i].n : nullptr, since > 0 ? now - since : 0, meta, g, table);
       if (has_ts) emit(out, kTimestampIndexed, labels, indexed ? 1 : 0);
     }
   }
 
-  static std::vector<std::string> all_rows(const Group& g) { return std::vector<std::string>(g.columns.size(), "true"); }
+  static std::vector<std::string> all_rows(const Group& g) {
+    return std::vector<std::string>(g.columns.size(), "true");
+  }
 
-  static std::string epoch(double seconds) { return "to_timestamp(" + std::to_string(seconds) + ")"; }
+  static std::string epoch(double seconds) {
+    return "to_timestamp(" + std::to_string(seconds) + ")";
+  }
 
   static std::vector<Part> scan(Session& session, const Group& g, const std::string& table,
                                 const std::string& where, const std::vector<std::string>& conds) {
@@ -303,28 +397,31 @@ class PromotedColumnsCollector final : public Collector {
   }
 
   // The oldest row of `where` with column i set and a timestamp after `after` (epoch, 0 when none).
-  static double first_set_after(Session& session, const Group& g, std::size_t i, const std::string& table,
-                                double after, const std::string& where) {
+  static double first_set_after(Session& session, const Group& g, std::size_t i,
+                                const std::string& table, double after, const std::string& where) {
     const std::string ts = "t." + quote_ident(g.timestamp_column);
-    Rows rows = session.query("SELECT extract(epoch FROM min(" + ts + ")) AS since FROM " + table + " t WHERE " +
-                              ts + " > " + epoch(after) + " AND t." + quote_ident(g.columns[i]->column) +
-                              " IS NOT NULL AND " + where);
+    Rows rows = session.query("SELECT extract(epoch FROM min(" + ts + ")) AS since FROM " + table +
+                              " t WHERE " + ts + " > " + epoch(after) + " AND t." +
+                              quote_ident(g.columns[i]->column) + " IS NOT NULL AND " + where);
     return rows.number(0, "since").value_or(0);
   }
 
   // Start of the proven clean period of column i: a newer missing row after the watermark restarts
-  // it (asked over those rows only); otherwise the full check's answer stands, or, when the full part
-  // has no set row after its last missing one, the oldest set row after the watermark.
+  // it (asked over those rows only); otherwise the full check's answer stands, or, when the full
+  // part has no set row after its last missing one, the oldest set row after the watermark.
   static double clean_since(Session& session, const Group& g, std::size_t i, const Part& tail,
                             const std::string& table) {
-    if (tail.last_missing > 0) return first_set_after(session, g, i, table, tail.last_missing, "true");
+    if (tail.last_missing > 0)
+      return first_set_after(session, g, i, table, tail.last_missing, "true");
     return g.clean_since[i] > 0 ? g.clean_since[i] : tail.first_set;
   }
 
   // Each column has its own recent_window: scan the widest, count each column in its own.
   static std::vector<Part> scan_recent(Session& session, const Group& g, const std::string& table,
-                                         const std::string& ts) {
-    auto since = [](double seconds) { return " >= now() - make_interval(secs => " + std::to_string(seconds) + ")"; };
+                                       const std::string& ts) {
+    auto since = [](double seconds) {
+      return " >= now() - make_interval(secs => " + std::to_string(seconds) + ")";
+    };
     double widest = 0;
     std::vector<std::string> conds;
     for (const auto* c : g.columns) {
@@ -336,8 +433,8 @@ class PromotedColumnsCollector final : public Collector {
 
   // Without an index on the timestamp column nothing rescans the rows after a watermark, so the
   // full check then covers every row.
-  static void full_check(Session& session, Group& g, const std::string& table, const std::string& ts,
-                         bool indexed, double watermark, double now) {
+  static void full_check(Session& session, Group& g, const std::string& table,
+                         const std::string& ts, bool indexed, double watermark, double now) {
     const auto start = std::chrono::steady_clock::now();
     // NULL timestamps have no place after any watermark: the full check owns them.
     const std::string where = indexed ? "NOT (" + ts + " > " + epoch(watermark) + ")" : "true";
@@ -345,18 +442,22 @@ class PromotedColumnsCollector final : public Collector {
     g.clean_since.assign(g.columns.size(), 0);
     for (std::size_t i = 0; i < g.columns.size() && !g.timestamp_column.empty(); ++i) {
       const Part& p = g.full[i];
-      g.clean_since[i] = p.last_missing > 0 ? first_set_after(session, g, i, table, p.last_missing, where) : p.first_set;
+      g.clean_since[i] = p.last_missing > 0
+                             ? first_set_after(session, g, i, table, p.last_missing, where)
+                             : p.first_set;
     }
     g.watermark = indexed ? watermark : 0;
     g.indexed = indexed;
     g.checked_at = now;
     g.checked = true;
-    g.check_duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    g.check_duration =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
-  static void emit_column(Session& session, SnapshotBuilder& out, const PromotedColumn& c, Labels labels,
-                          const Counts& n, const Counts* recent, double clean_seconds, const Rows& meta,
-                          const Group& g, const std::string& table) {
+  static void emit_column(Session& session, SnapshotBuilder& out, const PromotedColumn& c,
+                          Labels labels, const Counts& n, const Counts* recent,
+                          double clean_seconds, const Rows& meta, const Group& g,
+                          const std::string& table) {
     Labels measured = labels;
     measured.emplace_back("method", "measured");
     emit(out, kNullRatio, measured, ratio(n[kNull], n[kRows]));
@@ -388,8 +489,8 @@ class PromotedColumnsCollector final : public Collector {
     const bool indexes_ok = emit_indexes(session, out, c, labels, table);
     emit(out, kCutoverThresholdRatio, labels, c.cutover_threshold);
     emit(out, kCutoverMinCleanSeconds, labels, c.cutover_min_clean.count());
-    const bool ready = ratio(n[kMissing], n[kValid]) < c.cutover_threshold && n[kMismatch] == 0 && constraints_ok &&
-                       indexes_ok && clean_seconds >= c.cutover_min_clean.count();
+    const bool ready = ratio(n[kMissing], n[kValid]) < c.cutover_threshold && n[kMismatch] == 0 &&
+                       constraints_ok && indexes_ok && clean_seconds >= c.cutover_min_clean.count();
     emit(out, kCutoverReady, labels, ready ? 1 : 0);
   }
 
@@ -402,7 +503,8 @@ SELECT con.conname, CASE con.contype WHEN 'c' THEN 'check' ELSE 'foreign_key' EN
        con.convalidated AS valid
 FROM pg_constraint con JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = ANY (con.conkey)
 WHERE con.conrelid = to_regclass($1) AND a.attname = $2 AND con.contype IN ('c', 'f')
-)SQL", {table, c.column});
+)SQL",
+                              {table, c.column});
     bool all_valid = true, has_check = false, has_fk = false;
     for (std::size_t r = 0; r < cons.size(); ++r) {
       Labels l = labels;
@@ -425,7 +527,8 @@ SELECT ic.relname AS indexrelname, i.indisvalid AS valid
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
 WHERE i.indrelid = to_regclass($1) AND a.attname = $2
-)SQL", {table, c.column});
+)SQL",
+                             {table, c.column});
     bool none_invalid = true, configured_valid = c.index.empty();
     for (std::size_t r = 0; r < idx.size(); ++r) {
       Labels l = labels;
@@ -443,8 +546,11 @@ WHERE i.indrelid = to_regclass($1) AND a.attname = $2
 
 CollectorInfo promoted_columns_info() {
   return {.name = "promoted_columns",
-          .help = "JSONB keys promoted to columns: missing, mismatched and invalid rows, recent dual-write health, constraints and cutover readiness.",
-          .default_interval = Seconds{60}, .default_timeout = Seconds{300},
+          .help =
+              "JSONB keys promoted to columns: missing, mismatched and invalid rows, recent "
+              "dual-write health, constraints and cutover readiness.",
+          .default_interval = Seconds{60},
+          .default_timeout = Seconds{300},
           .options = {kFullCheckInterval, kFullCheckBudgetRatio, kWatermarkLag},
           .make = make_collector<PromotedColumnsCollector>};
 }

@@ -15,13 +15,18 @@ SELECT current_setting('server_version') AS version,
        current_setting('max_connections')::int AS max_connections
 )SQL";
 
-constexpr MetricSpec kStatic{"pg_static", kGauge, kComputed, "Version of the PostgreSQL server, constant 1."};
+constexpr MetricSpec kStatic{"pg_static", kGauge, kComputed,
+                             "Version of the PostgreSQL server, constant 1."};
 
 constexpr std::array<MetricSpec, 5> kMetrics{{
-    {"pg_server_version_num", kGauge, "version_num", "server_version_num of the server (e.g. 150020)."},
-    {"pg_postmaster_start_time_seconds", kGauge, "start_time", "Time at which the server started (Unix time)."},
-    {"pg_replication_is_replica", kGauge, "is_replica", "Whether the server is a standby in recovery (1) or not (0)."},
-    {"pg_config_load_time_seconds", kGauge, "conf_load_time", "Time the configuration files were last loaded (Unix time)."},
+    {"pg_server_version_num", kGauge, "version_num",
+     "server_version_num of the server (e.g. 150020)."},
+    {"pg_postmaster_start_time_seconds", kGauge, "start_time",
+     "Time at which the server started (Unix time)."},
+    {"pg_replication_is_replica", kGauge, "is_replica",
+     "Whether the server is a standby in recovery (1) or not (0)."},
+    {"pg_config_load_time_seconds", kGauge, "conf_load_time",
+     "Time the configuration files were last loaded (Unix time)."},
     {"pg_settings_max_connections", kGauge, "max_connections", "The max_connections setting."},
 }};
 
@@ -43,8 +48,10 @@ class ServerCollector final : public Collector {
 }  // namespace
 
 CollectorInfo server_info() {
-  return {.name = "server", .help = "Server version, start time and replica status.",
-          .default_interval = Seconds{60}, .default_timeout = Seconds{5},
+  return {.name = "server",
+          .help = "Server version, start time and replica status.",
+          .default_interval = Seconds{60},
+          .default_timeout = Seconds{5},
           .make = make_collector<ServerCollector>};
 }
 

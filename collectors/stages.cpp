@@ -6,9 +6,12 @@
 namespace pge {
 namespace {
 
-constexpr MetricSpec kStarted{"pg_evolution_stage_started_timestamp_seconds", kGauge, kComputed, "Start of the Phase 3 stage (Unix time), from [[target.stage]] started_at."};
-constexpr MetricSpec kEnded{"pg_evolution_stage_ended_timestamp_seconds", kGauge, kComputed,
-                             "End of the Phase 3 stage (Unix time), from [[target.stage]] ended_at; absent while it runs."};
+constexpr MetricSpec kStarted{
+    "pg_evolution_stage_started_timestamp_seconds", kGauge, kComputed,
+    "Start of the Phase 3 stage (Unix time), from [[target.stage]] started_at."};
+constexpr MetricSpec kEnded{
+    "pg_evolution_stage_ended_timestamp_seconds", kGauge, kComputed,
+    "End of the Phase 3 stage (Unix time), from [[target.stage]] ended_at; absent while it runs."};
 
 class StagesCollector final : public Collector {
  public:
@@ -28,7 +31,8 @@ class StagesCollector final : public Collector {
 CollectorInfo stages_info() {
   return {.name = "stages",
           .help = "The configured Phase 3 stages ([[target.stage]]) with their start and end.",
-          .default_interval = Seconds{300}, .default_timeout = Seconds{5},
+          .default_interval = Seconds{300},
+          .default_timeout = Seconds{5},
           .make = make_collector<StagesCollector>};
 }
 

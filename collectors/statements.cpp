@@ -4,10 +4,10 @@
 // into expected bucket counts, summed by command and configured query class, never by queryid. Only
 // top-level entries of the connected database count, and not the exporter's own statements: those
 // are told by the marker comment that opens every statement it sends (core/session.h), not by role,
-// since an application may run as the exporter's role. Query texts are read once, in one batch, when
-// a key is first seen: later the entry may be evicted and its text gone. An entry whose text cannot be
-// read can be told neither way: its calls go to a counter of their own and a warning is logged.
-// All counters live in this object (one per target), so they survive resets, evictions and
+// since an application may run as the exporter's role. Query texts are read once, in one batch,
+// when a key is first seen: later the entry may be evicted and its text gone. An entry whose text
+// cannot be read can be told neither way: its calls go to a counter of their own and a warning is
+// logged. All counters live in this object (one per target), so they survive resets, evictions and
 // reconnects and never decrease.
 #include <algorithm>
 #include <cmath>
@@ -29,29 +29,50 @@ using latency::Histogram;
 
 // The duration's help says which server time it measures (track_planning), hence two specs.
 constexpr MetricSpec kDurationPlanExec{"pg_stat_statements_duration_seconds", kHistogram, kComputed,
-    "Server time of top-level statements (plan+exec), estimated from pg_stat_statements counters by command "
-    "and query class; excludes parse, network and the commit's WAL flush. _sum and _count are exact, buckets "
-    "are estimates."};
+                                       "Server time of top-level statements (plan+exec), estimated "
+                                       "from pg_stat_statements counters by command "
+                                       "and query class; excludes parse, network and the commit's "
+                                       "WAL flush. _sum and _count are exact, buckets "
+                                       "are estimates."};
 constexpr MetricSpec kDurationExec{"pg_stat_statements_duration_seconds", kHistogram, kComputed,
-    "Server time of top-level statements (exec only), estimated from pg_stat_statements counters by command "
-    "and query class; excludes parse, network and the commit's WAL flush. _sum and _count are exact, buckets "
-    "are estimates."};
-constexpr MetricSpec kCalls{"pg_stat_statements_calls_total", kCounter, kComputed, "Calls of top-level statements (pg_stat_statements calls), by command and query class."};
-constexpr MetricSpec kRows{"pg_stat_statements_rows_total", kCounter, kComputed, "Rows retrieved or affected by top-level statements, by command and query class."};
-constexpr MetricSpec kLost{"pg_stat_statements_lost_calls_total", kCounter, kComputed, "Calls estimated lost with entries evicted, reset or re-created between samples (half of the entry's calls in its last sampled interval)."};
-constexpr MetricSpec kDealloc{"pg_stat_statements_dealloc_total", kCounter, kComputed, "Times pg_stat_statements deallocated least-used entries (pg_stat_statements_info.dealloc), kept increasing across resets."};
-constexpr MetricSpec kEntries{"pg_stat_statements_entries", kGauge, kComputed, "Entries currently in pg_stat_statements (all databases), to compare with pg_stat_statements.max."};
-constexpr MetricSpec kBasis{"pg_stat_statements_time_basis_info", kGauge, kComputed, "Which server time the duration histogram measures: plan+exec (track_planning on) or exec."};
-constexpr MetricSpec kUnattributed{"pg_stat_statements_unattributed_calls_total", kCounter, kComputed, "Calls of entries whose query text pg_stat_statements could not return (evicted, or its text file discarded): neither their class nor whether they are the exporter's own can be told, so they are left out of the histograms."};
+                                   "Server time of top-level statements (exec only), estimated "
+                                   "from pg_stat_statements counters by command "
+                                   "and query class; excludes parse, network and the commit's WAL "
+                                   "flush. _sum and _count are exact, buckets "
+                                   "are estimates."};
+constexpr MetricSpec kCalls{
+    "pg_stat_statements_calls_total", kCounter, kComputed,
+    "Calls of top-level statements (pg_stat_statements calls), by command and query class."};
+constexpr MetricSpec kRows{
+    "pg_stat_statements_rows_total", kCounter, kComputed,
+    "Rows retrieved or affected by top-level statements, by command and query class."};
+constexpr MetricSpec kLost{"pg_stat_statements_lost_calls_total", kCounter, kComputed,
+                           "Calls estimated lost with entries evicted, reset or re-created between "
+                           "samples (half of the entry's calls in its last sampled interval)."};
+constexpr MetricSpec kDealloc{"pg_stat_statements_dealloc_total", kCounter, kComputed,
+                              "Times pg_stat_statements deallocated least-used entries "
+                              "(pg_stat_statements_info.dealloc), kept increasing across resets."};
+constexpr MetricSpec kEntries{"pg_stat_statements_entries", kGauge, kComputed,
+                              "Entries currently in pg_stat_statements (all databases), to compare "
+                              "with pg_stat_statements.max."};
+constexpr MetricSpec kBasis{
+    "pg_stat_statements_time_basis_info", kGauge, kComputed,
+    "Which server time the duration histogram measures: plan+exec (track_planning on) or exec."};
+constexpr MetricSpec kUnattributed{
+    "pg_stat_statements_unattributed_calls_total", kCounter, kComputed,
+    "Calls of entries whose query text pg_stat_statements could not return (evicted, or its text "
+    "file discarded): neither their class nor whether they are the exporter's own can be told, so "
+    "they are left out of the histograms."};
 
 const OptionSpec kFullInterval{.name = "full_interval",
                                .help = "seconds between full samples of pg_stat_statements",
                                .default_value = 5.0};
-const OptionSpec kBusyEntries{
-    .name = "busy_entries",
-    .help = "busiest entries (at least 2 calls/s) also sampled every interval between full samples; 0 = full "
-            "samples only",
-    .default_value = 20.0};
+const OptionSpec kBusyEntries{.name = "busy_entries",
+                              .help =
+                                  "busiest entries (at least 2 calls/s) also sampled every "
+                                  "interval between full samples; 0 = full "
+                                  "samples only",
+                              .default_value = 20.0};
 
 // Who may read what: checked first so that a missing extension or privilege is one clear message.
 const std::string kSetupQuery = R"SQL(
@@ -65,13 +86,19 @@ SELECT current_database() AS datname,
 // One scan: the whole view is counted for `entries`, the LEFT JOIN keeps one row when none match.
 // `busy_only` keeps only the queryids in $1 (a sample between full samples).
 std::string sample_query(const std::string& schema, bool busy_only) {
-  return "WITH s AS MATERIALIZED (SELECT * FROM " + quote_ident(schema) + ".pg_stat_statements(false)),"
-         " c AS (SELECT (SELECT count(*) FROM s) AS entries, i.dealloc, i.stats_reset::text AS stats_reset"
-         " FROM " + quote_ident(schema) + ".pg_stat_statements_info i)"
-         " SELECT c.entries, c.dealloc, c.stats_reset, s.userid, s.dbid, s.toplevel, s.queryid, s.calls,"
+  return "WITH s AS MATERIALIZED (SELECT * FROM " + quote_ident(schema) +
+         ".pg_stat_statements(false)),"
+         " c AS (SELECT (SELECT count(*) FROM s) AS entries, i.dealloc, i.stats_reset::text AS "
+         "stats_reset"
+         " FROM " +
+         quote_ident(schema) +
+         ".pg_stat_statements_info i)"
+         " SELECT c.entries, c.dealloc, c.stats_reset, s.userid, s.dbid, s.toplevel, s.queryid, "
+         "s.calls,"
          " s.rows, s.total_exec_time, s.mean_exec_time, s.stddev_exec_time, s.min_exec_time,"
          " s.max_exec_time, s.plans, s.total_plan_time, s.mean_plan_time, s.stddev_plan_time"
-         " FROM c LEFT JOIN s ON s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+         " FROM c LEFT JOIN s ON s.dbid = (SELECT oid FROM pg_database WHERE datname = "
+         "current_database())"
          " AND s.toplevel AND s.queryid IS NOT NULL" +
          std::string(busy_only ? " AND s.queryid = ANY($1::bigint[])" : "");
 }
@@ -101,9 +128,17 @@ struct EntryLabels {
 
 EntrySample read_sample(const Rows& rows, std::size_t r) {
   auto num = [&](const char* col) { return rows.number(r, col).value_or(0.0); };
-  return {num("calls"), num("rows"), num("total_exec_time"), num("mean_exec_time"),
-          num("stddev_exec_time"), num("min_exec_time"), num("max_exec_time"), num("plans"),
-          num("total_plan_time"), num("mean_plan_time"), num("stddev_plan_time")};
+  return {num("calls"),
+          num("rows"),
+          num("total_exec_time"),
+          num("mean_exec_time"),
+          num("stddev_exec_time"),
+          num("min_exec_time"),
+          num("max_exec_time"),
+          num("plans"),
+          num("total_plan_time"),
+          num("mean_plan_time"),
+          num("stddev_plan_time")};
 }
 
 EntryKey read_key(const Rows& rows, std::size_t r) {
@@ -121,7 +156,8 @@ class StatementsCollector final : public Collector {
     const bool full = full_due(ctx);
     if (full) read_setup(session);
     if (!estimator_) {
-      estimator_.emplace(static_cast<int>(std::ceil(3600 / std::max(full_interval(ctx).count(), 0.1))));
+      estimator_.emplace(
+          static_cast<int>(std::ceil(3600 / std::max(full_interval(ctx).count(), 0.1))));
     }
     const Rows rows = sample(session, full);
     fetch_new_labels(session, ctx.target, rows);
@@ -189,8 +225,9 @@ class StatementsCollector final : public Collector {
                                "shared_preload_libraries");
     }
     if (!setup.flag(0, "read_all_stats")) {
-      throw std::runtime_error("the exporter's role cannot see other roles' statements in database " +
-                               datname + ": GRANT pg_read_all_stats (or pg_monitor) to it");
+      throw std::runtime_error(
+          "the exporter's role cannot see other roles' statements in database " + datname +
+          ": GRANT pg_read_all_stats (or pg_monitor) to it");
     }
   }
 
@@ -232,12 +269,18 @@ class StatementsCollector final : public Collector {
     std::size_t textless = 0;
     for (std::size_t r = 0; r < rows.size(); ++r) {
       if (!rows.at(r, "queryid")) continue;
-      if (labels_.try_emplace(read_key(rows, r), EntryLabels{"", "", Origin::unknown}).second) ++textless;
+      if (labels_.try_emplace(read_key(rows, r), EntryLabels{"", "", Origin::unknown}).second)
+        ++textless;
     }
     if (textless > 0) {
-      log::warn("pg_stat_statements entries have no query text: whether they are the exporter's own cannot "
-                "be told, so their calls are counted in the unattributed metric, not in the histograms",
-                {{"collector", "statements"}, {"datname", datname_}, {"entries", textless}, {"metric", kUnattributed.name}});
+      log::warn(
+          "pg_stat_statements entries have no query text: whether they are the exporter's own "
+          "cannot "
+          "be told, so their calls are counted in the unattributed metric, not in the histograms",
+          {{"collector", "statements"},
+           {"datname", datname_},
+           {"entries", textless},
+           {"metric", kUnattributed.name}});
     }
   }
 
@@ -248,7 +291,8 @@ class StatementsCollector final : public Collector {
       const EntryKey key = read_key(rows, r);
       const EntryLabels& labels = labels_.at(key);  // fetch_new_labels labelled every key
       if (labels.origin == Origin::own) continue;
-      Group& g = labels.origin == Origin::unknown ? unattributed_ : groups_[{labels.command, labels.klass}];
+      Group& g = labels.origin == Origin::unknown ? unattributed_
+                                                  : groups_[{labels.command, labels.klass}];
       const auto d = estimator_->observe(key, read_sample(rows, r), g.hist);
       g.calls += d.calls;
       g.rows += std::max(d.rows, 0.0);
@@ -308,9 +352,13 @@ class StatementsCollector final : public Collector {
 
 CollectorInfo statements_info() {
   return {.name = "statements",
-          .help = "Statement latency histograms, calls and rows by command and query class from pg_stat_statements (the interval is the sampling period).",
-          .default_interval = Seconds{1}, .default_timeout = Seconds{5},
-          .options = {kFullInterval, kBusyEntries}, .make = make_collector<StatementsCollector>};
+          .help =
+              "Statement latency histograms, calls and rows by command and query class from "
+              "pg_stat_statements (the interval is the sampling period).",
+          .default_interval = Seconds{1},
+          .default_timeout = Seconds{5},
+          .options = {kFullInterval, kBusyEntries},
+          .make = make_collector<StatementsCollector>};
 }
 
 }  // namespace pge

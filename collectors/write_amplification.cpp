@@ -21,7 +21,8 @@ WITH idx AS (
 ), t AS (
   SELECT s.schemaname, s.relname, s.relid, s.n_tup_ins, s.n_tup_upd, s.n_tup_hot_upd, s.n_tup_del,
          COALESCE(idx.indexes, 0) AS indexes, COALESCE(idx.indexrelids, '{}') AS indexrelids,
-         (s.relid || COALESCE(idx.indexrelids, '{}')) && )SQL") + exclusive_lock_list() + R"SQL( AS locked
+         (s.relid || COALESCE(idx.indexrelids, '{}')) && )SQL") +
+                            exclusive_lock_list() + R"SQL( AS locked
   FROM pg_stat_user_tables s
   JOIN pg_class c ON c.oid = s.relid
   LEFT JOIN idx ON idx.indrelid = s.relid
@@ -44,10 +45,16 @@ FROM sized
 )SQL";
 
 constexpr std::array<MetricSpec, 4> kTableMetrics{{
-    {"pg_table_hot_update_ratio", kGauge, "hot_ratio", "n_tup_hot_upd / n_tup_upd since the statistics reset: updates that wrote no index entry."},
-    {"pg_table_index_writes_per_row_change", kGauge, "writes_per_row_change", "Estimated index entries written per row change since the statistics reset: (inserts + non-HOT updates) * indexes / (inserts + updates + deletes). PG 15 has no per-index write counters."},
-    {"pg_table_indexes_size_bytes", kGauge, "index_bytes", "Total size of the table's indexes (pg_relation_size of each)."},
-    {"pg_table_indexes_size_ratio", kGauge, "index_table_ratio", "Total size of the table's indexes divided by the size of its main fork."},
+    {"pg_table_hot_update_ratio", kGauge, "hot_ratio",
+     "n_tup_hot_upd / n_tup_upd since the statistics reset: updates that wrote no index entry."},
+    {"pg_table_index_writes_per_row_change", kGauge, "writes_per_row_change",
+     "Estimated index entries written per row change since the statistics reset: (inserts + "
+     "non-HOT updates) * indexes / (inserts + updates + deletes). PG 15 has no per-index write "
+     "counters."},
+    {"pg_table_indexes_size_bytes", kGauge, "index_bytes",
+     "Total size of the table's indexes (pg_relation_size of each)."},
+    {"pg_table_indexes_size_ratio", kGauge, "index_table_ratio",
+     "Total size of the table's indexes divided by the size of its main fork."},
 }};
 
 constexpr std::array<const char*, 3> kLabels{"datname", "schemaname", "relname"};
@@ -67,10 +74,12 @@ GROUP BY 1, 2, 3, 4
 )SQL";
 
 constexpr std::array<MetricSpec, 1> kAccessMethodMetrics{{
-    {"pg_table_indexes", kGauge, "indexes", "Indexes on the table by access method (each is written on insert and non-HOT update)."},
+    {"pg_table_indexes", kGauge, "indexes",
+     "Indexes on the table by access method (each is written on insert and non-HOT update)."},
 }};
 
-constexpr std::array<const char*, 4> kAccessMethodLabels{"datname", "schemaname", "relname", "access_method"};
+constexpr std::array<const char*, 4> kAccessMethodLabels{"datname", "schemaname", "relname",
+                                                         "access_method"};
 
 class WriteAmplificationCollector final : public Collector {
  public:
@@ -81,7 +90,8 @@ class WriteAmplificationCollector final : public Collector {
     std::set<std::string> locked;
     const Rows tables = all.filter([&](std::size_t r) {
       if (!ctx.target.selects(all.text(r, "schemaname"), all.text(r, "relname"))) return false;
-      if (all.flag(r, "locked")) locked.insert(all.text(r, "relname") + "." + all.text(r, "schemaname"));
+      if (all.flag(r, "locked"))
+        locked.insert(all.text(r, "relname") + "." + all.text(r, "schemaname"));
       return !all.flag(r, "locked");
     });
     ctx.lock_skips += static_cast<int>(locked.size());
@@ -90,7 +100,8 @@ class WriteAmplificationCollector final : public Collector {
     emit_rows(out, by_am.filter([&](std::size_t r) {
       return ctx.target.selects(by_am.text(r, "schemaname"), by_am.text(r, "relname")) &&
              !locked.count(by_am.text(r, "relname") + "." + by_am.text(r, "schemaname"));
-    }), kAccessMethodMetrics, kAccessMethodLabels);
+    }),
+              kAccessMethodMetrics, kAccessMethodLabels);
     return out.take();
   }
 
@@ -102,8 +113,12 @@ class WriteAmplificationCollector final : public Collector {
 
 CollectorInfo write_amplification_info() {
   return {.name = "write_amplification",
-          .help = "Indexes per table by access method and their size against the table's; HOT-update ratio; estimated index entries written per row change.",
-          .default_interval = Seconds{60}, .default_timeout = Seconds{10}, .options = {kSizeIntervalOption},
+          .help =
+              "Indexes per table by access method and their size against the table's; HOT-update "
+              "ratio; estimated index entries written per row change.",
+          .default_interval = Seconds{60},
+          .default_timeout = Seconds{10},
+          .options = {kSizeIntervalOption},
           .make = make_collector<WriteAmplificationCollector>};
 }
 

@@ -20,9 +20,11 @@ using Clock = std::chrono::steady_clock;
 constexpr Seconds kMaxBackoff{60};
 
 constexpr MetricSpec kDuration{"pg_write_probe_duration_seconds", kHistogram, kComputed,
-    "Wall time of the write probe's INSERT plus COMMIT (WAL flush included) as the exporter saw it; "
-    "exact buckets."};
-constexpr MetricSpec kErrors{"pg_write_probe_errors_total", kCounter, kComputed, "Write probe runs that failed (connection, privilege, timeout)."};
+                               "Wall time of the write probe's INSERT plus COMMIT (WAL flush "
+                               "included) as the exporter saw it; "
+                               "exact buckets."};
+constexpr MetricSpec kErrors{"pg_write_probe_errors_total", kCounter, kComputed,
+                             "Write probe runs that failed (connection, privilege, timeout)."};
 
 class WriteProbeCollector final : public Collector {
  public:
@@ -58,7 +60,8 @@ class WriteProbeCollector final : public Collector {
       id = s.query("INSERT INTO " + table + " DEFAULT VALUES RETURNING id").text(0, "id");
     });
     hist_.observe(std::chrono::duration<double>(Clock::now() - started).count());
-    db_->run(limits, [&](Session& s) { s.query("DELETE FROM " + table + " WHERE id < $1::bigint", {id}); });
+    db_->run(limits,
+             [&](Session& s) { s.query("DELETE FROM " + table + " WHERE id < $1::bigint", {id}); });
   }
 
   void failed(const WriteProbe& wp, const std::string& what, bool connection_lost) {
@@ -79,10 +82,13 @@ class WriteProbeCollector final : public Collector {
 }  // namespace
 
 CollectorInfo write_probe_info() {
-  return {.name = "write_probe",
-          .help = "Opt-in INSERT+COMMIT latency probe on the exporter's own table (target.write_probe).",
-          .default_interval = Seconds{15}, .default_timeout = Seconds{5},
-          .make = make_collector<WriteProbeCollector>};
+  return {
+      .name = "write_probe",
+      .help =
+          "Opt-in INSERT+COMMIT latency probe on the exporter's own table (target.write_probe).",
+      .default_interval = Seconds{15},
+      .default_timeout = Seconds{5},
+      .make = make_collector<WriteProbeCollector>};
 }
 
 }  // namespace pge

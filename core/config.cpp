@@ -1,12 +1,12 @@
 #include "core/config.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include <toml++/toml.h>
 
 #include "core/log.h"
 
@@ -101,8 +101,10 @@ class Reader {
     }
     if (v < min || v > max) {
       std::ostringstream msg;
-      if (max >= kNoMax) msg << "must be at least " << min << ", got " << v;
-      else msg << "must be between " << min << " and " << max << ", got " << v;
+      if (max >= kNoMax)
+        msg << "must be at least " << min << ", got " << v;
+      else
+        msg << "must be between " << min << " and " << max << ", got " << v;
       error(n, k, msg.str());
       return std::nullopt;
     }
@@ -118,8 +120,9 @@ class Reader {
     }
     auto d = parse_duration(n->as_string()->get());
     if (!d) {
-      error(n, k, "is not a duration: \"" + n->as_string()->get() +
-                      "\" (use a number with a unit: 500ms, 30s, 5m, 1h, 7d)");
+      error(n, k,
+            "is not a duration: \"" + n->as_string()->get() +
+                "\" (use a number with a unit: 500ms, 30s, 5m, 1h, 7d)");
       return std::nullopt;
     }
     if (*d < min) {
@@ -146,8 +149,10 @@ class Reader {
       error(n, k, "needs a UTC offset, e.g. 2026-11-02T09:00:00Z or 2026-11-02T10:00:00+01:00");
       return std::nullopt;
     }
-    error(n, k, std::string("must be a TOML date or date-time such as 2026-11-02T09:00:00Z (unquoted), got ") +
-                    type_name(*n));
+    error(n, k,
+          std::string(
+              "must be a TOML date or date-time such as 2026-11-02T09:00:00Z (unquoted), got ") +
+              type_name(*n));
     return std::nullopt;
   }
 
@@ -254,21 +259,28 @@ class Reader {
     for (auto&& [k, v] : table_) {
       const std::string name(k.str());
       if (!seen_.count(name)) {
-        errors_.push_back({file_, static_cast<int>(k.source().begin.line), key(name),
-                           "unknown key"});
+        errors_.push_back(
+            {file_, static_cast<int>(k.source().begin.line), key(name), "unknown key"});
       }
     }
   }
 
   static const char* type_name(const toml::node& n) {
     switch (n.type()) {
-      case toml::node_type::string: return "a string";
-      case toml::node_type::integer: return "an integer";
-      case toml::node_type::floating_point: return "a float";
-      case toml::node_type::boolean: return "a boolean";
-      case toml::node_type::array: return "an array";
-      case toml::node_type::table: return "a table";
-      default: return "a date/time";
+      case toml::node_type::string:
+        return "a string";
+      case toml::node_type::integer:
+        return "an integer";
+      case toml::node_type::floating_point:
+        return "a float";
+      case toml::node_type::boolean:
+        return "a boolean";
+      case toml::node_type::array:
+        return "an array";
+      case toml::node_type::table:
+        return "a table";
+      default:
+        return "a date/time";
     }
   }
 
@@ -283,8 +295,8 @@ class Reader {
 double unix_time(const toml::date& d, const toml::time& t, int offset_minutes) {
   using namespace std::chrono;
   const sys_days midnight{year{d.year} / month{d.month} / day{d.day}};
-  return static_cast<double>(duration_cast<seconds>(midnight.time_since_epoch()).count()) + t.hour * 3600.0 +
-         t.minute * 60.0 + t.second + t.nanosecond / 1e9 - offset_minutes * 60.0;
+  return static_cast<double>(duration_cast<seconds>(midnight.time_since_epoch()).count()) +
+         t.hour * 3600.0 + t.minute * 60.0 + t.second + t.nanosecond / 1e9 - offset_minutes * 60.0;
 }
 
 std::string read_file_trimmed(const std::string& path) {
@@ -318,7 +330,8 @@ void read_dsn(Reader& r, Target& t) {
   } else if (dsn_env) {
     const char* v = std::getenv(dsn_env->c_str());
     if (!v || !*v) {
-      r.error(r.table().get("dsn_env"), "dsn_env", "environment variable " + *dsn_env + " is not set");
+      r.error(r.table().get("dsn_env"), "dsn_env",
+              "environment variable " + *dsn_env + " is not set");
       return;
     }
     t.dsn = v;
@@ -353,7 +366,8 @@ void read_promoted_column(Reader& r, Target& t) {
   if (!c.cast.empty() && !std::regex_match(c.cast, type_name)) {
     r.error(r.table().get("cast"), "cast", "must be a plain type name such as uuid or bigint");
   }
-  static const std::regex reference("^([A-Za-z_][A-Za-z0-9_]*\\.)?[A-Za-z_][A-Za-z0-9_]*\\([A-Za-z_][A-Za-z0-9_]*\\)$");
+  static const std::regex reference(
+      "^([A-Za-z_][A-Za-z0-9_]*\\.)?[A-Za-z_][A-Za-z0-9_]*\\([A-Za-z_][A-Za-z0-9_]*\\)$");
   if (!c.references.empty() && !std::regex_match(c.references, reference)) {
     r.error(r.table().get("references"), "references", "must look like schema.table(column)");
   }
@@ -390,7 +404,8 @@ void read_target(Reader& r, Config& cfg, std::set<std::string>& names) {
       r.error(r.table().get("labels"), "labels." + k, "is not a usable label name");
     }
   }
-  t.series_budget = static_cast<std::size_t>(r.number("series_budget", 0, 1e9).value_or(t.series_budget));
+  t.series_budget =
+      static_cast<std::size_t>(r.number("series_budget", 0, 1e9).value_or(t.series_budget));
   t.include_schemas = r.patterns("include_schemas");
   t.exclude_schemas = r.patterns("exclude_schemas");
   t.include_tables = r.patterns("include_tables");
@@ -407,7 +422,8 @@ void read_target(Reader& r, Config& cfg, std::set<std::string>& names) {
     QueryClass q;
     q.name = c.string("name", true).value_or("");
     if (auto p = c.string("pattern", true)) {
-      if (auto pat = c.pattern("pattern", *p, c.table().get("pattern"))) q.pattern = std::move(*pat);
+      if (auto pat = c.pattern("pattern", *p, c.table().get("pattern")))
+        q.pattern = std::move(*pat);
     }
     t.query_classes.push_back(std::move(q));
   });
@@ -433,7 +449,8 @@ void read_target(Reader& r, Config& cfg, std::set<std::string>& names) {
       read_dsn(c, holder);
       t.write_probe.dsn = holder.dsn;
     } else {
-      c.error(nullptr, "dsn", "the write probe needs its own dsn (a role that may only write the probe table)");
+      c.error(nullptr, "dsn",
+              "the write probe needs its own dsn (a role that may only write the probe table)");
     }
   });
   r.each_table("table_threshold", [&](Reader& c) {
@@ -449,7 +466,8 @@ void read_target(Reader& r, Config& cfg, std::set<std::string>& names) {
     if (auto name = c.string("name", true)) split_qualified(*name, m.schema, m.name);
     m.cron_command = c.string("cron_command").value_or("");
     m.log_table = QualifiedName::parse(c.string("log_table").value_or(""));
-    if (!m.cron_command.empty()) c.pattern("cron_command", m.cron_command, c.table().get("cron_command"));
+    if (!m.cron_command.empty())
+      c.pattern("cron_command", m.cron_command, c.table().get("cron_command"));
     t.matviews.push_back(std::move(m));
   });
   r.sub_table("retention", [&](Reader& c) {
@@ -481,7 +499,8 @@ void read_collector(Reader& r, const CollectorSchema& info, CollectorSettings& s
   }
 }
 
-std::map<std::string, CollectorSettings> default_collectors(const std::vector<CollectorSchema>& known) {
+std::map<std::string, CollectorSettings> default_collectors(
+    const std::vector<CollectorSchema>& known) {
   std::map<std::string, CollectorSettings> out;
   for (const auto& info : known) {
     CollectorSettings s;
@@ -504,7 +523,8 @@ ConfigResult from_table(const toml::table& root, const std::string& file,
     cfg.listen_address = e.string("listen_address").value_or(cfg.listen_address);
     if (auto path = e.string("telemetry_path")) {
       if (!is_valid_telemetry_path(*path)) {
-        e.error(e.table().get("telemetry_path"), "telemetry_path", std::string("must be ") + kTelemetryPathRule);
+        e.error(e.table().get("telemetry_path"), "telemetry_path",
+                std::string("must be ") + kTelemetryPathRule);
       } else {
         cfg.telemetry_path = *path;
       }
@@ -546,8 +566,8 @@ ConfigResult from_table(const toml::table& root, const std::string& file,
       if (info == known.end()) {
         std::string names;
         for (const auto& i : known) names += (names.empty() ? "" : ", ") + i.name;
-        result.errors.push_back({file, static_cast<int>(k.source().begin.line), "collectors." + name,
-                                 "unknown collector (known: " + names + ")"});
+        result.errors.push_back({file, static_cast<int>(k.source().begin.line),
+                                 "collectors." + name, "unknown collector (known: " + names + ")"});
         continue;
       }
       c.sub_table(name, [&](Reader& s) { read_collector(s, *info, cfg.collectors[name]); });

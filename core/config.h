@@ -1,7 +1,7 @@
-// Configuration of the exporter: the TOML file (or DATA_SOURCE_NAME) parsed and validated into plain
-// structs. Everything downstream takes a `Config` and may assume it is valid: every check happens in
-// `load_config`, which reports each problem with file, line and key. Immutable after loading; safe to
-// read from any thread.
+// Configuration of the exporter: the TOML file (or DATA_SOURCE_NAME) parsed and validated into
+// plain structs. Everything downstream takes a `Config` and may assume it is valid: every check
+// happens in `load_config`, which reports each problem with file, line and key. Immutable after
+// loading; safe to read from any thread.
 #pragma once
 
 #include <chrono>
@@ -28,9 +28,10 @@ struct Pattern {
 // In the order of the alternatives of OptionSpec::default_value.
 enum class OptionType { Number, String, Flag };
 
-// A collector option (`[collectors.NAME] key = value`), declared once by its collector together with
-// its default: the type of the default is the option's type, and the collector reads the default
-// whenever the config does not set the option (collectors/collector.h `number_option` and friends).
+// A collector option (`[collectors.NAME] key = value`), declared once by its collector together
+// with its default: the type of the default is the option's type, and the collector reads the
+// default whenever the config does not set the option (collectors/collector.h `number_option` and
+// friends).
 struct OptionSpec {
   std::string name;
   std::string help;
@@ -54,8 +55,8 @@ struct CollectorSettings {
   bool enabled = true;
   Seconds interval{30};
   Seconds timeout{5};  // statement_timeout for the collector's transaction
-  // Collector-specific integer/float/string knobs (`[collectors.NAME] key = value`), validated against
-  // the collector's declared options.
+  // Collector-specific integer/float/string knobs (`[collectors.NAME] key = value`), validated
+  // against the collector's declared options.
   std::map<std::string, double> numbers;
   std::map<std::string, std::string> strings;
   std::map<std::string, bool> flags;
@@ -68,15 +69,15 @@ struct PromotedColumn {
   std::string schema = "public";
   std::string table;
   std::string column;
-  std::string source;           // SQL expression over the row, e.g. metadata->>'source'
-  std::string cast;             // optional SQL type the JSON text is cast to, e.g. uuid
+  std::string source;                // SQL expression over the row, e.g. metadata->>'source'
+  std::string cast;                  // optional SQL type the JSON text is cast to, e.g. uuid
   std::vector<std::string> allowed;  // optional allowed values (mirrors the CHECK)
   std::string timestamp_column;      // for recent dual-write health
   Seconds recent_window{900};
-  double cutover_threshold = 0.01;   // missing ratio below which cutover may happen
-  std::string references;            // optional FK target "schema.table(column)" for invalid rows
-  std::string index;                 // optional index that must exist and be valid for cutover
-  Seconds cutover_min_clean{0};      // proven clean dual-write period cutover waits for
+  double cutover_threshold = 0.01;  // missing ratio below which cutover may happen
+  std::string references;           // optional FK target "schema.table(column)" for invalid rows
+  std::string index;                // optional index that must exist and be valid for cutover
+  Seconds cutover_min_clean{0};     // proven clean dual-write period cutover waits for
 
   bool operator==(const PromotedColumn&) const = default;
 };
@@ -95,8 +96,8 @@ struct Probe {
   bool operator==(const Probe&) const = default;
 };
 
-// A relation the config names as "schema.name", split once at load (at the first dot). A bare "name"
-// leaves `schema` empty: the server's search_path then finds it, as it would in psql.
+// A relation the config names as "schema.name", split once at load (at the first dot). A bare
+// "name" leaves `schema` empty: the server's search_path then finds it, as it would in psql.
 struct QualifiedName {
   std::string schema;
   std::string name;
@@ -108,7 +109,7 @@ struct QualifiedName {
 
 struct WriteProbe {
   bool enabled = false;
-  std::string dsn;     // a separate role that may INSERT/DELETE into `table` and nothing else
+  std::string dsn;  // a separate role that may INSERT/DELETE into `table` and nothing else
   QualifiedName table{"pge_probe", "write_probe"};
 
   bool operator==(const WriteProbe&) const = default;
@@ -135,16 +136,17 @@ struct MatviewSource {
 };
 
 struct RetentionLog {
-  QualifiedName table;  // e.g. ops.retention_runs (started_at, finished_at, cutoff, rows_archived, rows_deleted, succeeded)
-  std::optional<Seconds> keep;          // the retention policy: rows younger than this must survive a run
+  QualifiedName table;  // e.g. ops.retention_runs (started_at, finished_at, cutoff, rows_archived,
+                        // rows_deleted, succeeded)
+  std::optional<Seconds> keep;  // the retention policy: rows younger than this must survive a run
   std::optional<Seconds> max_interval;  // the longest a successful run may be apart from the next
 
   bool operator==(const RetentionLog&) const = default;
 };
 
-// A Phase 3 stage (`[[target.stage]]`): when a migration step started and, once over, ended. Exported
-// by the `stages` collector so that dashboards and rules can set latency during a stage against the
-// days before it.
+// A Phase 3 stage (`[[target.stage]]`): when a migration step started and, once over, ended.
+// Exported by the `stages` collector so that dashboards and rules can set latency during a stage
+// against the days before it.
 struct Stage {
   std::string name;
   double started_at = 0;           // Unix time
@@ -187,8 +189,8 @@ struct Config {
   std::string telemetry_path = "/metrics";
   std::string log_level = "info";     // debug, info, warn, error
   std::string log_format = "logfmt";  // logfmt, json
-  int web_threads = 4;             // /metrics responses built at once
-  int web_max_connections = 256;   // connections served at once (HTTP worker threads)
+  int web_threads = 4;                // /metrics responses built at once
+  int web_max_connections = 256;      // connections served at once (HTTP worker threads)
   bool healthz_without_auth = false;
   Seconds lock_timeout{0.5};
   Seconds connect_timeout{5};
@@ -197,7 +199,8 @@ struct Config {
   // connection one margin later (a server that hangs cannot enforce statement_timeout).
   Seconds query_deadline_margin{1};
   std::vector<Target> targets;
-  std::map<std::string, CollectorSettings> collectors;  // every registered collector, defaults filled
+  std::map<std::string, CollectorSettings>
+      collectors;  // every registered collector, defaults filled
 };
 
 // One problem found while loading: rendered as "file:line: key: message".
@@ -225,6 +228,7 @@ ConfigResult config_from_dsn(const std::string& dsn, const std::vector<Collector
 
 // The metrics path: starts with '/', is neither "/" nor "/healthz" (served by us), no query part.
 bool is_valid_telemetry_path(const std::string& path);
-inline constexpr const char* kTelemetryPathRule = "a path starting with / other than / and /healthz";
+inline constexpr const char* kTelemetryPathRule =
+    "a path starting with / other than / and /healthz";
 
 }  // namespace pge

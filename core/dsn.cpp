@@ -18,8 +18,8 @@ using Keywords = std::vector<std::pair<std::string, std::string>>;
 
 std::optional<Keywords> parse(const std::string& dsn) {
   char* error = nullptr;
-  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(PQconninfoParse(dsn.c_str(), &error),
-                                                                       &PQconninfoFree);
+  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
+      PQconninfoParse(dsn.c_str(), &error), &PQconninfoFree);
   // libpq's message quotes the text it choked on, which may be part of a password: not kept.
   if (error) PQfreemem(error);
   if (!options) return std::nullopt;
@@ -72,12 +72,14 @@ std::string conninfo_value(const std::string& value) {
 // `dsn` with one more keyword, written in the DSN's own form.
 std::string appended(const std::string& dsn, const std::string& keyword, const std::string& value) {
   if (is_uri(dsn)) {
-    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + keyword + "=" + percent_encoded(value);
+    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + keyword + "=" +
+           percent_encoded(value);
   }
   return dsn + (dsn.empty() ? "" : " ") + keyword + "=" + conninfo_value(value);
 }
 
-std::string with_default(const std::string& dsn, const std::string& keyword, const std::string& value) {
+std::string with_default(const std::string& dsn, const std::string& keyword,
+                         const std::string& value) {
   return sets(dsn, keyword) ? dsn : appended(dsn, keyword, value);
 }
 
@@ -86,7 +88,8 @@ std::string with_default(const std::string& dsn, const std::string& keyword, con
 std::string dsn_password(const std::string& dsn) {
   const auto keywords = parse(dsn);
   if (!keywords) return "";
-  auto it = std::find_if(keywords->begin(), keywords->end(), [](const auto& kv) { return kv.first == "password"; });
+  auto it = std::find_if(keywords->begin(), keywords->end(),
+                         [](const auto& kv) { return kv.first == "password"; });
   return it == keywords->end() ? "" : it->second;
 }
 
@@ -95,7 +98,8 @@ std::string redact_dsn(const std::string& dsn) {
   if (!keywords) return "(a DSN libpq cannot parse)";
   std::string out;
   for (const auto& [keyword, value] : *keywords) {
-    out += (out.empty() ? "" : " ") + keyword + "=" + (keyword == "password" ? "******" : conninfo_value(value));
+    out += (out.empty() ? "" : " ") + keyword + "=" +
+           (keyword == "password" ? "******" : conninfo_value(value));
   }
   return out;
 }

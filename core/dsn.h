@@ -1,4 +1,5 @@
-// Connection strings (DSNs) in both forms libpq accepts: key=value ("host=h password='a b'") and URI
+// Connection strings (DSNs) in both forms libpq accepts: key=value ("host=h password='a b'") and
+// URI
 // ("postgresql://u:p%40ss@h/db?sslmode=require"). They are read with libpq's own parser
 // (PQconninfoParse), so the exporter sees a DSN exactly as the connection will, quoting and
 // percent-escapes included. Pure functions; any thread may call them.

@@ -14,7 +14,11 @@ std::optional<Seconds> parse_duration(const std::string& text) {
        ++it) {
     double v = std::strtod((*it)[1].str().c_str(), nullptr);
     const std::string unit = (*it)[2];
-    total += unit == "ms" ? v / 1000 : unit == "s" ? v : unit == "m" ? v * 60 : unit == "h" ? v * 3600 : v * 86400;
+    total += unit == "ms"  ? v / 1000
+             : unit == "s" ? v
+             : unit == "m" ? v * 60
+             : unit == "h" ? v * 3600
+                           : v * 86400;
   }
   return Seconds{total};
 }

@@ -1,11 +1,11 @@
 #include "core/log.h"
 
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <atomic>
 #include <cstdio>
 #include <ctime>
-
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 namespace pge::log {
 namespace {
@@ -18,7 +18,11 @@ std::atomic<Format> g_format{Format::kLogfmt};
 std::size_t utf8_length(std::string_view s, std::size_t i) {
   const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   const unsigned char c = byte(i);
-  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  std::size_t n = c < 0x80           ? 1
+                  : (c >> 5) == 0x6  ? 2
+                  : (c >> 4) == 0xE  ? 3
+                  : (c >> 3) == 0x1E ? 4
+                                     : 0;
   if (n == 0 || i + n > s.size()) return 0;
   for (std::size_t k = 1; k < n; ++k) {
     if ((byte(i + k) & 0xC0) != 0x80) return 0;
@@ -98,7 +102,8 @@ void append_json_pair(std::string& out, std::string_view key, std::string_view v
 }
 
 std::string rfc3339_millis(std::chrono::system_clock::time_point ts) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(ts.time_since_epoch()).count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(ts.time_since_epoch()).count();
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
@@ -111,10 +116,14 @@ std::string rfc3339_millis(std::chrono::system_clock::time_point ts) {
 
 spdlog::level::level_enum spdlog_level(Level level) {
   switch (level) {
-    case Level::kDebug: return spdlog::level::debug;
-    case Level::kInfo: return spdlog::level::info;
-    case Level::kWarn: return spdlog::level::warn;
-    case Level::kError: return spdlog::level::err;
+    case Level::kDebug:
+      return spdlog::level::debug;
+    case Level::kInfo:
+      return spdlog::level::info;
+    case Level::kWarn:
+      return spdlog::level::warn;
+    case Level::kError:
+      return spdlog::level::err;
   }
   return spdlog::level::err;
 }
@@ -139,10 +148,14 @@ std::optional<Level> parse_level(std::string_view name) {
 
 std::string_view level_name(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "error";
 }
@@ -176,7 +189,8 @@ void write(Level level, std::string_view msg, Fields fields) {
   const auto lvl = spdlog_level(level);
   auto* logger = spdlog::default_logger_raw();
   if (!logger->should_log(lvl)) return;
-  logger->log(lvl, "{}", format_line(g_format, std::chrono::system_clock::now(), level, msg, fields));
+  logger->log(lvl, "{}",
+              format_line(g_format, std::chrono::system_clock::now(), level, msg, fields));
 }
 
 }  // namespace pge::log

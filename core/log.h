@@ -1,9 +1,9 @@
-// Structured logging: one event per line, as logfmt (the default, what Prometheus' own programs write)
-// or as JSON, with the level names debug, info, warn, error. Callers pass a message and key/value
-// fields; every value is quoted and escaped as the format needs, so a multi-line libpq error or a
-// DSN with quotes stays one parseable line. spdlog does the I/O (thread-safe, flushed at info and
-// above); the formatting functions are pure and exposed for tests. Any thread may log once setup()
-// has run (before it, events go to spdlog's default stderr logger, still one line each).
+// Structured logging: one event per line, as logfmt (the default, what Prometheus' own programs
+// write) or as JSON, with the level names debug, info, warn, error. Callers pass a message and
+// key/value fields; every value is quoted and escaped as the format needs, so a multi-line libpq
+// error or a DSN with quotes stays one parseable line. spdlog does the I/O (thread-safe, flushed at
+// info and above); the formatting functions are pure and exposed for tests. Any thread may log once
+// setup() has run (before it, events go to spdlog's default stderr logger, still one line each).
 #pragma once
 
 #include <chrono>
@@ -39,8 +39,10 @@ struct Field {
   static std::string number(long long v);
   template <typename N>
   static std::string number(N v) {
-    if constexpr (std::is_floating_point_v<N>) return number(static_cast<double>(v));
-    else return number(static_cast<long long>(v));
+    if constexpr (std::is_floating_point_v<N>)
+      return number(static_cast<double>(v));
+    else
+      return number(static_cast<long long>(v));
   }
 };
 using Fields = std::initializer_list<Field>;

@@ -11,7 +11,8 @@
 //
 // Threads: attach/detach/arm/disarm are called by the connection's worker thread only; interrupt()
 // and the counters from any thread. The socket is shut down only while a deadline is armed, under
-// the mutex that disarm() takes, so a socket number reused after the connection closed is never hit.
+// the mutex that disarm() takes, so a socket number reused after the connection closed is never
+// hit.
 #pragma once
 
 #include <chrono>
@@ -56,14 +57,14 @@ class QueryWatchdog {
   std::function<void(Action)> on_action_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  bool stopping_ = false;                  // guarded by mu_
-  bool interrupted_ = false;               // guarded by mu_
-  bool armed_ = false;                     // guarded by mu_
-  bool cancelled_ = false;                 // guarded by mu_: this statement's cancel was sent
-  Clock::time_point cancel_at_{};          // guarded by mu_
-  Clock::time_point drop_at_{};            // guarded by mu_
-  int socket_ = -1;                        // guarded by mu_
-  std::shared_ptr<void> cancel_;           // guarded by mu_
+  bool stopping_ = false;          // guarded by mu_
+  bool interrupted_ = false;       // guarded by mu_
+  bool armed_ = false;             // guarded by mu_
+  bool cancelled_ = false;         // guarded by mu_: this statement's cancel was sent
+  Clock::time_point cancel_at_{};  // guarded by mu_
+  Clock::time_point drop_at_{};    // guarded by mu_
+  int socket_ = -1;                // guarded by mu_
+  std::shared_ptr<void> cancel_;   // guarded by mu_
   std::thread thread_;
 };
 

@@ -130,7 +130,8 @@ class Deadline {
   Deadline(QueryWatchdog& watchdog, Seconds timeout, Seconds margin) : watchdog_(watchdog) {
     if (watchdog.interrupted()) throw ConnectionLost("shutting down");
     using D = QueryWatchdog::Clock::duration;
-    watchdog.arm(std::chrono::duration_cast<D>(timeout + margin), std::chrono::duration_cast<D>(margin));
+    watchdog.arm(std::chrono::duration_cast<D>(timeout + margin),
+                 std::chrono::duration_cast<D>(margin));
   }
   ~Deadline() { watchdog_.disarm(); }
   Deadline(const Deadline&) = delete;
@@ -148,7 +149,11 @@ class TransactionSession final : public Session {
  public:
   TransactionSession(pqxx::nontransaction& tx, int version, const std::string& password,
                      QueryWatchdog& watchdog, Seconds timeout, Seconds margin)
-      : tx_(tx), version_(version), password_(password), watchdog_(watchdog), timeout_(timeout),
+      : tx_(tx),
+        version_(version),
+        password_(password),
+        watchdog_(watchdog),
+        timeout_(timeout),
         margin_(margin) {}
 
   Rows query(const std::string& sql, const std::vector<Value>& params) override {
@@ -183,7 +188,8 @@ class TransactionSession final : public Session {
  private:
   static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-  // Every statement goes through here: a broken connection becomes ConnectionLost, once and for all.
+  // Every statement goes through here: a broken connection becomes ConnectionLost, once and for
+  // all.
   pqxx::result send(const std::string& sql, const std::vector<Value>& params = {}) {
     if (broken_) throw ConnectionLost("connection lost earlier in this transaction");
     Deadline deadline(watchdog_, timeout_, margin_);
@@ -290,9 +296,10 @@ int Connection::server_version() const { return conn_ ? conn_->conn.server_versi
 void Connection::run(const TransactionLimits& limits, const std::function<void(Session&)>& fn) {
   if (!conn_) throw ConnectionLost("not connected");
   // One round trip: BEGIN and both limits, each statement marked.
-  const std::string begin = marked(limits.read_only ? "BEGIN READ ONLY" : "BEGIN") + "; " +
-                            marked("SET LOCAL statement_timeout = '" + ms(limits.statement_timeout) + "'") +
-                            "; " + marked("SET LOCAL lock_timeout = '" + ms(limits.lock_timeout) + "'");
+  const std::string begin =
+      marked(limits.read_only ? "BEGIN READ ONLY" : "BEGIN") + "; " +
+      marked("SET LOCAL statement_timeout = '" + ms(limits.statement_timeout) + "'") + "; " +
+      marked("SET LOCAL lock_timeout = '" + ms(limits.lock_timeout) + "'");
   try {
     pqxx::nontransaction tx(conn_->conn);
     TransactionSession session(tx, conn_->conn.server_version(), password_, *watchdog_,

@@ -36,7 +36,8 @@ class Rows {
 
   const Value& at(std::size_t row, std::size_t col) const { return rows_[row][col]; }
   const Value& at(std::size_t row, const std::string& col) const { return rows_[row][column(col)]; }
-  // The field as a string ("" for NULL), a number (nullopt for NULL), or a boolean (false for NULL).
+  // The field as a string ("" for NULL), a number (nullopt for NULL), or a boolean (false for
+  // NULL).
   std::string text(std::size_t row, const std::string& col) const;
   std::optional<double> number(std::size_t row, const std::string& col) const;
   bool flag(std::size_t row, const std::string& col) const;
@@ -82,8 +83,8 @@ class Session {
 
 // Every statement the exporter sends opens with this comment, transaction control included.
 // pg_stat_statements keeps it in the entry's text (and, for utility statements, in the queryid), so
-// the statements collector leaves the exporter's own statements out by what they are, not by role: an
-// application may well run as the exporter's role (`postgres` on Supabase).
+// the statements collector leaves the exporter's own statements out by what they are, not by role:
+// an application may well run as the exporter's role (`postgres` on Supabase).
 inline constexpr const char* kStatementMarker = "/* pg_evolution_exporter */";
 // `sql` with the marker in front (a multi-statement string needs it in front of each statement).
 std::string marked(const std::string& sql);
@@ -142,7 +143,8 @@ class Connection final : public Database {
   // `watchdog` (one per target) enforces the client deadlines; `deadline_margin` is added to each
   // statement_timeout. Without a watchdog the connection makes its own (tests, benchmarks).
   Connection(std::string dsn, Seconds connect_timeout, Seconds max_backoff,
-             std::shared_ptr<QueryWatchdog> watchdog = nullptr, Seconds deadline_margin = Seconds{1});
+             std::shared_ptr<QueryWatchdog> watchdog = nullptr,
+             Seconds deadline_margin = Seconds{1});
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

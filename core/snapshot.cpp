@@ -54,8 +54,7 @@ void SnapshotBuilder::histogram(const std::string& name, const std::string& help
   m.histogram.sample_sum = sum;
   m.histogram.sample_count = static_cast<std::uint64_t>(count + 0.5);
   for (std::size_t i = 0; i < bounds.size() && i < cumulative.size(); ++i) {
-    m.histogram.bucket.push_back(
-        {static_cast<std::uint64_t>(cumulative[i] + 0.5), bounds[i]});
+    m.histogram.bucket.push_back({static_cast<std::uint64_t>(cumulative[i] + 0.5), bounds[i]});
   }
   family(name, help, prometheus::MetricType::Histogram).metric.push_back(std::move(m));
 }

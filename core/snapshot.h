@@ -1,14 +1,15 @@
 // What a collector run produces: an immutable set of metric families. Collectors build one with
 // `SnapshotBuilder` (directly or through `emit_rows` in collectors/collector.h), the scheduler
-// stores it, and the HTTP thread only ever reads stored snapshots. A builder belongs to the thread that fills it.
+// stores it, and the HTTP thread only ever reads stored snapshots. A builder belongs to the thread
+// that fills it.
 #pragma once
+
+#include <prometheus/metric_family.h>
 
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <prometheus/metric_family.h>
 
 namespace pge {
 
@@ -22,8 +23,10 @@ struct Snapshot {
 class SnapshotBuilder {
  public:
   void gauge(const std::string& name, const std::string& help, const Labels& labels, double value);
-  void counter(const std::string& name, const std::string& help, const Labels& labels, double value);
-  // `bounds` ascending without +Inf; `cumulative` has one count per bound; `count` is the +Inf count.
+  void counter(const std::string& name, const std::string& help, const Labels& labels,
+               double value);
+  // `bounds` ascending without +Inf; `cumulative` has one count per bound; `count` is the +Inf
+  // count.
   void histogram(const std::string& name, const std::string& help, const Labels& labels,
                  const std::vector<double>& bounds, const std::vector<double>& cumulative,
                  double sum, double count);

@@ -1,15 +1,14 @@
 #include "exporter/basic_auth.h"
 
 #include <crypt.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <chrono>
 #include <memory>
 #include <stdexcept>
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 
 namespace pge {
 namespace {
@@ -69,7 +68,8 @@ std::string make_dummy_hash(const std::map<std::string, std::string>& users) {
     throw std::runtime_error("libxcrypt cannot make a bcrypt salt");
   }
   RAND_bytes(random, sizeof random);
-  std::string hash = bcrypt(std::string(reinterpret_cast<const char*>(random), sizeof random), setting);
+  std::string hash =
+      bcrypt(std::string(reinterpret_cast<const char*>(random), sizeof random), setting);
   if (hash.empty()) throw std::runtime_error("libxcrypt cannot compute bcrypt");
   return hash;
 }
@@ -99,7 +99,8 @@ BasicAuth::BasicAuth(std::map<std::string, std::string> users_to_bcrypt)
 
 BasicAuth::BasicAuth(std::map<std::string, std::string> users_to_bcrypt, Limits limits)
     : users_(std::move(users_to_bcrypt)), limits_(limits) {
-  if (RAND_bytes(hmac_key_, sizeof hmac_key_) != 1) throw std::runtime_error("no randomness for the auth cache key");
+  if (RAND_bytes(hmac_key_, sizeof hmac_key_) != 1)
+    throw std::runtime_error("no randomness for the auth cache key");
   if (!users_.empty()) dummy_hash_ = make_dummy_hash(users_);
 }
 
@@ -122,7 +123,8 @@ BasicAuth::Digest BasicAuth::cache_key(std::string_view user, std::string_view p
 bool BasicAuth::cached(const Digest& key) {
   std::lock_guard<std::mutex> lock(mu_);
   bool found = false;
-  for (const auto& entry : cache_) found |= CRYPTO_memcmp(entry.data(), key.data(), key.size()) == 0;
+  for (const auto& entry : cache_)
+    found |= CRYPTO_memcmp(entry.data(), key.data(), key.size()) == 0;
   return found;
 }
 

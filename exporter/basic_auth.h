@@ -1,6 +1,7 @@
 // HTTP basic authentication against bcrypt hashes (the web config's basic_auth_users), safe to call
 // from every CivetWeb worker thread at once. Mirrors exporter-toolkit's handler:
-//  - the password is checked with libxcrypt's crypt_r and the full result compared in constant time;
+//  - the password is checked with libxcrypt's crypt_r and the full result compared in constant
+//  time;
 //  - an unknown user is checked against a fixed dummy hash, so the answer takes as long as for a
 //    known user with a wrong password (no user enumeration by timing);
 //  - successful checks are cached (keyed by an HMAC of user and password under a per-process random
@@ -24,9 +25,9 @@ class BasicAuth {
   enum class Verdict { kAllowed, kDenied, kBusy };
 
   struct Limits {
-    int max_waiting = 4;          // requests allowed to queue for the bcrypt slot
-    int wait_ms = 2000;           // how long one of them may wait
-    size_t cache_entries = 64;    // successful (user, password) pairs remembered
+    int max_waiting = 4;        // requests allowed to queue for the bcrypt slot
+    int wait_ms = 2000;         // how long one of them may wait
+    size_t cache_entries = 64;  // successful (user, password) pairs remembered
   };
 
   explicit BasicAuth(std::map<std::string, std::string> users_to_bcrypt);

@@ -25,7 +25,8 @@ constexpr StartOnlyKey kStartOnlyKeys[] = {
     {"exporter.listen_address", [](const Config& c) { return c.listen_address; }},
     {"exporter.telemetry_path", [](const Config& c) { return c.telemetry_path; }},
     {"exporter.web_threads", [](const Config& c) { return std::to_string(c.web_threads); }},
-    {"exporter.web_max_connections", [](const Config& c) { return std::to_string(c.web_max_connections); }},
+    {"exporter.web_max_connections",
+     [](const Config& c) { return std::to_string(c.web_max_connections); }},
     {"exporter.healthz_without_auth",
      [](const Config& c) { return std::string(c.healthz_without_auth ? "true" : "false"); }},
 };
@@ -42,8 +43,11 @@ void warn_about_start_only_keys(const Config& running, const Config& next) {
 
 }  // namespace
 
-ConfigReloader::ConfigReloader(Flags flags, std::shared_ptr<const Config> running, Scheduler& scheduler)
-    : flags_(std::move(flags)), scheduler_(scheduler), running_(std::move(running)),
+ConfigReloader::ConfigReloader(Flags flags, std::shared_ptr<const Config> running,
+                               Scheduler& scheduler)
+    : flags_(std::move(flags)),
+      scheduler_(scheduler),
+      running_(std::move(running)),
       last_success_unix_(unix_now()) {}
 
 ReloadOutcome ConfigReloader::reload() {
@@ -66,7 +70,8 @@ ReloadOutcome ConfigReloader::fail(const std::vector<ConfigError>& errors) {
   return {false, message};
 }
 
-ReloadOutcome ConfigReloader::apply(Config next_config, std::chrono::steady_clock::time_point started) {
+ReloadOutcome ConfigReloader::apply(Config next_config,
+                                    std::chrono::steady_clock::time_point started) {
   auto next = std::make_shared<const Config>(std::move(next_config));
   warn_about_start_only_keys(*running_, *next);
   log::setup(*log::parse_format(next->log_format), *log::parse_level(next->log_level));
@@ -78,12 +83,15 @@ ReloadOutcome ConfigReloader::apply(Config next_config, std::chrono::steady_cloc
     last_success_unix_ = unix_now();
     successes_ += 1;
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  log::info("configuration reloaded",
-            {{"file", next->source_file}, {"kept", joined(changes.kept)},
-             {"restarted", joined(changes.restarted)}, {"added", joined(changes.added)},
-             {"removed", joined(changes.removed)}, {"collectors_changed", joined(changes.collectors_changed)},
-             {"duration_seconds", seconds}});
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  log::info("configuration reloaded", {{"file", next->source_file},
+                                       {"kept", joined(changes.kept)},
+                                       {"restarted", joined(changes.restarted)},
+                                       {"added", joined(changes.added)},
+                                       {"removed", joined(changes.removed)},
+                                       {"collectors_changed", joined(changes.collectors_changed)},
+                                       {"duration_seconds", seconds}});
   return {true, "configuration reloaded\n"};
 }
 
@@ -91,14 +99,16 @@ std::vector<prometheus::MetricFamily> ConfigReloader::metric_families() const {
   std::lock_guard<std::mutex> lock(mu_);
   SnapshotBuilder out;
   const std::string ns = "pg_evolution_exporter_";
-  out.gauge(ns + "config_last_reload_successful",
-            "Whether the last configuration reload attempt was successful (1) or not (0); the load at "
-            "start counts as one.",
-            {}, last_successful_ ? 1 : 0);
+  out.gauge(
+      ns + "config_last_reload_successful",
+      "Whether the last configuration reload attempt was successful (1) or not (0); the load at "
+      "start counts as one.",
+      {}, last_successful_ ? 1 : 0);
   out.gauge(ns + "config_last_reload_success_timestamp_seconds",
             "Unix time of the last successful configuration reload (or of the start).", {},
             last_success_unix_);
-  const char* reloads_help = "Configuration reloads (SIGHUP, POST /-/reload) by result; the start is not one.";
+  const char* reloads_help =
+      "Configuration reloads (SIGHUP, POST /-/reload) by result; the start is not one.";
   out.counter(ns + "config_reloads_total", reloads_help, {{"result", "success"}}, successes_);
   out.counter(ns + "config_reloads_total", reloads_help, {{"result", "failure"}}, failures_);
   return out.take().families;

@@ -9,13 +9,13 @@
 // reloads run one at a time.
 #pragma once
 
+#include <prometheus/metric_family.h>
+
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <prometheus/metric_family.h>
 
 #include "core/config.h"
 #include "exporter/flags.h"
@@ -47,10 +47,10 @@ class ConfigReloader {
   std::mutex reload_mu_;
   std::shared_ptr<const Config> running_;  // guarded by reload_mu_
   mutable std::mutex mu_;
-  bool last_successful_ = true;             // guarded by mu_
-  double last_success_unix_;                // guarded by mu_
-  double successes_ = 0;                    // guarded by mu_
-  double failures_ = 0;                     // guarded by mu_
+  bool last_successful_ = true;  // guarded by mu_
+  double last_success_unix_;     // guarded by mu_
+  double successes_ = 0;         // guarded by mu_
+  double failures_ = 0;          // guarded by mu_
 };
 
 }  // namespace pge

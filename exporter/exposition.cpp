@@ -1,10 +1,10 @@
 #include "exporter/exposition.h"
 
-#include <algorithm>
-#include <stdexcept>
-
 #include <prometheus/text_serializer.h>
 #include <zlib.h>
+
+#include <algorithm>
+#include <stdexcept>
 
 namespace pge {
 

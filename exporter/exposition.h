@@ -10,12 +10,12 @@
 // All functions are pure functions of their input; the golden tests call them directly.
 #pragma once
 
+#include <prometheus/metric_family.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <prometheus/metric_family.h>
 
 #include "core/snapshot.h"
 

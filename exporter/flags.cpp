@@ -1,12 +1,11 @@
 #include "exporter/flags.h"
 
+#include <CLI/CLI.hpp>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include <CLI/CLI.hpp>
 
 #include "collectors/registry.h"
 #include "core/dsn.h"
@@ -24,13 +23,16 @@ constexpr const char* kEnvPrefix = "PG_EVOLUTION_EXPORTER_";
 CLI::Option* add_string(CLI::App& app, const std::string& flag, std::optional<std::string>& opt,
                         const std::string& help) {
   return app
-      .add_option_function<std::string>(flag, [&opt](const std::string& v) { opt = v; }, help)
+      .add_option_function<std::string>(
+          flag, [&opt](const std::string& v) { opt = v; }, help)
       ->envname(env_name_of(flag));
 }
 
 CLI::Validator one_of(std::string what, const std::function<bool(const std::string&)>& ok) {
   return CLI::Validator(
-      [what, ok](std::string& v) { return ok(v) ? std::string() : "must be " + what + ", got \"" + v + "\""; },
+      [what, ok](std::string& v) {
+        return ok(v) ? std::string() : "must be " + what + ", got \"" + v + "\"";
+      },
       "", what);
 }
 
@@ -79,13 +81,15 @@ std::string read_password_file(const std::string& path) {
 ConfigResult config_from_environment() {
   const char* dsn = std::getenv("DATA_SOURCE_NAME");
   if (!dsn || !*dsn) {
-    return {std::nullopt, {{"pg_evolution_exporter", 0, "", "give --config.file=PATH or set DATA_SOURCE_NAME"}}};
+    return {std::nullopt,
+            {{"pg_evolution_exporter", 0, "", "give --config.file=PATH or set DATA_SOURCE_NAME"}}};
   }
   std::string full = dsn;
   if (const char* pass_file = std::getenv("DATA_SOURCE_PASS_FILE"); pass_file && *pass_file) {
     if (!dsn_password(full).empty()) {
       return {std::nullopt,
-              {{"environment", 0, "DATA_SOURCE_PASS_FILE", "DATA_SOURCE_NAME already holds a password; set one or the other"}}};
+              {{"environment", 0, "DATA_SOURCE_PASS_FILE",
+                "DATA_SOURCE_NAME already holds a password; set one or the other"}}};
     }
     try {
       full = dsn_with_password(full, read_password_file(pass_file));
@@ -115,12 +119,13 @@ std::string env_name_of(const std::string& flag) {
 
 FlagsOutcome parse_flags(int argc, const char* const* argv) {
   Flags f;
-  CLI::App app("pg_evolution_exporter: a Prometheus exporter for PostgreSQL databases that grow and "
-               "whose schema evolves. Every flag can also be set by the environment variable shown; "
-               "a flag wins over its variable, both win over the config file. Without "
-               "--config.file, DATA_SOURCE_NAME (libpq URI or key=value string) gives one target and "
-               "DATA_SOURCE_PASS_FILE a file holding its password.",
-               "pg_evolution_exporter");
+  CLI::App app(
+      "pg_evolution_exporter: a Prometheus exporter for PostgreSQL databases that grow and "
+      "whose schema evolves. Every flag can also be set by the environment variable shown; "
+      "a flag wins over its variable, both win over the config file. Without "
+      "--config.file, DATA_SOURCE_NAME (libpq URI or key=value string) gives one target and "
+      "DATA_SOURCE_PASS_FILE a file holding its password.",
+      "pg_evolution_exporter");
   app.get_formatter()->column_width(44);
   add_string(app, "--config.file", f.config_file, "TOML configuration file");
   app.add_option("--web.listen-address", f.listen_addresses,
@@ -134,11 +139,16 @@ FlagsOutcome parse_flags(int argc, const char* const* argv) {
   add_string(app, "--web.telemetry-path", f.telemetry_path,
              "Path of the metrics (default /metrics); overrides exporter.telemetry_path")
       ->check(telemetry_path_validator());
-  add_string(app, "--log.level", f.log_level, "debug, info, warn or error (default info); overrides exporter.log_level")
-      ->check(one_of("one of debug, info, warn, error", [](const std::string& v) { return log::parse_level(v).has_value(); }));
-  add_string(app, "--log.format", f.log_format, "logfmt or json (default logfmt); overrides exporter.log_format")
-      ->check(one_of("logfmt or json", [](const std::string& v) { return log::parse_format(v).has_value(); }));
-  app.add_flag("--config.check", f.check, "Validate the configuration, print every problem, exit 0 or 2")
+  add_string(app, "--log.level", f.log_level,
+             "debug, info, warn or error (default info); overrides exporter.log_level")
+      ->check(one_of("one of debug, info, warn, error",
+                     [](const std::string& v) { return log::parse_level(v).has_value(); }));
+  add_string(app, "--log.format", f.log_format,
+             "logfmt or json (default logfmt); overrides exporter.log_format")
+      ->check(one_of("logfmt or json",
+                     [](const std::string& v) { return log::parse_format(v).has_value(); }));
+  app.add_flag("--config.check", f.check,
+               "Validate the configuration, print every problem, exit 0 or 2")
       ->envname(env_name_of("--config.check"));
   app.add_flag("--version", f.version, "Print the version and exit");
   add_collector_flags(app, f);
@@ -150,14 +160,16 @@ FlagsOutcome parse_flags(int argc, const char* const* argv) {
   } catch (const CLI::CallForHelp&) {
     return {std::nullopt, 0, app.help()};
   } catch (const CLI::ParseError& e) {
-    return {std::nullopt, kExitUsage,
-            std::string("pg_evolution_exporter: ") + e.what() + "\nRun with --help for the flags.\n"};
+    return {
+        std::nullopt, kExitUsage,
+        std::string("pg_evolution_exporter: ") + e.what() + "\nRun with --help for the flags.\n"};
   }
   return {std::move(f), 0, ""};
 }
 
 ConfigResult load_configuration(const Flags& flags) {
-  ConfigResult loaded = flags.config_file ? load_config(*flags.config_file, known_collectors()) : config_from_environment();
+  ConfigResult loaded = flags.config_file ? load_config(*flags.config_file, known_collectors())
+                                          : config_from_environment();
   if (loaded.config) apply_flags(flags, *loaded.config);
   return loaded;
 }

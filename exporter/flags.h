@@ -35,7 +35,8 @@ struct FlagsOutcome {
 };
 FlagsOutcome parse_flags(int argc, const char* const* argv);
 
-// The environment variable of a flag: "--web.listen-address" -> PG_EVOLUTION_EXPORTER_WEB_LISTEN_ADDRESS.
+// The environment variable of a flag: "--web.listen-address" ->
+// PG_EVOLUTION_EXPORTER_WEB_LISTEN_ADDRESS.
 std::string env_name_of(const std::string& flag);
 
 // The configuration to run: the file when --config.file is set, else one target from

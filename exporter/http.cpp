@@ -1,5 +1,9 @@
 #include "exporter/http.h"
 
+#include <CivetServer.h>
+#include <civetweb.h>
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
@@ -7,10 +11,6 @@
 #include <ctime>
 #include <mutex>
 #include <sstream>
-
-#include <CivetServer.h>
-#include <civetweb.h>
-#include <openssl/ssl.h>
 
 #include "core/log.h"
 #include "exporter/basic_auth.h"
@@ -22,16 +22,17 @@
 namespace pge {
 
 // The hard limits of the HTTP server, set explicitly rather than left to CivetWeb's defaults. A
-// request line plus headers larger than kMaxRequestBytes is refused (413) and the connection closed;
-// a client has kRequestTimeoutMs in total for its TLS handshake, request and reading the response,
-// so slow or silent clients free their worker within that time.
+// request line plus headers larger than kMaxRequestBytes is refused (413) and the connection
+// closed; a client has kRequestTimeoutMs in total for its TLS handshake, request and reading the
+// response, so slow or silent clients free their worker within that time.
 constexpr int kMaxRequestBytes = 8192;
 constexpr int kRequestTimeoutMs = 5000;
 constexpr int kListenBacklog = 512;
 constexpr int kConnectionQueue = 64;
 constexpr auto kScrapeWait = std::chrono::seconds(5);
-// CivetWeb logs every failed TLS handshake; a client that opens connections in a loop must not be able
-// to fill the disk or drown the collectors' lines, so each kind gets this many lines per window.
+// CivetWeb logs every failed TLS handshake; a client that opens connections in a loop must not be
+// able to fill the disk or drown the collectors' lines, so each kind gets this many lines per
+// window.
 constexpr int kServerLogLinesPerWindow = 10;
 constexpr auto kServerLogWindow = std::chrono::seconds(60);
 
@@ -60,11 +61,20 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -82,14 +92,22 @@ std::string format_time(double unix_seconds) {
 
 const char* reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
   }
 }
 
@@ -104,7 +122,8 @@ int send(mg_connection* conn, const State& state, int status, const char* conten
   mg_printf(conn,
             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s"
             "Connection: close\r\n\r\n",
-            status, reason(status), content_type, body.size(), state.extra_headers.c_str(), more_headers);
+            status, reason(status), content_type, body.size(), state.extra_headers.c_str(),
+            more_headers);
   if (std::strcmp(info->request_method, "HEAD") != 0) mg_write(conn, body.data(), body.size());
   return status;
 }
@@ -112,8 +131,9 @@ int send(mg_connection* conn, const State& state, int status, const char* conten
 // Waits for one of the scrape slots; false after kScrapeWait (the client then gets 503).
 bool acquire_scrape_slot(State& state) {
   std::unique_lock<std::mutex> lock(state.mu);
-  if (!state.slot_free.wait_for(lock, kScrapeWait,
-                                [&] { return state.scrapes_running < state.settings.scrape_threads; })) {
+  if (!state.slot_free.wait_for(lock, kScrapeWait, [&] {
+        return state.scrapes_running < state.settings.scrape_threads;
+      })) {
     return false;
   }
   ++state.scrapes_running;
@@ -153,8 +173,9 @@ int serve_view(mg_connection* conn, State& state, const SnapshotStore::View& vie
   }
   release_scrape_slot(state);
   if (!ok) return send(conn, state, 500, "text/plain; charset=utf-8", "rendering metrics failed\n");
-  return send(conn, state, 200, kExpositionType, body,
-              gzip ? "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n" : "Vary: Accept-Encoding\r\n");
+  return send(
+      conn, state, 200, kExpositionType, body,
+      gzip ? "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n" : "Vary: Accept-Encoding\r\n");
 }
 
 // /probe?target=NAME: one target's snapshots, so Prometheus gets one `up` per database.
@@ -167,7 +188,8 @@ int serve_probe(mg_connection* conn, State& state) {
   }
   SnapshotStore::View view = target_view(state.store.view(), target);
   if (view.empty()) {
-    return send(conn, state, 404, "text/plain; charset=utf-8", "no such target in the configuration\n");
+    return send(conn, state, 404, "text/plain; charset=utf-8",
+                "no such target in the configuration\n");
   }
   return serve_view(conn, state, view);
 }
@@ -231,7 +253,8 @@ int begin_request(mg_connection* conn) {
   const std::string method = info->request_method ? info->request_method : "";
   if (uri == "/-/reload") return serve_reload(conn, state, method);
   if (method != "GET" && method != "HEAD") {
-    return send(conn, state, 405, "text/plain; charset=utf-8", "only GET and HEAD\n", "Allow: GET, HEAD\r\n");
+    return send(conn, state, 405, "text/plain; charset=utf-8", "only GET and HEAD\n",
+                "Allow: GET, HEAD\r\n");
   }
   if (uri == state.settings.telemetry_path) {
     return serve_view(conn, state, state.store.view(), exporter_metrics(state));
@@ -249,7 +272,8 @@ int begin_request(mg_connection* conn) {
 void log_ended_windows(LogRateLimiter& limiter, LogRateLimiter::Clock::time_point now) {
   for (const auto& held : limiter.ended_windows(now)) {
     log::warn("http server lines held back",
-              {{"kind", held.kind}, {"lines", held.lines},
+              {{"kind", held.kind},
+               {"lines", held.lines},
                {"window_seconds", static_cast<long long>(kServerLogWindow.count())}});
   }
 }
@@ -259,7 +283,8 @@ int log_message(const mg_connection* conn, const char* message) {
   const std::string_view kind = civetweb_message_kind(message);
   const auto now = LogRateLimiter::Clock::now();
   log_ended_windows(state.server_log, now);
-  if (state.server_log.admit(kind, now)) log::warn("http server", {{"kind", kind}, {"err", message}});
+  if (state.server_log.admit(kind, now))
+    log::warn("http server", {{"kind", kind}, {"err", message}});
   return 1;
 }
 
@@ -295,8 +320,8 @@ std::string render_landing_page(const SnapshotStore::View& view, bool show_error
        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.bad{color:#b00}</style>"
        "</head><body><h1>pg_evolution_exporter</h1><p>Version "
-    << PGE_VERSION << " (" << PGE_REVISION
-    << "). <a href=\"" << html_escape(telemetry_path) << "\">Metrics</a> &middot; <a href=\"/healthz\">Health</a></p>";
+    << PGE_VERSION << " (" << PGE_REVISION << "). <a href=\"" << html_escape(telemetry_path)
+    << "\">Metrics</a> &middot; <a href=\"/healthz\">Health</a></p>";
   if (!show_errors) {
     h << "<p>Error details are in the exporter's log (shown here only when basic auth is on).</p>";
   }
@@ -313,9 +338,10 @@ std::string render_landing_page(const SnapshotStore::View& view, bool show_error
       const char* status = !st.ran ? "pending" : st.success ? "ok" : "failing";
       char duration[32];
       std::snprintf(duration, sizeof duration, "%.1f ms", st.duration_seconds * 1000);
-      h << "<tr><td>" << html_escape(name) << "</td><td" << (st.success || !st.ran ? "" : " class=\"bad\"")
-        << ">" << status << "</td><td>" << format_time(st.last_success_unix) << "</td><td>"
-        << duration << "</td><td>" << st.series << "</td><td>" << st.errors_total << "</td>";
+      h << "<tr><td>" << html_escape(name) << "</td><td"
+        << (st.success || !st.ran ? "" : " class=\"bad\"") << ">" << status << "</td><td>"
+        << format_time(st.last_success_unix) << "</td><td>" << duration << "</td><td>" << st.series
+        << "</td><td>" << st.errors_total << "</td>";
       if (show_errors) h << "<td>" << html_escape(st.last_error) << "</td>";
       h << "</tr>";
     }
@@ -333,8 +359,8 @@ SnapshotStore::View target_view(const SnapshotStore::View& view, const std::stri
 }
 
 std::string_view civetweb_message_kind(std::string_view message) {
-  // sslize() words every failed handshake so (TLS garbage, plain HTTP on the TLS port, a client that
-  // rejects our certificate): the one message a remote client can trigger at will.
+  // sslize() words every failed handshake so (TLS garbage, plain HTTP on the TLS port, a client
+  // that rejects our certificate): the one message a remote client can trigger at will.
   if (message.starts_with("sslize error") || message.starts_with("SSL syscall error")) {
     return kTlsHandshakeKind;
   }
@@ -366,23 +392,33 @@ HttpServer::HttpServer(const HttpSettings& settings, const SnapshotStore& store,
   callbacks.begin_request = begin_request;
   callbacks.log_message = log_message;
   if (settings.web.tls) callbacks.external_ssl_ctx = external_ssl_ctx;
-  const std::vector<std::string> options{
-      "listening_ports", listening_ports(settings),
-      "num_threads", std::to_string(settings.max_connections),
-      "max_request_size", std::to_string(kMaxRequestBytes),
-      "request_timeout_ms", std::to_string(kRequestTimeoutMs),
-      "listen_backlog", std::to_string(kListenBacklog),
-      "connection_queue", std::to_string(kConnectionQueue),
-      "enable_keep_alive", "no",
-      "enable_directory_listing", "no",
-      "enable_auth_domain_check", "no",
-      "tcp_nodelay", "1"};
+  const std::vector<std::string> options{"listening_ports",
+                                         listening_ports(settings),
+                                         "num_threads",
+                                         std::to_string(settings.max_connections),
+                                         "max_request_size",
+                                         std::to_string(kMaxRequestBytes),
+                                         "request_timeout_ms",
+                                         std::to_string(kRequestTimeoutMs),
+                                         "listen_backlog",
+                                         std::to_string(kListenBacklog),
+                                         "connection_queue",
+                                         std::to_string(kConnectionQueue),
+                                         "enable_keep_alive",
+                                         "no",
+                                         "enable_directory_listing",
+                                         "no",
+                                         "enable_auth_domain_check",
+                                         "no",
+                                         "tcp_nodelay",
+                                         "1"};
   try {
     server_ = std::make_unique<CivetServer>(options, &callbacks, state_.get());
   } catch (const std::exception&) {
     if (state_->ssl_ctx) SSL_CTX_free(state_->ssl_ctx);
     std::string addresses;
-    for (const auto& a : settings.listen_addresses) addresses += (addresses.empty() ? "" : ", ") + a;
+    for (const auto& a : settings.listen_addresses)
+      addresses += (addresses.empty() ? "" : ", ") + a;
     throw std::runtime_error("cannot listen on " + addresses +
                              " (address in use or invalid; see the http server log line above)");
   }

@@ -1,8 +1,9 @@
-// Holds back repeated log lines so that a flood of one event (hostile clients failing TLS handshakes
-// by the thousand) cannot flood the log: at most `lines_per_window` lines of one kind are written per
-// window, the rest are counted, and once a window has ended its held-back count is handed out once
-// so the caller can log it. Every event is also counted in a total per kind, for a counter metric.
-// Time is passed in, so tests control it. Any thread may call every method (one internal mutex).
+// Holds back repeated log lines so that a flood of one event (hostile clients failing TLS
+// handshakes by the thousand) cannot flood the log: at most `lines_per_window` lines of one kind
+// are written per window, the rest are counted, and once a window has ended its held-back count is
+// handed out once so the caller can log it. Every event is also counted in a total per kind, for a
+// counter metric. Time is passed in, so tests control it. Any thread may call every method (one
+// internal mutex).
 #pragma once
 
 #include <chrono>

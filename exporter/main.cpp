@@ -1,5 +1,7 @@
-// pg_evolution_exporter: command line, start-up order, reload on SIGHUP and shutdown. Config problems
-// are all printed and exit with status 2 before anything is served.
+// pg_evolution_exporter: command line, start-up order, reload on SIGHUP and shutdown. Config
+// problems are all printed and exit with status 2 before anything is served.
+#include <spdlog/spdlog.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -8,8 +10,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "core/config.h"
 #include "core/dsn.h"
@@ -61,13 +61,17 @@ void log_listeners(const pge::HttpSettings& web, const std::vector<int>& ports) 
   const bool auth = !web.web.basic_auth_users.empty();
   for (size_t i = 0; i < ports.size() && i < web.listen_addresses.size(); ++i) {
     const std::string& address = web.listen_addresses[i];
-    pge::log::info("listening", {{"address", address}, {"port", ports[i]}, {"tls", tls},
-                                 {"basic_auth", auth}, {"telemetry_path", web.telemetry_path},
+    pge::log::info("listening", {{"address", address},
+                                 {"port", ports[i]},
+                                 {"tls", tls},
+                                 {"basic_auth", auth},
+                                 {"telemetry_path", web.telemetry_path},
                                  {"version", PGE_VERSION}});
     if (pge::listens_on_all_interfaces(address) && !(tls && auth)) {
-      pge::log::warn("listening on every interface without TLS and basic auth: anyone who reaches it "
-                     "reads the database's table and query names (see docs/security.md)",
-                     {{"address", address}});
+      pge::log::warn(
+          "listening on every interface without TLS and basic auth: anyone who reaches it "
+          "reads the database's table and query names (see docs/security.md)",
+          {{"address", address}});
     }
   }
 }
@@ -102,7 +106,8 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  pge::log::setup(*pge::log::parse_format(config->log_format), *pge::log::parse_level(config->log_level));
+  pge::log::setup(*pge::log::parse_format(config->log_format),
+                  *pge::log::parse_level(config->log_level));
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -137,7 +142,8 @@ int main(int argc, char** argv) {
   // SIGTERM must end the process within 5 s (service managers escalate to SIGKILL): statements in
   // flight are cancelled; a worker still blocked after 4 s (in a connect) is left to the exit.
   if (!scheduler.stop(pge::Seconds{4})) {
-    pge::log::warn("a target worker did not stop within 4 s (blocked connecting); exiting without it");
+    pge::log::warn(
+        "a target worker did not stop within 4 s (blocked connecting); exiting without it");
     spdlog::shutdown();
     std::_Exit(0);
   }

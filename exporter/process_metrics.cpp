@@ -19,7 +19,8 @@ std::optional<std::string> read_text(const std::string& path) {
   return ss.str();
 }
 
-// btime from /proc/stat: the boot time in Unix seconds, which start times in /proc/self/stat count from.
+// btime from /proc/stat: the boot time in Unix seconds, which start times in /proc/self/stat count
+// from.
 std::optional<double> boot_time_seconds() {
   std::ifstream in("/proc/stat");
   for (std::string line; std::getline(in, line);) {
@@ -49,7 +50,7 @@ double count_open_fds() {
 }
 
 prometheus::MetricFamily single(const std::string& name, const std::string& help, double value,
-                               prometheus::MetricType type = prometheus::MetricType::Gauge) {
+                                prometheus::MetricType type = prometheus::MetricType::Gauge) {
   prometheus::ClientMetric m;
   if (type == prometheus::MetricType::Counter) {
     m.counter.value = value;
@@ -69,7 +70,8 @@ ProcessStats parse_proc_stat(const std::string& stat, long ticks_per_second, lon
   std::istringstream in(stat.substr(close + 2));
   std::vector<std::string> f;  // f[0] is field 3 (state)
   for (std::string w; in >> w;) f.push_back(w);
-  if (f.size() < 22) throw std::runtime_error("malformed /proc stat: " + std::to_string(f.size()) + " fields");
+  if (f.size() < 22)
+    throw std::runtime_error("malformed /proc stat: " + std::to_string(f.size()) + " fields");
   const auto field = [&](int n) { return std::stod(f.at(static_cast<std::size_t>(n - 3))); };
   ProcessStats s;
   s.cpu_seconds = (field(14) + field(15)) / static_cast<double>(ticks_per_second);
@@ -85,15 +87,18 @@ std::vector<prometheus::MetricFamily> process_metric_families() {
   const auto boot = boot_time_seconds();
   if (stat && boot) {
     try {
-      const ProcessStats s = parse_proc_stat(*stat, sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE), *boot);
-      out.push_back(single("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                          s.cpu_seconds, prometheus::MetricType::Counter));
+      const ProcessStats s =
+          parse_proc_stat(*stat, sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE), *boot);
+      out.push_back(single("process_cpu_seconds_total",
+                           "Total user and system CPU time spent in seconds.", s.cpu_seconds,
+                           prometheus::MetricType::Counter));
       out.push_back(single("process_resident_memory_bytes", "Resident memory size in bytes.",
-                          s.resident_memory_bytes));
+                           s.resident_memory_bytes));
       out.push_back(single("process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                          s.virtual_memory_bytes));
+                           s.virtual_memory_bytes));
       out.push_back(single("process_start_time_seconds",
-                          "Start time of the process since unix epoch in seconds.", s.start_time_seconds));
+                           "Start time of the process since unix epoch in seconds.",
+                           s.start_time_seconds));
     } catch (const std::exception&) {
       // A kernel with another stat layout: the process_* families that need it are left out.
     }

@@ -4,10 +4,10 @@
 // be read leaves its metrics out rather than failing the scrape.
 #pragma once
 
+#include <prometheus/metric_family.h>
+
 #include <string>
 #include <vector>
-
-#include <prometheus/metric_family.h>
 
 namespace pge {
 

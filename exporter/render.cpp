@@ -1,9 +1,9 @@
 #include "exporter/render.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <functional>
-
-#include <zlib.h>
 
 namespace pge {
 namespace {
@@ -11,15 +11,17 @@ namespace {
 constexpr const char* kNs = "pg_evolution_exporter_";
 
 void add_target_metrics(SnapshotBuilder& out, const std::string& target, const TargetState& state) {
-  out.gauge("pg_up",
-            "Whether the target database answers (1) or not (0): connected, and no statement past its "
-            "client deadline.",
-            {{"target", target}}, state.up && !state.stalled ? 1 : 0);
+  out.gauge(
+      "pg_up",
+      "Whether the target database answers (1) or not (0): connected, and no statement past its "
+      "client deadline.",
+      {{"target", target}}, state.up && !state.stalled ? 1 : 0);
   const char* deadline_help =
       "Statements that passed their client deadline (statement timeout + margin): cancel = cancel "
       "request sent, disconnect = still no answer a margin later, connection dropped.";
   const std::string name = std::string(kNs) + "client_deadline_exceeded_total";
-  out.counter(name, deadline_help, {{"action", "cancel"}, {"target", target}}, state.deadline_cancels_total);
+  out.counter(name, deadline_help, {{"action", "cancel"}, {"target", target}},
+              state.deadline_cancels_total);
   out.counter(name, deadline_help, {{"action", "disconnect"}, {"target", target}},
               state.deadline_disconnects_total);
 }
@@ -30,12 +32,14 @@ void add_freshness_metrics(SnapshotBuilder& out, const Labels& l, const Collecto
             "Age of the collector's last success after which its snapshot is no longer served "
             "(3 x interval + timeout).",
             l, st.staleness_limit_seconds);
-  out.gauge(ns + "collector_stale",
-            "1 when the collector's last success is older than its staleness limit (its series are not "
-            "served).",
-            l, st.stale ? 1 : 0);
+  out.gauge(
+      ns + "collector_stale",
+      "1 when the collector's last success is older than its staleness limit (its series are not "
+      "served).",
+      l, st.stale ? 1 : 0);
   const char* skipped_help =
-      "Relations the collector left out or only estimated, by reason (locked: ACCESS EXCLUSIVE lock; "
+      "Relations the collector left out or only estimated, by reason (locked: ACCESS EXCLUSIVE "
+      "lock; "
       "insufficient_privilege: the role may not read it).";
   auto with_reason = [&](const std::string& reason) {
     Labels labels = l;
@@ -61,28 +65,32 @@ SerializedSnapshot self_metrics(const SnapshotStore::View& view) {
               {{"target", target}}, static_cast<double>(state.series_budget));
     for (const auto& [collector, st] : state.collectors) {
       const Labels l{{"collector", collector}, {"target", target}};
-      out.gauge(ns + "collector_success", "Whether the collector's last run succeeded (1) or failed (0).",
-                l, st.success ? 1 : 0);
+      out.gauge(ns + "collector_success",
+                "Whether the collector's last run succeeded (1) or failed (0).", l,
+                st.success ? 1 : 0);
       out.gauge(ns + "collector_duration_seconds",
                 "Wall-clock duration of the collector's last run, database time included.", l,
                 st.duration_seconds);
       out.gauge(ns + "collector_last_success_timestamp_seconds",
-                "Unix time of the collector's last successful run (0 = never).", l, st.last_success_unix);
-      out.counter(ns + "collector_errors_total", "Failed runs of the collector since the exporter started.",
-                  l, st.errors_total);
-      out.gauge(ns + "collector_series", "Series produced by the collector's last successful run.", l,
-                static_cast<double>(st.series));
-      out.counter(ns + "collector_lock_skips_total",
-                  "Relations the collector left out because another session held or awaited an ACCESS "
-                  "EXCLUSIVE lock on them.",
-                  l, st.lock_skips_total);
-      out.counter(ns + "collector_lock_timeouts_total", "Collector runs that ended at lock_timeout.", l,
-                  st.lock_timeouts_total);
+                "Unix time of the collector's last successful run (0 = never).", l,
+                st.last_success_unix);
+      out.counter(ns + "collector_errors_total",
+                  "Failed runs of the collector since the exporter started.", l, st.errors_total);
+      out.gauge(ns + "collector_series", "Series produced by the collector's last successful run.",
+                l, static_cast<double>(st.series));
+      out.counter(
+          ns + "collector_lock_skips_total",
+          "Relations the collector left out because another session held or awaited an ACCESS "
+          "EXCLUSIVE lock on them.",
+          l, st.lock_skips_total);
+      out.counter(ns + "collector_lock_timeouts_total",
+                  "Collector runs that ended at lock_timeout.", l, st.lock_timeouts_total);
       add_freshness_metrics(out, l, st);
-      out.gauge(ns + "series_dropped",
-                "Per-relation series the collector's last successful run left out to keep the target "
-                "within its series budget (folded into per-schema rollups).",
-                l, static_cast<double>(st.series_dropped));
+      out.gauge(
+          ns + "series_dropped",
+          "Per-relation series the collector's last successful run left out to keep the target "
+          "within its series budget (folded into per-schema rollups).",
+          l, static_cast<double>(st.series_dropped));
     }
   }
   return serialize_snapshot(out.take());

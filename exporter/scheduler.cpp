@@ -35,10 +35,11 @@ Seconds backoff_cap(const Config& config) {
   return std::max(shortest, Seconds{1});
 }
 
-// What every target's connection is opened with (connect_timeout is part of its DSN): a change means
-// reconnecting.
+// What every target's connection is opened with (connect_timeout is part of its DSN): a change
+// means reconnecting.
 bool same_connection_settings(const Config& a, const Config& b) {
-  return a.connect_timeout == b.connect_timeout && a.query_deadline_margin == b.query_deadline_margin;
+  return a.connect_timeout == b.connect_timeout &&
+         a.query_deadline_margin == b.query_deadline_margin;
 }
 
 const Target* find_target(const Config& config, const std::string& name) {
@@ -55,9 +56,12 @@ ConfigChanges diff_configs(const Config& running, const Config& next) {
   const bool same_connections = same_connection_settings(running, next);
   for (const auto& t : running.targets) {
     const Target* now = find_target(next, t.name);
-    if (!now) changes.removed.push_back(t.name);
-    else if (same_connections && *now == t) changes.kept.push_back(t.name);
-    else changes.restarted.push_back(t.name);
+    if (!now)
+      changes.removed.push_back(t.name);
+    else if (same_connections && *now == t)
+      changes.kept.push_back(t.name);
+    else
+      changes.restarted.push_back(t.name);
   }
   for (const auto& t : next.targets) {
     if (!find_target(running, t.name)) changes.added.push_back(t.name);
@@ -102,7 +106,8 @@ TargetWorker::Scheduled TargetWorker::schedule(const CollectorInfo& info,
 
 void TargetWorker::declare() {
   std::vector<std::pair<std::string, double>> limits;
-  for (const auto& s : scheduled_) limits.emplace_back(s.info->name, staleness_limit(*s.settings).count());
+  for (const auto& s : scheduled_)
+    limits.emplace_back(s.info->name, staleness_limit(*s.settings).count());
   store_.declare(target_->name, limits);
   store_.set_series_budget(target_->name, budget_.budget());
 }
@@ -200,8 +205,10 @@ void TargetWorker::record(Scheduled& s, RunResult&& result) {
     }
     st.last_error = error.message;
   }
-  log::debug("collector ran", {{"target", target_->name}, {"collector", s.info->name},
-                              {"duration_seconds", st.duration_seconds}, {"success", st.success}});
+  log::debug("collector ran", {{"target", target_->name},
+                               {"collector", s.info->name},
+                               {"duration_seconds", st.duration_seconds},
+                               {"success", st.success}});
   store_.put(target_->name, s.info->name, std::move(snapshot), st);
   // A big run's uncut snapshot (hundreds of MB of ClientMetric objects at 10,000 tables) is freed
   // by now, but glibc keeps the pages resident; measured at 10,000 tables, handing them back drops
@@ -244,8 +251,8 @@ struct Scheduler::Worker {
   std::shared_ptr<const Config> config;   // what the worker thread runs on; only it replaces it
   std::shared_ptr<const Config> pending;  // guarded by mu_: the next configuration for the thread
   std::shared_ptr<QueryWatchdog> watchdog;
-  std::atomic<bool> stopping{false};      // set under mu_
-  bool done = false;                      // guarded by mu_
+  std::atomic<bool> stopping{false};  // set under mu_
+  bool done = false;                  // guarded by mu_
   std::thread thread;
 };
 
@@ -268,9 +275,11 @@ void Scheduler::launch(const std::string& name) {
   w.config = config_;
   w.watchdog = std::make_shared<QueryWatchdog>([this, name](QueryWatchdog::Action a) {
     const bool drop = a == QueryWatchdog::Action::Disconnect;
-    log::warn("statement past its client deadline",
-              {{"target", name}, {"action", drop ? "disconnect" : "cancel"},
-               {"effect", drop ? "connection dropped (no answer to the cancel)" : "target marked down"}});
+    log::warn(
+        "statement past its client deadline",
+        {{"target", name},
+         {"action", drop ? "disconnect" : "cancel"},
+         {"effect", drop ? "connection dropped (no answer to the cancel)" : "target marked down"}});
     store_.deadline_exceeded(name, drop);
   });
   w.thread = std::thread([this, &w] {
@@ -329,7 +338,8 @@ bool Scheduler::stop(Seconds grace) {
   const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(grace);
   std::unique_lock<std::mutex> lock(mu_);
   const bool all_done = wake_.wait_until(lock, deadline, [this] {
-    return std::all_of(workers_.begin(), workers_.end(), [](const auto& w) { return w.second->done; });
+    return std::all_of(workers_.begin(), workers_.end(),
+                       [](const auto& w) { return w.second->done; });
   });
   lock.unlock();
   if (!all_done) return false;  // a worker still blocked (in a connect): the caller decides
@@ -352,11 +362,11 @@ std::shared_ptr<const Config> Scheduler::take_pending(Worker& w) {
 void Scheduler::run_target(Worker& w) {
   const Config& config = *w.config;  // the connection's settings: a change restarts the worker
   const Target& target = *find_target(config, w.target);
-  TargetWorker worker(config, target, store_,
-                      std::make_unique<Connection>(target.dsn, config.connect_timeout,
-                                                   backoff_cap(config), w.watchdog,
-                                                   config.query_deadline_margin),
-                      collector_registry());
+  TargetWorker worker(
+      config, target, store_,
+      std::make_unique<Connection>(target.dsn, config.connect_timeout, backoff_cap(config),
+                                   w.watchdog, config.query_deadline_margin),
+      collector_registry());
   while (!w.stopping) {
     if (auto next = take_pending(w)) {
       worker.reconfigure(*next, *find_target(*next, w.target));

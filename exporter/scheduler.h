@@ -10,8 +10,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <memory>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -29,9 +29,9 @@ namespace pge {
 // How a new configuration reaches the running targets. A target whose settings (its [[target]]
 // table, connect_timeout and query_deadline_margin) are unchanged is kept: same connection,
 // snapshots and counters, with the new lock_timeout and reconnect back-off cap; its
-// collectors whose [collectors.NAME] settings changed get a fresh instance that runs at once, keeping
-// their last snapshot and counters until then, and disabled ones vanish. A changed target is
-// restarted (its series vanish, it reconnects); a removed one vanishes; an added one starts.
+// collectors whose [collectors.NAME] settings changed get a fresh instance that runs at once,
+// keeping their last snapshot and counters until then, and disabled ones vanish. A changed target
+// is restarted (its series vanish, it reconnects); a removed one vanishes; an added one starts.
 struct ConfigChanges {
   std::vector<std::string> kept, restarted, removed, added;  // target names
   std::vector<std::string> collectors_changed;               // settings differ (enabled or not)
@@ -111,16 +111,17 @@ class Scheduler {
   // Asks a worker to stop and cancels its statement in flight.
   void signal_stop(Worker& w);
   void run_target(Worker& w);
-  // Sleeps until `deadline`, stop or a new configuration for the worker; returns false when stopping.
+  // Sleeps until `deadline`, stop or a new configuration for the worker; returns false when
+  // stopping.
   bool sleep_until(Worker& w, std::chrono::steady_clock::time_point deadline);
   std::shared_ptr<const Config> take_pending(Worker& w);
 
   SnapshotStore& store_;
-  std::mutex control_mu_;                // held by start(), apply() and stop() throughout
+  std::mutex control_mu_;                 // held by start(), apply() and stop() throughout
   std::shared_ptr<const Config> config_;  // guarded by control_mu_
   std::map<std::string, std::unique_ptr<Worker>> workers_;  // by target; guarded by control_mu_
-  bool stopped_ = false;                  // guarded by control_mu_
-  std::mutex mu_;                         // the workers' stop, pending and done fields
+  bool stopped_ = false;                                    // guarded by control_mu_
+  std::mutex mu_;  // the workers' stop, pending and done fields
   std::condition_variable wake_;
 };
 

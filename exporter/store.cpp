@@ -45,7 +45,8 @@ void SnapshotStore::set_series_budget(const std::string& target, std::size_t bud
 void SnapshotStore::put(const std::string& target, const std::string& collector,
                         std::shared_ptr<const Snapshot> snapshot, const CollectorStatus& status) {
   std::shared_ptr<const SerializedSnapshot> serialized;
-  if (snapshot) serialized = std::make_shared<const SerializedSnapshot>(serialize_snapshot(*snapshot));
+  if (snapshot)
+    serialized = std::make_shared<const SerializedSnapshot>(serialize_snapshot(*snapshot));
   snapshot.reset();
   std::lock_guard<std::mutex> lock(mu_);
   auto& t = targets_[target];
@@ -93,7 +94,8 @@ SnapshotStore::View SnapshotStore::view(double now_unix) const {
   }
   for (auto& [target, state] : out) {
     for (auto& [name, st] : state.collectors) {
-      st.stale = st.last_success_unix <= 0 || now_unix - st.last_success_unix > st.staleness_limit_seconds;
+      st.stale =
+          st.last_success_unix <= 0 || now_unix - st.last_success_unix > st.staleness_limit_seconds;
       if (st.stale) state.snapshots.erase(name);
     }
   }
@@ -101,7 +103,8 @@ SnapshotStore::View SnapshotStore::view(double now_unix) const {
 }
 
 SnapshotStore::View SnapshotStore::view() const {
-  return view(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  return view(
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
 }  // namespace pge

@@ -55,7 +55,8 @@ class SnapshotStore {
   using View = std::map<std::string, TargetState>;  // by target name, ordered
 
   // The collectors of a target with their staleness limits (seconds).
-  void declare(const std::string& target, const std::vector<std::pair<std::string, double>>& collectors);
+  void declare(const std::string& target,
+               const std::vector<std::pair<std::string, double>>& collectors);
   void set_up(const std::string& target, bool up, const std::string& error = "");
   // A statement of the target passed its client deadline (`disconnect`: and its connection was
   // dropped). Marks the target stalled and counts it.
@@ -68,7 +69,8 @@ class SnapshotStore {
   void put(const std::string& target, const std::string& collector,
            std::shared_ptr<const Snapshot> snapshot, const CollectorStatus& status);
   // Records a run that had nothing to read: the status is refreshed, the snapshot kept.
-  void touch(const std::string& target, const std::string& collector, const CollectorStatus& status);
+  void touch(const std::string& target, const std::string& collector,
+             const CollectorStatus& status);
   // Drops every snapshot of a target (its connection is gone).
   void clear_snapshots(const std::string& target);
   // Drops a collector's snapshot and status (disabled by a reload).

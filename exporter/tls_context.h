@@ -1,5 +1,5 @@
-// In-process TLS for the HTTP server: the OpenSSL 3 server context built from the web config, and the
-// guard that makes CivetWeb's TLS usable (or refuses to start). Why the context is ours and not
+// In-process TLS for the HTTP server: the OpenSSL 3 server context built from the web config, and
+// the guard that makes CivetWeb's TLS usable (or refuses to start). Why the context is ours and not
 // CivetWeb's, and why a compatibility library is linked, is explained in docs/security.md:
 // Debian 12's CivetWeb 1.15 is built for the OpenSSL 1.1 API, crashes on the first HTTPS request
 // without the compatibility library, and with its own context turns Extended Master Secret off.

@@ -1,13 +1,13 @@
 #include "exporter/web_config.h"
 
+#include <openssl/ssl.h>
+#include <yaml-cpp/yaml.h>
+
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
-
-#include <openssl/ssl.h>
-#include <yaml-cpp/yaml.h>
 
 #include "exporter/tls_context.h"
 
@@ -65,7 +65,8 @@ const std::map<std::string, std::set<std::string>>& allowed_headers() {
   return headers;
 }
 
-// The keys of each mapping, by dotted path ("" is the top level). headers' keys are the header names.
+// The keys of each mapping, by dotted path ("" is the top level). headers' keys are the header
+// names.
 const std::map<std::string, std::set<std::string>>& known_keys() {
   static const std::map<std::string, std::set<std::string>> keys{
       {"", {"tls_server_config", "basic_auth_users", "http_server_config"}},
@@ -80,7 +81,8 @@ const std::map<std::string, std::set<std::string>>& known_keys() {
 // Walks the YAML tree collecting every problem with file:line and the dotted key.
 class Reader {
  public:
-  Reader(std::string file, std::string base_dir) : file_(std::move(file)), base_dir_(std::move(base_dir)) {}
+  Reader(std::string file, std::string base_dir)
+      : file_(std::move(file)), base_dir_(std::move(base_dir)) {}
 
   std::vector<ConfigError>& errors() { return errors_; }
 
@@ -205,8 +207,10 @@ std::optional<TlsServerConfig> read_tls(Reader& r, const YAML::Node& node) {
   TlsServerConfig tls;
   if (!e.count("cert_file")) r.error(node, p + ".cert_file", "is required for TLS");
   if (!e.count("key_file")) r.error(node, p + ".key_file", "is required for TLS");
-  if (e.count("cert_file")) tls.cert_file = r.readable_file(e["cert_file"], p + ".cert_file").value_or("");
-  if (e.count("key_file")) tls.key_file = r.readable_file(e["key_file"], p + ".key_file").value_or("");
+  if (e.count("cert_file"))
+    tls.cert_file = r.readable_file(e["cert_file"], p + ".cert_file").value_or("");
+  if (e.count("key_file"))
+    tls.key_file = r.readable_file(e["key_file"], p + ".key_file").value_or("");
   if (e.count("client_ca_file")) {
     tls.client_ca_file = r.readable_file(e["client_ca_file"], p + ".client_ca_file").value_or("");
   }
@@ -230,7 +234,8 @@ std::optional<TlsServerConfig> read_tls(Reader& r, const YAML::Node& node) {
             "is given but client_auth_type does not verify client certificates");
   }
   if (e.count("min_version")) {
-    tls.min_version = tls_version(r, e["min_version"], p + ".min_version").value_or(tls.min_version);
+    tls.min_version =
+        tls_version(r, e["min_version"], p + ".min_version").value_or(tls.min_version);
   }
   if (e.count("max_version")) {
     tls.max_version = tls_version(r, e["max_version"], p + ".max_version").value_or(0);
@@ -313,7 +318,8 @@ void read_http_server_config(Reader& r, const YAML::Node& node, WebConfig& cfg) 
   if (e.count("http2")) r.boolean(e["http2"], "http_server_config.http2");
 }
 
-WebConfigResult parse(const std::string& text, const std::string& name, const std::string& base_dir) {
+WebConfigResult parse(const std::string& text, const std::string& name,
+                      const std::string& base_dir) {
   Reader r(name, base_dir);
   WebConfigResult result;
   YAML::Node root;
@@ -345,7 +351,8 @@ std::vector<std::string> web_config_keys() {
   for (const auto& [parent, children] : known_keys()) {
     for (const auto& child : children) out.push_back(parent.empty() ? child : parent + "." + child);
   }
-  for (const auto& [name, values] : allowed_headers()) out.push_back("http_server_config.headers." + name);
+  for (const auto& [name, values] : allowed_headers())
+    out.push_back("http_server_config.headers." + name);
   return out;
 }
 

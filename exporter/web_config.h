@@ -1,9 +1,9 @@
 // The web configuration file (`--web.config.file`): TLS, basic auth and response headers in the
-// Prometheus exporter-toolkit format, so that the file a DBA already writes for postgres_exporter or
-// node_exporter works here unchanged. Loading is strict: an unknown key, an unreadable file, a key
-// that does not match its certificate, a TLS version below 1.2 or a password hash that is not bcrypt
-// is an error naming file, line and key, and nothing is served. The result is immutable after
-// loading and safe to read from any thread.
+// Prometheus exporter-toolkit format, so that the file a DBA already writes for postgres_exporter
+// or node_exporter works here unchanged. Loading is strict: an unknown key, an unreadable file, a
+// key that does not match its certificate, a TLS version below 1.2 or a password hash that is not
+// bcrypt is an error naming file, line and key, and nothing is served. The result is immutable
+// after loading and safe to read from any thread.
 #pragma once
 
 #include <map>
@@ -16,11 +16,11 @@
 namespace pge {
 
 enum class ClientAuth {
-  kNone,                       // NoClientCert (the default)
-  kRequest,                    // RequestClientCert: asked for, not required, not verified
-  kRequire,                    // RequireAnyClientCert: required, not verified
-  kVerifyIfGiven,              // VerifyClientCertIfGiven
-  kRequireAndVerify,           // RequireAndVerifyClientCert
+  kNone,              // NoClientCert (the default)
+  kRequest,           // RequestClientCert: asked for, not required, not verified
+  kRequire,           // RequireAnyClientCert: required, not verified
+  kVerifyIfGiven,     // VerifyClientCertIfGiven
+  kRequireAndVerify,  // RequireAndVerifyClientCert
 };
 
 struct TlsServerConfig {
@@ -39,7 +39,7 @@ struct TlsServerConfig {
 struct WebConfig {
   std::string source_file;
   std::optional<TlsServerConfig> tls;
-  std::map<std::string, std::string> basic_auth_users;  // user -> bcrypt hash
+  std::map<std::string, std::string> basic_auth_users;       // user -> bcrypt hash
   std::vector<std::pair<std::string, std::string>> headers;  // added to every response
 };
 

@@ -17,19 +17,23 @@ constexpr double kQCv2 = 0.10;   // body cv²: this quantile of the pooled cv²
 constexpr double kKMax = 0.5;    // a tail may explain at most this share of an interval's calls
 constexpr double kZ99 = 2.326;   // a tail must lie beyond the body's 99th percentile
 constexpr std::size_t kMinPools = 3;
-constexpr std::size_t kShiftPools = 6;  // consecutive pools beyond the quartiles that mean a new body
-constexpr double kMs = 1e-3;     // pg_stat_statements reports milliseconds
-// Two-speed entries (two_speed_body): how many pools, how straight a line, how far apart the speeds,
-// and the body's prior cv² (cv 0.32; unimodal classes of the reference workload have 0.05 to 0.3).
+constexpr std::size_t kShiftPools =
+    6;                        // consecutive pools beyond the quartiles that mean a new body
+constexpr double kMs = 1e-3;  // pg_stat_statements reports milliseconds
+// Two-speed entries (two_speed_body): how many pools, how straight a line, how far apart the
+// speeds, and the body's prior cv² (cv 0.32; unimodal classes of the reference workload have 0.05
+// to 0.3).
 constexpr std::size_t kTwoSpeedPools = 10;
 constexpr double kTwoSpeedCorr = 0.9;
 constexpr double kTwoSpeedRatio = 4;
 constexpr double kTwoSpeedCv2 = 0.1;
-constexpr double kSlowDecay = 0.99;       // per interval, for the slow mode's width (add_slow_mode)
+constexpr double kSlowDecay = 0.99;  // per interval, for the slow mode's width (add_slow_mode)
 constexpr double kSlowMinIntervals = 10;
 
 // Σ x² of an entry's calls, from its Welford mean and population stddev.
-double sum_sq(double calls, double mean, double stddev) { return calls * (stddev * stddev + mean * mean); }
+double sum_sq(double calls, double mean, double stddev) {
+  return calls * (stddev * stddev + mean * mean);
+}
 
 // Skips blanks and SQL comments (nested block comments included) from `i`.
 std::size_t skip_blanks(const std::string& q, std::size_t i) {
@@ -42,9 +46,14 @@ std::size_t skip_blanks(const std::string& q, std::size_t i) {
     } else if (q.compare(i, 2, "/*") == 0) {
       int depth = 0;
       do {
-        if (q.compare(i, 2, "/*") == 0) { ++depth; i += 2; }
-        else if (q.compare(i, 2, "*/") == 0) { --depth; i += 2; }
-        else ++i;
+        if (q.compare(i, 2, "/*") == 0) {
+          ++depth;
+          i += 2;
+        } else if (q.compare(i, 2, "*/") == 0) {
+          --depth;
+          i += 2;
+        } else
+          ++i;
       } while (depth > 0 && i < q.size());
     } else {
       break;
@@ -57,16 +66,28 @@ std::size_t skip_blanks(const std::string& q, std::size_t i) {
 std::vector<std::string> top_level_words(const std::string& q, std::size_t limit) {
   std::vector<std::string> words;
   int depth = 0;
-  for (std::size_t i = skip_blanks(q, 0); i < q.size() && words.size() < limit; i = skip_blanks(q, i)) {
+  for (std::size_t i = skip_blanks(q, 0); i < q.size() && words.size() < limit;
+       i = skip_blanks(q, i)) {
     const char ch = q[i];
-    if (ch == '(') { ++depth; ++i; continue; }
-    if (ch == ')') { --depth; ++i; continue; }
+    if (ch == '(') {
+      ++depth;
+      ++i;
+      continue;
+    }
+    if (ch == ')') {
+      --depth;
+      ++i;
+      continue;
+    }
     if (ch == '\'' || ch == '"') {  // literals and quoted names cannot hold keywords
       const std::size_t close = q.find(ch, i + 1);
       i = close == std::string::npos ? q.size() : close + 1;
       continue;
     }
-    if (!std::isalpha(static_cast<unsigned char>(ch))) { ++i; continue; }
+    if (!std::isalpha(static_cast<unsigned char>(ch))) {
+      ++i;
+      continue;
+    }
     std::string w;
     while (i < q.size() && (std::isalnum(static_cast<unsigned char>(q[i])) || q[i] == '_')) {
       w += static_cast<char>(std::tolower(static_cast<unsigned char>(q[i++])));
@@ -95,7 +116,6 @@ std::string statement_command(const std::string& query) {
   }
   return "utility";
 }
-
 
 const std::vector<double>& bucket_bounds() {
   static const std::vector<double> bounds = [] {
@@ -154,7 +174,8 @@ double histogram_quantile(double q, const std::vector<double>& bounds,
 
 std::size_t EntryKeyHash::operator()(const EntryKey& k) const {
   std::size_t h = std::hash<std::int64_t>{}(k.queryid);
-  h ^= std::hash<std::uint64_t>{}((std::uint64_t{k.userid} << 33) ^ (std::uint64_t{k.dbid} << 1) ^ k.toplevel) +
+  h ^= std::hash<std::uint64_t>{}((std::uint64_t{k.userid} << 33) ^ (std::uint64_t{k.dbid} << 1) ^
+                                  k.toplevel) +
        0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
   return h;
 }
@@ -190,7 +211,8 @@ bool LatencyEstimator::Ring::shifted(std::size_t recent) const {
 
 void LatencyEstimator::Ring::keep_last(std::size_t recent) {
   Ring kept;
-  for (std::size_t i = std::min(recent, size); i > 0; --i) kept.push(values[(next + kHist - i) % kHist]);
+  for (std::size_t i = std::min(recent, size); i > 0; --i)
+    kept.push(values[(next + kHist - i) % kHist]);
   *this = kept;
 }
 
@@ -236,11 +258,12 @@ EntryDelta LatencyEstimator::observe(const EntryKey& key, const EntrySample& s, 
   return d;
 }
 
-void LatencyEstimator::estimate(Entry& e, const EntrySample& s, const EntrySample& base, bool is_new,
-                                Histogram& hist) {
+void LatencyEstimator::estimate(Entry& e, const EntrySample& s, const EntrySample& base,
+                                bool is_new, Histogram& hist) {
   double n = s.calls - base.calls;
   double s1 = s.total_exec - base.total_exec;
-  double s2 = sum_sq(s.calls, s.mean_exec, s.stddev_exec) - sum_sq(base.calls, base.mean_exec, base.stddev_exec);
+  double s2 = sum_sq(s.calls, s.mean_exec, s.stddev_exec) -
+              sum_sq(base.calls, base.mean_exec, base.stddev_exec);
   // Plan time, amortised over calls (cached plans make plans < calls), independent of exec time.
   const double nplans = s.plans - base.plans;
   const double p1 = s.total_plan - base.total_plan;
@@ -249,7 +272,10 @@ void LatencyEstimator::estimate(Entry& e, const EntrySample& s, const EntrySampl
   if (nplans > 0) {
     const double pm = p1 / nplans;
     vp = std::max((sum_sq(s.plans, s.mean_plan, s.stddev_plan) -
-                   sum_sq(base.plans, base.mean_plan, base.stddev_plan)) / nplans - pm * pm, 0.0);
+                   sum_sq(base.plans, base.mean_plan, base.stddev_plan)) /
+                          nplans -
+                      pm * pm,
+                  0.0);
   }
   s1 = std::max(s1, 0.0);
   s2 = std::max(s2, 0.0) + 2 * p * s1 + n * (p * p + vp);
@@ -310,8 +336,8 @@ void LatencyEstimator::push_pool(Entry& e, double n, double s1, double s2) {
   if (pm > 0) {
     e.pool_mean.push(static_cast<float>(pm));
     e.pool_cv2.push(static_cast<float>(pv / (pm * pm)));
-    // After a lasting change (an index dropped or added) the old pools would hold the body for up to kHist
-    // pools, and every interval's excess would be booked as stalls: forget them.
+    // After a lasting change (an index dropped or added) the old pools would hold the body for up
+    // to kHist pools, and every interval's excess would be booked as stalls: forget them.
     if (e.pool_mean.shifted(kShiftPools)) {
       e.pool_mean.keep_last(kShiftPools);
       e.pool_cv2.keep_last(kShiftPools);
@@ -326,12 +352,12 @@ void LatencyEstimator::push_pool(Entry& e, double n, double s1, double s2) {
   }
 }
 
-// A two-speed entry (one SQL shape, two regimes: a hub context with many more rows, a cold cache) has
-// its slow calls in every pool, so pool quantiles put the body between the speeds. Pools of such an
-// entry lie on a line in (mean, E[x²]): every pool mixes the same two modes, only the share of slow
-// calls varies. Where that line meets E[x²] = m²(1 + cv²) are the modes' means; the lower one is the
-// body. Two moments cannot tell a mode's width from its mean, so the body gets a prior width
-// (kTwoSpeedCv2), used only when its own pools claim more.
+// A two-speed entry (one SQL shape, two regimes: a hub context with many more rows, a cold cache)
+// has its slow calls in every pool, so pool quantiles put the body between the speeds. Pools of
+// such an entry lie on a line in (mean, E[x²]): every pool mixes the same two modes, only the share
+// of slow calls varies. Where that line meets E[x²] = m²(1 + cv²) are the modes' means; the lower
+// one is the body. Two moments cannot tell a mode's width from its mean, so the body gets a prior
+// width (kTwoSpeedCv2), used only when its own pools claim more.
 void LatencyEstimator::two_speed_body(Entry& e) {
   e.two_speed = false;
   if (e.pool_mean.size < kTwoSpeedPools) return;
@@ -360,11 +386,12 @@ void LatencyEstimator::two_speed_body(Entry& e) {
 
 // The slow calls of a two-speed entry are a mode of their own, often wide (hubs of many sizes) and
 // skewed: booked at one point per interval, their median came out at their mean (class p95 +23 to
-// +44 % at scale 0.2). Each interval's point x is the mean of its k slow calls, so the k-weighted spread
-// of successive points measures the mode's variance: v ≈ Σ k (x − x̄)² / intervals (sums decay 1 % per
-// interval). Once known, the interval's two moment equations are solved again for k calls from a
-// log-normal of that width. False (nothing added) until enough intervals are seen.
-bool LatencyEstimator::add_slow_mode(Entry& e, double n, double a, double b, double k, double x, Histogram& hist) {
+// +44 % at scale 0.2). Each interval's point x is the mean of its k slow calls, so the k-weighted
+// spread of successive points measures the mode's variance: v ≈ Σ k (x − x̄)² / intervals (sums
+// decay 1 % per interval). Once known, the interval's two moment equations are solved again for k
+// calls from a log-normal of that width. False (nothing added) until enough intervals are seen.
+bool LatencyEstimator::add_slow_mode(Entry& e, double n, double a, double b, double k, double x,
+                                     Histogram& hist) {
   SlowMode& sm = e.slow;
   sm.k = kSlowDecay * sm.k + k;
   sm.kx = kSlowDecay * sm.kx + k * x;
@@ -392,8 +419,8 @@ std::vector<EntryKey> LatencyEstimator::busiest(std::size_t max, double min_call
     e.recent_calls = 0;
   }
   const auto keep = std::min(max, ranked.size());
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep), ranked.end(),
-                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep),
+                    ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<EntryKey> keys;
   for (std::size_t i = 0; i < keep; ++i) keys.push_back(ranked[i].second);
   return keys;

@@ -1,8 +1,9 @@
 // Latency histograms estimated from pg_stat_statements counters (docs/latency.md). Pure code: no
 // database, no clock. `Histogram` accumulates (possibly fractional) observations into the fixed
 // bucket layout; `LatencyEstimator` keeps per-entry bookkeeping between samples (deltas, resets,
-// evictions, re-creation, lost calls) and turns each entry's interval into expected bucket counts with
-// the "v2" body + tail estimator, extended for entries with two speeds (both in docs/latency.md). One estimator belongs to one collector instance and is used from that
+// evictions, re-creation, lost calls) and turns each entry's interval into expected bucket counts
+// with the "v2" body + tail estimator, extended for entries with two speeds (both in
+// docs/latency.md). One estimator belongs to one collector instance and is used from that
 // collector's thread only.
 #pragma once
 
@@ -51,9 +52,9 @@ class Histogram {
   double sum_ = 0;
 };
 
-// The command of a (normalized) statement text: select, insert, update, delete, merge, or utility for
-// everything else (BEGIN, COMMIT, SET, DDL, COPY, EXPLAIN ...). Comments are skipped; a WITH clause
-// takes the command of its main statement.
+// The command of a (normalized) statement text: select, insert, update, delete, merge, or utility
+// for everything else (BEGIN, COMMIT, SET, DDL, COPY, EXPLAIN ...). Comments are skipped; a WITH
+// clause takes the command of its main statement.
 std::string statement_command(const std::string& query);
 
 // Prometheus' histogram_quantile over cumulative counts (bounds without +Inf; `count` is +Inf's):
@@ -102,8 +103,9 @@ class LatencyEstimator {
   explicit LatencyEstimator(int forget_after_samples = 720) : forget_after_(forget_after_samples) {}
 
   // Starts a sample. A `stats_reset` different from the previous sample's means a full reset: every
-  // entry restarts from zero. The very first sample is only a baseline. A `partial` sample reads only
-  // some entries (the busiest, between full samples): entries missing from it have not vanished.
+  // entry restarts from zero. The very first sample is only a baseline. A `partial` sample reads
+  // only some entries (the busiest, between full samples): entries missing from it have not
+  // vanished.
   void begin(const std::string& stats_reset, bool partial = false);
   // Books one entry of the current sample and adds its interval's observations to `hist`.
   EntryDelta observe(const EntryKey& key, const EntrySample& s, Histogram& hist);
@@ -142,24 +144,26 @@ class LatencyEstimator {
 
   struct Entry {
     EntrySample prev;
-    bool present = false;       // seen in the previous sample
+    bool present = false;         // seen in the previous sample
     std::uint64_t last_seen = 0;  // the full sample it was last seen in (or after)
-    double last_calls = 0;      // Δcalls of its last interval (for the lost-calls estimate)
-    double recent_calls = 0;    // calls since the last busiest()
+    double last_calls = 0;        // Δcalls of its last interval (for the lost-calls estimate)
+    double recent_calls = 0;      // calls since the last busiest()
     Ring pool_mean, pool_cv2;
     double acc_n = 0, acc_s1 = 0, acc_s2 = 0;
-    double prev_max = -1;       // cumulative max_exec_time at the previous sample; -1 = unknown
+    double prev_max = -1;  // cumulative max_exec_time at the previous sample; -1 = unknown
     bool body_ok = false;
-    bool two_speed = false;     // its slow calls are a second mode, not stalls (two_speed_body)
+    bool two_speed = false;  // its slow calls are a second mode, not stalls (two_speed_body)
     SlowMode slow;
     double m_b = 0, cv2_b = 0;
   };
 
   bool recreated(const Entry& e, const EntrySample& s) const;
-  void estimate(Entry& e, const EntrySample& s, const EntrySample& base, bool is_new, Histogram& hist);
+  void estimate(Entry& e, const EntrySample& s, const EntrySample& base, bool is_new,
+                Histogram& hist);
   void push_pool(Entry& e, double n, double s1, double s2);
   static void two_speed_body(Entry& e);
-  static bool add_slow_mode(Entry& e, double n, double a, double b, double k, double x, Histogram& hist);
+  static bool add_slow_mode(Entry& e, double n, double a, double b, double k, double x,
+                            Histogram& hist);
 
   std::unordered_map<EntryKey, Entry, EntryKeyHash> entries_;
   std::string stats_reset_;

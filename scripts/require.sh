@@ -8,6 +8,7 @@ declare -A PGE_TOOL_PACKAGE=(
   [g++]=build-essential [make]=build-essential
   [pkg-config]=pkg-config
   [git]=git
+  [clang-format]=clang-format  # scripts/format.sh, test lint.clang_format
   [curl]=curl
   [openssl]=openssl
   [python3]=python3

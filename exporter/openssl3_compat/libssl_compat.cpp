@@ -5,8 +5,8 @@
 // reference-count bug) starts anyway and calls a NULL pointer after the first handshake.
 // This library carries the soname "libssl.so" and depends on libssl.so.3; the exporter links it, so
 // CivetWeb's dlopen("libssl.so") finds it already loaded, and dlsym on it searches libssl.so.3 as
-// well. It adds the one missing name and nothing else. A CivetWeb built for OpenSSL 3 never asks for
-// the name, so the library is then simply unused.
+// well. It adds the one missing name and nothing else. A CivetWeb built for OpenSSL 3 never asks
+// for the name, so the library is then simply unused.
 #include <openssl/ssl.h>
 
 #undef SSL_get_peer_certificate
@@ -24,5 +24,4 @@ __attribute__((visibility("default"))) X509* SSL_get_peer_certificate(const SSL*
 __attribute__((visibility("default"))) int pge_civetweb_openssl3_compat(void) {
   return pge_libcrypto_compat();
 }
-
 }

@@ -8,7 +8,8 @@
 //   - a DSN's password (a random token) never survives redact_dsn, whatever surrounds it;
 //   - the exposition text parses back line by line and every label value and HELP text
 //     round-trips through its escaping.
-// A finding prints the input (hex) and exits 1. usage: fuzz_inputs SOURCE_DIR [--seconds=N] [--seed=N]
+// A finding prints the input (hex) and exits 1. usage: fuzz_inputs SOURCE_DIR [--seconds=N]
+// [--seed=N]
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -19,10 +20,10 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
-#include "core/dsn.h"
 #include "collectors/cron_schedule.h"
 #include "collectors/registry.h"
+#include "core/config.h"
+#include "core/dsn.h"
 #include "exporter/render.h"
 #include "exporter/web_config.h"
 
@@ -69,11 +70,15 @@ void mutate(std::string& s, Rng& rng, const std::vector<std::string>& dictionary
     case 0:
       if (!s.empty()) s[pos() % s.size()] ^= static_cast<char>(1u << (rng() % 8));
       break;
-    case 1: s.insert(pos(), 1, static_cast<char>(rng())); break;
+    case 1:
+      s.insert(pos(), 1, static_cast<char>(rng()));
+      break;
     case 2:
       if (!s.empty()) s.erase(pos() % s.size(), 1 + rng() % 16);
       break;
-    case 3: s.insert(pos(), dictionary[rng() % dictionary.size()]); break;
+    case 3:
+      s.insert(pos(), dictionary[rng() % dictionary.size()]);
+      break;
     case 4: {  // splice in a piece of another seed
       const std::string& other = seeds[rng() % seeds.size()];
       if (!other.empty()) {
@@ -89,14 +94,16 @@ void mutate(std::string& s, Rng& rng, const std::vector<std::string>& dictionary
       }
       break;
     }
-    default: s.insert(pos(), std::string(1 + rng() % 300, static_cast<char>(rng())));
+    default:
+      s.insert(pos(), std::string(1 + rng() % 300, static_cast<char>(rng())));
   }
   if (s.size() > 64 * 1024) s.resize(64 * 1024);
 }
 
 // Runs `check` on mutated seeds until `seconds` pass; returns the number of inputs.
 long run(const char* name, double seconds, Rng& rng, const std::vector<std::string>& seeds,
-         const std::vector<std::string>& dictionary, const std::function<void(const std::string&)>& check) {
+         const std::vector<std::string>& dictionary,
+         const std::function<void(const std::string&)>& check) {
   const auto end = Clock::now() + std::chrono::duration<double>(seconds);
   long n = 0;
   while (Clock::now() < end) {
@@ -123,19 +130,27 @@ std::string random_token(Rng& rng, size_t n) {
 
 // A DSN with password `token` in one of the forms libpq accepts, with random other parameters.
 std::string dsn_with_password(Rng& rng, const std::string& token, const std::string& noise) {
-  const std::string extra = "host=db" + std::to_string(rng() % 9) + " dbname=app" + (rng() % 2 ? " sslmode=require" : "");
+  const std::string extra =
+      "host=db" + std::to_string(rng() % 9) + " dbname=app" + (rng() % 2 ? " sslmode=require" : "");
   switch (rng() % 6) {
-    case 0: return extra + " password=" + token + " " + noise;
-    case 1: return "password=" + token + " " + extra;
-    case 2: return extra + " password = '" + token + " x\\'y' " + noise;
-    case 3: return "postgresql://app:" + token + "@db:5432/app?sslmode=require";
-    case 4: return "postgres://app@db/app?application_name=x&password=" + token + "&sslmode=disable";
-    default: return extra + "  password='" + token + "'";
+    case 0:
+      return extra + " password=" + token + " " + noise;
+    case 1:
+      return "password=" + token + " " + extra;
+    case 2:
+      return extra + " password = '" + token + " x\\'y' " + noise;
+    case 3:
+      return "postgresql://app:" + token + "@db:5432/app?sslmode=require";
+    case 4:
+      return "postgres://app@db/app?application_name=x&password=" + token + "&sslmode=disable";
+    default:
+      return extra + "  password='" + token + "'";
   }
 }
 
 // Parses one exposition line `name{l="v",...} value`, unescaping label values. False if malformed.
-bool parse_sample(const std::string& line, std::vector<std::pair<std::string, std::string>>& labels) {
+bool parse_sample(const std::string& line,
+                  std::vector<std::pair<std::string, std::string>>& labels) {
   size_t i = line.find('{');
   if (i == std::string::npos) return line.find(' ') != std::string::npos;
   ++i;
@@ -178,13 +193,16 @@ void check_exposition(const std::string& input) {
   // collectors' tables guarantee, while values come from the database and may hold anything.
   std::vector<std::string> values{""};
   for (char c : input) {
-    if (c == '\0') values.emplace_back();
-    else values.back() += c;
+    if (c == '\0')
+      values.emplace_back();
+    else
+      values.back() += c;
   }
   const std::string help = values.front();
   pge::SnapshotBuilder b;
   for (size_t i = 0; i < values.size(); ++i) {
-    b.gauge("fuzz_metric", help, {{"table", values[i]}, {"schema", values[(i + 1) % values.size()]}}, double(i));
+    b.gauge("fuzz_metric", help,
+            {{"table", values[i]}, {"schema", values[(i + 1) % values.size()]}}, double(i));
   }
   auto snapshot = std::make_shared<const pge::Snapshot>(b.take());
   pge::SnapshotStore store;
@@ -200,7 +218,8 @@ void check_exposition(const std::string& input) {
   size_t fuzz_samples = 0;
   while (std::getline(lines, line)) {
     if (line.rfind("# HELP fuzz_metric ", 0) == 0) {
-      if (unescape_help(line.substr(19)) != help) throw std::runtime_error("HELP text does not round-trip");
+      if (unescape_help(line.substr(19)) != help)
+        throw std::runtime_error("HELP text does not round-trip");
       continue;
     }
     if (line.rfind("# ", 0) == 0) continue;
@@ -231,8 +250,10 @@ int main(int argc, char** argv) {
   unsigned long long seed = std::random_device{}();
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a.rfind("--seconds=", 0) == 0) seconds = std::stod(a.substr(10));
-    else if (a.rfind("--seed=", 0) == 0) seed = std::stoull(a.substr(7));
+    if (a.rfind("--seconds=", 0) == 0)
+      seconds = std::stod(a.substr(10));
+    else if (a.rfind("--seed=", 0) == 0)
+      seed = std::stoull(a.substr(7));
     else {
       std::fprintf(stderr, "fuzz_inputs: unknown option %s\n", argv[i]);
       return 2;
@@ -245,42 +266,76 @@ int main(int argc, char** argv) {
 
   auto toml_seeds = seeds_from(src + "/tests/config", ".toml");
   toml_seeds.push_back(read(src + "/config/sharedminds.toml"));
-  total += run("TOML config", each, rng, toml_seeds,
-               {"[[target]]", "[exporter]", "[collectors.tables]", " = ", "\"", "'''", "\"\"\"", "\n", "{", "}",
-                "[", "]", "1e999", "-0", "nan", "inf", "\\u0000", "\\", "=", ".", "ms", "h", "\"1m30s\""},
-               [](const std::string& in) {
-                 auto r = pge::load_config_text(in, "fuzz.toml", pge::known_collectors());
-                 if (!r.config && r.errors.empty()) throw std::runtime_error("refused without an error");
-               });
+  total +=
+      run("TOML config", each, rng, toml_seeds, {"[[target]]", "[exporter]", "[collectors.tables]",
+                                                 " = ",        "\"",         "'''",
+                                                 "\"\"\"",     "\n",         "{",
+                                                 "}",          "[",          "]",
+                                                 "1e999",      "-0",         "nan",
+                                                 "inf",        "\\u0000",    "\\",
+                                                 "=",          ".",          "ms",
+                                                 "h",          "\"1m30s\""},
+          [](const std::string& in) {
+            auto r = pge::load_config_text(in, "fuzz.toml", pge::known_collectors());
+            if (!r.config && r.errors.empty()) throw std::runtime_error("refused without an error");
+          });
 
   auto yaml_seeds = seeds_from(src + "/tests/web", ".yml");
   const std::string web_dir = src + "/tests/web";
   total += run("web config", each, rng, yaml_seeds,
-               {"tls_server_config:\n", "basic_auth_users:\n", "  ", ": ", "- ", "&a ", "*a", "!!binary ", "{",
-                "}", "[", "]", "\"", "'", "|", ">", "---\n", "...\n", "? ", "<<: *a", "%YAML 1.2\n", "~", "\t",
-                "server.pem", "$2y$04$", "TLS13", "\n"},
+               {"tls_server_config:\n",
+                "basic_auth_users:\n",
+                "  ",
+                ": ",
+                "- ",
+                "&a ",
+                "*a",
+                "!!binary ",
+                "{",
+                "}",
+                "[",
+                "]",
+                "\"",
+                "'",
+                "|",
+                ">",
+                "---\n",
+                "...\n",
+                "? ",
+                "<<: *a",
+                "%YAML 1.2\n",
+                "~",
+                "\t",
+                "server.pem",
+                "$2y$04$",
+                "TLS13",
+                "\n"},
                [&](const std::string& in) {
                  auto r = pge::load_web_config_text(in, "fuzz.yml", web_dir);
-                 if (!r.config && r.errors.empty()) throw std::runtime_error("refused without an error");
-               });
-
-  std::vector<std::string> cron_seeds{"* * * * *", "*/5 * * * *", "0 3 * * 0", "30 2 1,15 * *", "@hourly",
-                                      "@daily", "@reboot", "5 seconds", "0 0 31 2 *", "1-5/2 0-23 * jan-dec mon-fri",
-                                      "59 23 29 2 *", "0 12 * * sun"};
-  const auto now = std::chrono::system_clock::now();
-  total += run("cron parser", each, rng, cron_seeds,
-               {"*", "/", "-", ",", " ", "60", "0", "31", "sun", "jan", "@", "seconds", "99999999999", "-1"},
-               [&](const std::string& in) {
-                 std::string error;
-                 if (auto s = pge::CronSchedule::parse(in, &error)) {
-                   s->next_after(now);
-                 } else if (error.empty()) {
+                 if (!r.config && r.errors.empty())
                    throw std::runtime_error("refused without an error");
-                 }
                });
 
-  std::vector<std::string> noise_seeds{"", "sslmode=require", "options='-c x=y'", "user=password",
-                                       "application_name='a b'", "password"};
+  std::vector<std::string> cron_seeds{
+      "* * * * *",    "*/5 * * * *", "0 3 * * 0", "30 2 1,15 * *", "@hourly",
+      "@daily",       "@reboot",     "5 seconds", "0 0 31 2 *",    "1-5/2 0-23 * jan-dec mon-fri",
+      "59 23 29 2 *", "0 12 * * sun"};
+  const auto now = std::chrono::system_clock::now();
+  total += run(
+      "cron parser", each, rng, cron_seeds,
+      {"*", "/", "-", ",", " ", "60", "0", "31", "sun", "jan", "@", "seconds", "99999999999", "-1"},
+      [&](const std::string& in) {
+        std::string error;
+        if (auto s = pge::CronSchedule::parse(in, &error)) {
+          s->next_after(now);
+        } else if (error.empty()) {
+          throw std::runtime_error("refused without an error");
+        }
+      });
+
+  std::vector<std::string> noise_seeds{
+      "",        "sslmode=require", "options='-c x=y'", "user=password", "application_name='a b'",
+      "password"};
   total += run("DSN redaction", each, rng, noise_seeds,
                {" ", "=", "'", "\\", "password", "@", ":", "/", "?", "&", "%40", "\t"},
                [&](const std::string& noise) {
@@ -291,10 +346,12 @@ int main(int argc, char** argv) {
                  }
                });
 
-  std::vector<std::string> label_seeds{"public", std::string("a\0b", 3), "\"quoted\"", "back\\slash",
-                                       "new\nline", "\xff\xfe invalid utf-8", "}{,=\"", "#HELP"};
+  std::vector<std::string> label_seeds{
+      "public",    std::string("a\0b", 3),   "\"quoted\"", "back\\slash",
+      "new\nline", "\xff\xfe invalid utf-8", "}{,=\"",     "#HELP"};
   total += run("exposition builder", each, rng, label_seeds,
-               {"\\", "\"", "\n", "\r", "{", "}", ",", "=", "# HELP ", "\\n", std::string(1, '\0'), "\xc3\x28"},
+               {"\\", "\"", "\n", "\r", "{", "}", ",", "=", "# HELP ", "\\n", std::string(1, '\0'),
+                "\xc3\x28"},
                check_exposition);
   std::printf("total %ld inputs, no finding\n", total);
   return 0;

@@ -1,11 +1,11 @@
 // The command line as an operator meets it: --help lists every flag with its environment variable,
 // bad values exit 2 naming the flag, flag > environment > config file, collector switches generated
 // from the registry, and postgres_exporter's DATA_SOURCE_NAME / DATA_SOURCE_PASS_FILE.
-#include <cstdlib>
-#include <fstream>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
 
 #include "collectors/registry.h"
 #include "exporter/flags.h"
@@ -14,13 +14,15 @@
 namespace pge {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using test::ExporterProcess;
 using test::TestDatabase;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
-const std::vector<std::string> kFlags{"--config.file", "--web.listen-address", "--web.telemetry-path",
-                                      "--log.level", "--log.format", "--config.check", "--version"};
+const std::vector<std::string> kFlags{
+    "--config.file", "--web.listen-address", "--web.telemetry-path",
+    "--log.level",   "--log.format",         "--config.check",
+    "--version"};
 
 // Sets an environment variable for the lifetime of the object (children inherit it).
 class ScopedEnv {
@@ -51,7 +53,8 @@ TEST(CommandLine, HelpListsEveryFlagAndCollectorWithItsEnvironmentVariable) {
   for (const auto& info : collector_registry()) {
     EXPECT_THAT(out, HasSubstr("--collector." + info.name));
     EXPECT_THAT(out, HasSubstr("--no-collector." + info.name));
-    EXPECT_THAT(out, HasSubstr("PG_EVOLUTION_EXPORTER_COLLECTOR_" + env_name_of(info.name).substr(22)));
+    EXPECT_THAT(out,
+                HasSubstr("PG_EVOLUTION_EXPORTER_COLLECTOR_" + env_name_of(info.name).substr(22)));
   }
   EXPECT_THAT(out, HasSubstr("DATA_SOURCE_NAME"));
   EXPECT_THAT(out, HasSubstr("DATA_SOURCE_PASS_FILE"));
@@ -59,7 +62,8 @@ TEST(CommandLine, HelpListsEveryFlagAndCollectorWithItsEnvironmentVariable) {
 
 TEST(CommandLine, EnvironmentVariableNamesFollowTheFlag) {
   EXPECT_EQ(env_name_of("--web.listen-address"), "PG_EVOLUTION_EXPORTER_WEB_LISTEN_ADDRESS");
-  EXPECT_EQ(env_name_of("--collector.promoted_columns"), "PG_EVOLUTION_EXPORTER_COLLECTOR_PROMOTED_COLUMNS");
+  EXPECT_EQ(env_name_of("--collector.promoted_columns"),
+            "PG_EVOLUTION_EXPORTER_COLLECTOR_PROMOTED_COLUMNS");
 }
 
 struct BadValue {
@@ -75,20 +79,28 @@ TEST(CommandLine, BadValuesExitTwoNamingTheFlag) {
     return env;
   };
   const std::vector<BadValue> cases{
-      {{"--log.level=WARN"}, dsn, "--log.level: must be one of debug, info, warn, error, got \"WARN\""},
+      {{"--log.level=WARN"},
+       dsn,
+       "--log.level: must be one of debug, info, warn, error, got \"WARN\""},
       {{"--log.level=warning"}, dsn, "--log.level: must be one of debug, info, warn, error"},
       {{"--log.format=text"}, dsn, "--log.format: must be logfmt or json, got \"text\""},
-      {{"--web.telemetry-path=metrics"}, dsn, "--web.telemetry-path: must be a path starting with /"},
-      {{"--web.telemetry-path=/healthz"}, dsn, "--web.telemetry-path: must be a path starting with /"},
+      {{"--web.telemetry-path=metrics"},
+       dsn,
+       "--web.telemetry-path: must be a path starting with /"},
+      {{"--web.telemetry-path=/healthz"},
+       dsn,
+       "--web.telemetry-path: must be a path starting with /"},
       {{"--collector.no_such_collector"}, dsn, "--collector.no_such_collector"},
       {{"--no-such-flag"}, dsn, "--no-such-flag"},
       {{}, with_dsn({{"PG_EVOLUTION_EXPORTER_LOG_LEVEL", "verbose"}}), "got \"verbose\""},
       {{}, with_dsn({{"PG_EVOLUTION_EXPORTER_LOG_FORMAT", "xml"}}), "got \"xml\""},
-      {{}, with_dsn({{"PG_EVOLUTION_EXPORTER_COLLECTOR_TABLES", "maybe"}}),
+      {{},
+       with_dsn({{"PG_EVOLUTION_EXPORTER_COLLECTOR_TABLES", "maybe"}}),
        "PG_EVOLUTION_EXPORTER_COLLECTOR_TABLES: must be true or false, got \"maybe\""},
       {{"--log.level=info", "--log.level=debug"}, dsn, "--log.level"},
       {{}, {}, "give --config.file=PATH or set DATA_SOURCE_NAME"},
-      {{}, with_dsn({{"DATA_SOURCE_PASS_FILE", "/nonexistent/pass"}}),
+      {{},
+       with_dsn({{"DATA_SOURCE_PASS_FILE", "/nonexistent/pass"}}),
        "environment: DATA_SOURCE_PASS_FILE: cannot read /nonexistent/pass"},
   };
   for (const auto& c : cases) {
@@ -103,21 +115,25 @@ TEST(CommandLine, PassFileWithAPasswordAlreadyInTheDsnIsRefused) {
   const std::string pass = test::build_dir() + "/cli_pass_file";
   std::ofstream(pass) << "secret\n";
   auto [rc, out] = test::run_exporter(
-      {"--config.check"}, {{"DATA_SOURCE_NAME", "host=x password=other"}, {"DATA_SOURCE_PASS_FILE", pass}});
+      {"--config.check"},
+      {{"DATA_SOURCE_NAME", "host=x password=other"}, {"DATA_SOURCE_PASS_FILE", pass}});
   EXPECT_EQ(rc, 2);
   EXPECT_THAT(out, HasSubstr("DATA_SOURCE_NAME already holds a password"));
 }
 
 TEST(CommandLine, FlagBeatsEnvironmentBeatsConfigFile) {
   TestDatabase db;
-  const std::string config = minimal_config(db.dsn("pge_exporter"), "telemetry_path = \"/from-file\"\n");
+  const std::string config =
+      minimal_config(db.dsn("pge_exporter"), "telemetry_path = \"/from-file\"\n");
   // pg_up appears once the target's worker has run (slower under the sanitizers): wait for it.
   auto serves = [](const ExporterProcess& e, const std::string& path) {
-    return test::eventually([&] {
-      int status = 0;
-      const std::string body = test::http_get(e.port(), path, &status);
-      return status == 200 && body.find("pg_up") != std::string::npos;
-    }, 10);
+    return test::eventually(
+        [&] {
+          int status = 0;
+          const std::string body = test::http_get(e.port(), path, &status);
+          return status == 200 && body.find("pg_up") != std::string::npos;
+        },
+        10);
   };
   auto not_found = [](const ExporterProcess& e, const std::string& path) {
     int status = 0;
@@ -149,11 +165,17 @@ TEST(CommandLine, CollectorFlagsAndVariablesSwitchCollectorsOverTheConfigFile) {
   ScopedEnv env("PG_EVOLUTION_EXPORTER_COLLECTOR_SERVER", "false");
   ExporterProcess exporter(minimal_config(db.dsn("pge_exporter")),
                            {"--no-collector.tables", "--collector.database"});
-  auto samples = exporter.wait_for([](const auto& s) {
-    return test::find_sample(s, "pg_evolution_exporter_collector_success", {{"collector", "database"}}).has_value();
-  }, 15);
+  auto samples = exporter.wait_for(
+      [](const auto& s) {
+        return test::find_sample(s, "pg_evolution_exporter_collector_success",
+                                 {{"collector", "database"}})
+            .has_value();
+      },
+      15);
   auto ran = [&](const std::string& name) {
-    return test::find_sample(samples, "pg_evolution_exporter_collector_success", {{"collector", name}}).has_value();
+    return test::find_sample(samples, "pg_evolution_exporter_collector_success",
+                             {{"collector", name}})
+        .has_value();
   };
   EXPECT_TRUE(ran("database")) << exporter.log();
   EXPECT_FALSE(ran("tables"));
@@ -167,16 +189,20 @@ TEST(CommandLine, DataSourceNameWithPassFileConnects) {
   std::ofstream(pass) << "it's a \\secret\n";
   // Both DSN forms without a password of their own (TestDatabase::dsn carries one).
   const std::string port = std::to_string(test::test_port());
-  const std::string key_value = "host=127.0.0.1 port=" + port + " dbname=" + db.name() + " user=pge_exporter";
+  const std::string key_value =
+      "host=127.0.0.1 port=" + port + " dbname=" + db.name() + " user=pge_exporter";
   const std::string uri = "postgresql://pge_exporter@127.0.0.1:" + port + "/" + db.name();
   for (const std::string& dsn : {key_value, uri}) {
     ScopedEnv name("DATA_SOURCE_NAME", dsn);
     ScopedEnv file("DATA_SOURCE_PASS_FILE", pass);
     ExporterProcess exporter("", {"--collector.server"});
-    auto samples = exporter.wait_for([](const auto& s) {
-      return test::find_sample(s, "pg_up", {{"target", "default"}}).value_or(0) == 1;
-    }, 15);
-    EXPECT_EQ(test::find_sample(samples, "pg_up", {{"target", "default"}}).value_or(0), 1) << exporter.log();
+    auto samples = exporter.wait_for(
+        [](const auto& s) {
+          return test::find_sample(s, "pg_up", {{"target", "default"}}).value_or(0) == 1;
+        },
+        15);
+    EXPECT_EQ(test::find_sample(samples, "pg_up", {{"target", "default"}}).value_or(0), 1)
+        << exporter.log();
     EXPECT_THAT(exporter.log(), Not(HasSubstr("secret")));
   }
 }

@@ -3,6 +3,8 @@
 // series in every scrape and its collector's counters; a changed target reconnects and starts over;
 // a removed one vanishes and an added one starts; a bad config is logged with file, line and key
 // while the running one stays, and the reload metrics say so.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -12,21 +14,19 @@
 #include <sstream>
 #include <thread>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "tests/support/test_support.h"
 
 namespace pge {
 namespace {
 
-using ::testing::HasSubstr;
 using test::ExporterProcess;
 using test::Sample;
 using test::TestDatabase;
+using ::testing::HasSubstr;
 
 constexpr const char* kSuccessful = "pg_evolution_exporter_config_last_reload_successful";
-constexpr const char* kSuccessTime = "pg_evolution_exporter_config_last_reload_success_timestamp_seconds";
+constexpr const char* kSuccessTime =
+    "pg_evolution_exporter_config_last_reload_success_timestamp_seconds";
 constexpr const char* kReloads = "pg_evolution_exporter_config_reloads_total";
 constexpr const char* kProbeRuns = "pg_probe_duration_seconds_count";
 
@@ -34,7 +34,8 @@ constexpr const char* kProbeRuns = "pg_probe_duration_seconds_count";
 // run count is a counter the collector instance keeps) and one that always fails.
 std::string target(const TestDatabase& db, const std::string& name, const std::string& app) {
   return "[[target]]\nname = \"" + name + "\"\ndsn = \"" + db.dsn("pge_exporter") +
-         " application_name=" + app + "\"\n"
+         " application_name=" + app +
+         "\"\n"
          "[[target.probe]]\nname = \"one\"\nsql = \"SELECT 1\"\n"
          "[[target.probe]]\nname = \"fails\"\nsql = \"SELECT 1/0\"\n";
 }
@@ -44,7 +45,8 @@ std::string config(const std::string& targets) {
          "[collectors.probes]\ninterval = \"1s\"\n";
 }
 
-std::optional<double> of(const std::vector<Sample>& s, const std::string& name, const std::string& target,
+std::optional<double> of(const std::vector<Sample>& s, const std::string& name,
+                         const std::string& target,
                          std::map<std::string, std::string> labels = {{"probe", "one"}}) {
   labels["target"] = target;
   return test::find_sample(s, name, labels);
@@ -52,7 +54,8 @@ std::optional<double> of(const std::vector<Sample>& s, const std::string& name, 
 
 // The pids of the backends with this application_name.
 std::vector<std::string> backends(const TestDatabase& db, const std::string& app) {
-  const Rows rows = db.query("SELECT pid::text AS pid FROM pg_stat_activity WHERE application_name = '" + app + "'");
+  const Rows rows = db.query(
+      "SELECT pid::text AS pid FROM pg_stat_activity WHERE application_name = '" + app + "'");
   std::vector<std::string> pids;
   for (std::size_t i = 0; i < rows.size(); ++i) pids.push_back(rows.text(i, "pid"));
   return pids;
@@ -60,20 +63,23 @@ std::vector<std::string> backends(const TestDatabase& db, const std::string& app
 
 // Whether one log line, logfmt or JSON (the test support picks one per test), has key=value.
 bool has_field(const std::string& line, const std::string& key, const std::string& value) {
-  for (const std::string& form : {key + "=" + value + " ", key + "=\"" + value + "\"",
-                                  "\"" + key + "\":\"" + value + "\""}) {
+  for (const std::string& form :
+       {key + "=" + value + " ", key + "=\"" + value + "\"", "\"" + key + "\":\"" + value + "\""}) {
     if (line.find(form) != std::string::npos) return true;
   }
   const std::string last = key + "=" + value;
-  return line.size() >= last.size() && line.compare(line.size() - last.size(), last.size(), last) == 0;
+  return line.size() >= last.size() &&
+         line.compare(line.size() - last.size(), last.size(), last) == 0;
 }
 
 // The log lines that have every one of `fields`.
-std::vector<std::string> events(const std::string& log, const std::map<std::string, std::string>& fields) {
+std::vector<std::string> events(const std::string& log,
+                                const std::map<std::string, std::string>& fields) {
   std::vector<std::string> out;
   std::istringstream lines(log);
   for (std::string line; std::getline(lines, line);) {
-    if (std::all_of(fields.begin(), fields.end(), [&](const auto& f) { return has_field(line, f.first, f.second); })) {
+    if (std::all_of(fields.begin(), fields.end(),
+                    [&](const auto& f) { return has_field(line, f.first, f.second); })) {
       out.push_back(line);
     }
   }
@@ -86,19 +92,24 @@ std::size_t connects(const std::string& log, const std::string& target) {
 
 TEST(ConfigReload, SighupKeepsUnchangedTargetsWithoutAGapRestartsChangedOnesRemovesAndAdds) {
   TestDatabase db;
-  ExporterProcess exporter(config(target(db, "keep", "pge_reload_keep") + target(db, "change", "pge_reload_change") +
+  ExporterProcess exporter(config(target(db, "keep", "pge_reload_keep") +
+                                  target(db, "change", "pge_reload_change") +
                                   target(db, "gone", "pge_reload_gone")));
-  auto warmed = exporter.wait_for([](const std::vector<Sample>& s) {
-    return of(s, kProbeRuns, "keep").value_or(0) >= 3 && of(s, kProbeRuns, "change").value_or(0) >= 3 &&
-           of(s, "pg_probe_errors_total", "keep", {{"probe", "fails"}}).value_or(0) >= 2 &&
-           of(s, kProbeRuns, "gone").has_value();
-  }, 30);
+  auto warmed = exporter.wait_for(
+      [](const std::vector<Sample>& s) {
+        return of(s, kProbeRuns, "keep").value_or(0) >= 3 &&
+               of(s, kProbeRuns, "change").value_or(0) >= 3 &&
+               of(s, "pg_probe_errors_total", "keep", {{"probe", "fails"}}).value_or(0) >= 2 &&
+               of(s, kProbeRuns, "gone").has_value();
+      },
+      30);
   ASSERT_GE(of(warmed, kProbeRuns, "change").value_or(0), 3) << exporter.log();
   const auto keep_pids = backends(db, "pge_reload_keep");
   ASSERT_EQ(keep_pids.size(), 1u);
   ASSERT_EQ(backends(db, "pge_reload_change").size(), 1u);
 
-  exporter.write_config(config(target(db, "keep", "pge_reload_keep") + target(db, "change", "pge_reload_changed") +
+  exporter.write_config(config(target(db, "keep", "pge_reload_keep") +
+                               target(db, "change", "pge_reload_changed") +
                                target(db, "added", "pge_reload_added")));
   auto before = test::parse_exposition(exporter.metrics());
   double keep_runs = *of(before, kProbeRuns, "keep");
@@ -112,7 +123,8 @@ TEST(ConfigReload, SighupKeepsUnchangedTargetsWithoutAGapRestartsChangedOnesRemo
   int scrapes = 0;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   std::vector<Sample> s;
-  while (std::chrono::steady_clock::now() < until || test::find_sample(s, kSuccessTime) == started) {
+  while (std::chrono::steady_clock::now() < until ||
+         test::find_sample(s, kSuccessTime) == started) {
     s = test::parse_exposition(exporter.metrics());
     ++scrapes;
     ASSERT_EQ(of(s, "pg_up", "keep", {}), 1) << "scrape " << scrapes;
@@ -136,30 +148,41 @@ TEST(ConfigReload, SighupKeepsUnchangedTargetsWithoutAGapRestartsChangedOnesRemo
   EXPECT_EQ(backends(db, "pge_reload_keep"), keep_pids);
   const std::string log = exporter.log();
   EXPECT_EQ(connects(log, "keep"), 1u) << log;
-  const auto reloaded = events(log, {{"msg", "configuration reloaded"}, {"kept", "keep"}, {"restarted", "change"},
-                                     {"added", "added"}, {"removed", "gone"}});
+  const auto reloaded = events(log, {{"msg", "configuration reloaded"},
+                                     {"kept", "keep"},
+                                     {"restarted", "change"},
+                                     {"added", "added"},
+                                     {"removed", "gone"}});
   ASSERT_EQ(reloaded.size(), 1u) << log;
   std::smatch took;
   std::regex_search(reloaded[0], took, std::regex("duration_seconds\"?[=:]\"?([0-9.e-]+)"));
-  std::cout << "reload took " << took[1] << " s; " << scrapes << " scrapes during it, none without the kept target\n";
+  std::cout << "reload took " << took[1] << " s; " << scrapes
+            << " scrapes during it, none without the kept target\n";
 
-  exporter.wait_for([](const std::vector<Sample>& s) {
-    return of(s, "pg_up", "change", {}) == 1 && of(s, kProbeRuns, "change").has_value() &&
-           of(s, "pg_up", "added", {}) == 1;
-  }, 15);
+  exporter.wait_for(
+      [](const std::vector<Sample>& s) {
+        return of(s, "pg_up", "change", {}) == 1 && of(s, kProbeRuns, "change").has_value() &&
+               of(s, "pg_up", "added", {}) == 1;
+      },
+      15);
   EXPECT_LT(change_runs_after, change_runs);  // a new collector instance
   EXPECT_EQ(connects(exporter.log(), "change"), 2u);
-  EXPECT_TRUE(test::eventually([&] {
-    return backends(db, "pge_reload_change").empty() && backends(db, "pge_reload_changed").size() == 1 &&
-           backends(db, "pge_reload_gone").empty() && backends(db, "pge_reload_added").size() == 1;
-  }, 10));
+  EXPECT_TRUE(test::eventually(
+      [&] {
+        return backends(db, "pge_reload_change").empty() &&
+               backends(db, "pge_reload_changed").size() == 1 &&
+               backends(db, "pge_reload_gone").empty() &&
+               backends(db, "pge_reload_added").size() == 1;
+      },
+      10));
 }
 
 TEST(ConfigReload, ABadConfigIsLoggedWithFileLineAndKeyAndTheRunningOneStays) {
   TestDatabase db;
   const std::string good = config(target(db, "keep", "pge_reload_bad_keep"));
   ExporterProcess exporter(good);
-  exporter.wait_for([](const std::vector<Sample>& s) { return of(s, kProbeRuns, "keep").has_value(); }, 30);
+  exporter.wait_for(
+      [](const std::vector<Sample>& s) { return of(s, kProbeRuns, "keep").has_value(); }, 30);
   const auto pids = backends(db, "pge_reload_bad_keep");
   ASSERT_EQ(pids.size(), 1u) << exporter.log();
 
@@ -167,7 +190,10 @@ TEST(ConfigReload, ABadConfigIsLoggedWithFileLineAndKeyAndTheRunningOneStays) {
   auto [status, response] = test::http_request(exporter.port(), "/-/reload", "", "POST");
   EXPECT_EQ(status, 500);
   EXPECT_THAT(response, HasSubstr(".toml:3: exporter.max_backof: unknown key"));
-  EXPECT_EQ(events(exporter.log(), {{"level", "error"}, {"line", "3"}, {"key", "exporter.max_backof"}}).size(), 1u)
+  EXPECT_EQ(
+      events(exporter.log(), {{"level", "error"}, {"line", "3"}, {"key", "exporter.max_backof"}})
+          .size(),
+      1u)
       << exporter.log();
   auto s = test::parse_exposition(exporter.metrics());
   EXPECT_EQ(test::find_sample(s, kSuccessful), 0);

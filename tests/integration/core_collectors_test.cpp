@@ -10,8 +10,8 @@ namespace pge {
 namespace {
 
 using test::CollectorRunner;
-using test::TestDatabase;
 using test::make_target;
+using test::TestDatabase;
 using test::value;
 
 TEST(TablesCollector, TotalBytesEqualPgTotalRelationSize) {
@@ -19,13 +19,17 @@ TEST(TablesCollector, TotalBytesEqualPgTotalRelationSize) {
   CollectorRunner runner("tables", make_target(db.dsn("pge_exporter")));
   Snapshot s = runner.run();
   for (const char* table : {"context_events", "roadmap_items", "calendar_events"}) {
-    const double truth = db.scalar(std::string("SELECT pg_total_relation_size('public.") + table + "')");
-    EXPECT_EQ(value(s, "pg_stat_user_tables_total_size_bytes", {{"relname", table}}), truth) << table;
+    const double truth =
+        db.scalar(std::string("SELECT pg_total_relation_size('public.") + table + "')");
+    EXPECT_EQ(value(s, "pg_stat_user_tables_total_size_bytes", {{"relname", table}}), truth)
+        << table;
     EXPECT_EQ(value(s, "pg_stat_user_tables_index_size_bytes", {{"relname", table}}),
               db.scalar(std::string("SELECT pg_indexes_size('public.") + table + "')"));
   }
-  EXPECT_EQ(value(s, "pg_stat_user_tables_n_live_tup", {{"relname", "roadmap_items"}, {"datname", db.name()}}),
-            db.scalar("SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'roadmap_items'"));
+  EXPECT_EQ(
+      value(s, "pg_stat_user_tables_n_live_tup",
+            {{"relname", "roadmap_items"}, {"datname", db.name()}}),
+      db.scalar("SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'roadmap_items'"));
 }
 
 // Size functions stat every file, so sizes are read every size_interval and served in between.
@@ -60,11 +64,14 @@ TEST(TablesCollector, CountsInsertsAndSequentialScans) {
   for (int i = 0; i < 3; ++i) db.exec("SELECT count(*) FROM public.counted");
   db.exec("GRANT SELECT ON public.counted TO pge_exporter");
   CollectorRunner runner("tables", make_target(db.dsn("pge_exporter")));
-  ASSERT_TRUE(test::eventually([&] {
-    Snapshot s = runner.run();
-    auto ins = test::find_value(s, "pg_stat_user_tables_n_tup_ins_total", {{"relname", "counted"}});
-    return ins && *ins == 25;
-  }, 10));
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        Snapshot s = runner.run();
+        auto ins =
+            test::find_value(s, "pg_stat_user_tables_n_tup_ins_total", {{"relname", "counted"}});
+        return ins && *ins == 25;
+      },
+      10));
   Snapshot s = runner.run();
   EXPECT_EQ(value(s, "pg_stat_user_tables_seq_scan_total", {{"relname", "counted"}}),
             db.scalar("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'counted'"));
@@ -79,30 +86,45 @@ TEST(IndexesCollector, IdxScanOfANamedIndexCountsEachLookup) {
   db.exec("ANALYZE public.lookups");
   const int n = 7;
   for (int i = 0; i < n; ++i) {
-    db.exec("SET enable_seqscan = off; SET enable_bitmapscan = off; SELECT * FROM public.lookups WHERE k = " + std::to_string(i));
+    db.exec(
+        "SET enable_seqscan = off; SET enable_bitmapscan = off; SELECT * FROM public.lookups WHERE "
+        "k = " +
+        std::to_string(i));
   }
   CollectorRunner runner("indexes", make_target(db.dsn("pge_exporter")));
   const Labels idx{{"indexrelname", "lookups_k_idx"}};
-  ASSERT_TRUE(test::eventually([&] {
-    auto v = test::find_value(runner.run(), "pg_stat_user_indexes_idx_scan_total", idx);
-    return v && *v == n;
-  }, 10)) << "idx_scan never reached " << n;
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        auto v = test::find_value(runner.run(), "pg_stat_user_indexes_idx_scan_total", idx);
+        return v && *v == n;
+      },
+      10))
+      << "idx_scan never reached " << n;
   Snapshot s = runner.run();
-  EXPECT_EQ(value(s, "pg_stat_user_indexes_idx_tup_read_total", idx),
-            db.scalar("SELECT idx_tup_read FROM pg_stat_user_indexes WHERE indexrelname = 'lookups_k_idx'"));
+  EXPECT_EQ(
+      value(s, "pg_stat_user_indexes_idx_tup_read_total", idx),
+      db.scalar(
+          "SELECT idx_tup_read FROM pg_stat_user_indexes WHERE indexrelname = 'lookups_k_idx'"));
   EXPECT_EQ(value(s, "pg_stat_user_indexes_size_bytes", idx),
             db.scalar("SELECT pg_relation_size('public.lookups_k_idx')"));
   EXPECT_EQ(value(s, "pg_index_valid", idx), 1);
-  EXPECT_EQ(value(s, "pg_index_info", {{"indexrelname", "lookups_pkey"}, {"primary", "true"},
-                                       {"access_method", "btree"}, {"unique", "true"}}), 1);
+  EXPECT_EQ(value(s, "pg_index_info",
+                  {{"indexrelname", "lookups_pkey"},
+                   {"primary", "true"},
+                   {"access_method", "btree"},
+                   {"unique", "true"}}),
+            1);
 }
 
 TEST(IndexesCollector, FailedCreateIndexConcurrentlyIsReportedInvalid) {
   TestDatabase db;
   db.exec("CREATE TABLE public.dupes (v int)");
   db.exec("INSERT INTO public.dupes VALUES (1), (1)");
-  EXPECT_THROW(db.exec("CREATE UNIQUE INDEX CONCURRENTLY dupes_v_key ON public.dupes (v)"), std::exception);
-  ASSERT_EQ(db.scalar("SELECT count(*) FROM pg_index WHERE NOT indisvalid AND indexrelid = 'public.dupes_v_key'::regclass"), 1);
+  EXPECT_THROW(db.exec("CREATE UNIQUE INDEX CONCURRENTLY dupes_v_key ON public.dupes (v)"),
+               std::exception);
+  ASSERT_EQ(db.scalar("SELECT count(*) FROM pg_index WHERE NOT indisvalid AND indexrelid = "
+                      "'public.dupes_v_key'::regclass"),
+            1);
   CollectorRunner runner("indexes", make_target(db.dsn("pge_exporter")));
   Snapshot s = runner.run();
   EXPECT_EQ(value(s, "pg_index_valid", {{"indexrelname", "dupes_v_key"}}), 0);
@@ -114,10 +136,13 @@ TEST(IndexesCollector, GinIndexesOnMetadataCarryTheirAccessMethod) {
   CollectorRunner runner("indexes", make_target(db.dsn("pge_exporter")));
   Snapshot s = runner.run();
   const double gin = db.scalar(
-      "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+      "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON "
+      "a.oid = c.relam "
       "WHERE i.indrelid = 'public.context_events'::regclass AND a.amname = 'gin'");
   EXPECT_GE(gin, 3);
-  EXPECT_EQ(test::count_series(s, "pg_index_info", {{"relname", "context_events"}, {"access_method", "gin"}}), gin);
+  EXPECT_EQ(test::count_series(s, "pg_index_info",
+                               {{"relname", "context_events"}, {"access_method", "gin"}}),
+            gin);
 }
 
 TEST(DatabaseCollector, CountersAndSizeMatchPgStatDatabase) {
@@ -125,10 +150,13 @@ TEST(DatabaseCollector, CountersAndSizeMatchPgStatDatabase) {
   CollectorRunner runner("database", make_target(db.dsn("pge_exporter")));
   Snapshot s = runner.run();
   const Labels l{{"datname", db.name()}};
-  EXPECT_EQ(value(s, "pg_database_size_bytes", l), db.scalar("SELECT pg_database_size(current_database())"));
+  EXPECT_EQ(value(s, "pg_database_size_bytes", l),
+            db.scalar("SELECT pg_database_size(current_database())"));
   const double commits = value(s, "pg_stat_database_xact_commit_total", l);
   EXPECT_GT(commits, 0);
-  EXPECT_LE(commits, db.scalar("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"));
+  EXPECT_LE(
+      commits,
+      db.scalar("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"));
 }
 
 TEST(ActivityCollector, SeesAnIdleInTransactionSessionAndItsAge) {
@@ -162,11 +190,13 @@ TEST(Session, CollectorTransactionsAreReadOnlyWithTimeouts) {
     EXPECT_EQ(s.query("SHOW statement_timeout").text(0, "statement_timeout"), "1500ms");
     EXPECT_EQ(s.query("SHOW lock_timeout").text(0, "lock_timeout"), "250ms");
     EXPECT_EQ(s.query("SHOW transaction_read_only").text(0, "transaction_read_only"), "on");
-    EXPECT_EQ(s.query("SELECT current_setting('application_name') AS a").text(0, "a"), "pg_evolution_exporter");
+    EXPECT_EQ(s.query("SELECT current_setting('application_name') AS a").text(0, "a"),
+              "pg_evolution_exporter");
     EXPECT_EQ(s.query("SELECT count(*) AS n FROM pg_prepared_statements").text(0, "n"), "0");
   });
   try {
-    conn.run({Seconds{0.2}, Seconds{0.25}, true}, [](Session& s) { s.query("SELECT pg_sleep(2)"); });
+    conn.run({Seconds{0.2}, Seconds{0.25}, true},
+             [](Session& s) { s.query("SELECT pg_sleep(2)"); });
     FAIL() << "statement_timeout did not fire";
   } catch (const QueryError& e) {
     EXPECT_TRUE(e.is_statement_timeout()) << e.sqlstate();

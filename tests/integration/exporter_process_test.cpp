@@ -1,6 +1,8 @@
 // The exporter binary end to end: command line, config errors, /metrics validity, pg_up across a
 // database restart, a scrape that never waits on the database, and no password anywhere.
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,24 +12,22 @@
 #include <fstream>
 #include <thread>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "collectors/registry.h"
 #include "tests/support/test_support.h"
 
 namespace pge {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using test::ExporterProcess;
 using test::Sample;
 using test::TestDatabase;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string config_for(const std::string& dsn, const std::string& extra = "") {
   return "[exporter]\nconnect_timeout = \"2s\"\nmax_backoff = \"2s\"\n"
-         "[[target]]\nname = \"db\"\ndsn = \"" + dsn + "\"\n" + extra +
+         "[[target]]\nname = \"db\"\ndsn = \"" +
+         dsn + "\"\n" + extra +
          "\n[collectors.tables]\ninterval = \"1s\"\n[collectors.server]\ninterval = \"1s\"\n"
          "[collectors.activity]\ninterval = \"1s\"\n";
 }
@@ -44,7 +44,8 @@ TEST(Exporter, VersionAndHelp) {
 
 TEST(Exporter, BadConfigExitsTwoNamingFileLineAndKeyAndServesNothing) {
   const std::string path = test::source_dir() + "/tests/config/bad/unknown_key.toml";
-  auto [rc, out] = test::run_exporter({"--config.file=" + path, "--web.listen-address=127.0.0.1:0"});
+  auto [rc, out] =
+      test::run_exporter({"--config.file=" + path, "--web.listen-address=127.0.0.1:0"});
   EXPECT_EQ(rc, 2);
   EXPECT_THAT(out, HasSubstr("unknown_key.toml:6: target[0].passwrd: unknown key"));
   EXPECT_THAT(out, Not(HasSubstr("listening")));
@@ -52,7 +53,8 @@ TEST(Exporter, BadConfigExitsTwoNamingFileLineAndKeyAndServesNothing) {
 
 TEST(Exporter, ConfigCheckPrintsEveryProblem) {
   const std::string path = test::build_dir() + "/two_problems.toml";
-  std::ofstream(path) << "[exporter]\nweb_threads = \"x\"\n[[target]]\nname = \"a\"\ndsn = \"host=x\"\ntypo = 1\n";
+  std::ofstream(path)
+      << "[exporter]\nweb_threads = \"x\"\n[[target]]\nname = \"a\"\ndsn = \"host=x\"\ntypo = 1\n";
   auto [rc, out] = test::run_exporter({"--config.file=" + path, "--config.check"});
   EXPECT_EQ(rc, 2);
   EXPECT_THAT(out, HasSubstr("two_problems.toml:2: exporter.web_threads"));
@@ -79,7 +81,8 @@ TEST(Exporter, EveryCollectorSucceedsAndMetricsPassPromtoolCheckMetrics) {
   ExporterProcess exporter(config);
   auto all_ran = [](const std::vector<Sample>& samples) {
     for (const auto& info : collector_registry()) {
-      const std::map<std::string, std::string> l{{"collector", info.name}, {"target", "sharedminds"}};
+      const std::map<std::string, std::string> l{{"collector", info.name},
+                                                 {"target", "sharedminds"}};
       auto ok = test::find_sample(samples, "pg_evolution_exporter_collector_success", l);
       auto errors = test::find_sample(samples, "pg_evolution_exporter_collector_errors_total", l);
       if (!ok || (*ok == 0 && errors.value_or(0) == 0)) return false;
@@ -92,10 +95,11 @@ TEST(Exporter, EveryCollectorSucceedsAndMetricsPassPromtoolCheckMetrics) {
     EXPECT_EQ(test::find_sample(samples, "pg_evolution_exporter_collector_success",
                                 {{"collector", info.name}, {"target", "sharedminds"}}),
               1)
-        << info.name << " failed; log:\n" << exporter.log();
+        << info.name << " failed; log:\n"
+        << exporter.log();
   }
-  auto [rc, lint] = test::promtool_check_metrics(exporter.metrics(),
-                                                 test::build_dir() + "/metrics_" + db.name() + ".txt");
+  auto [rc, lint] = test::promtool_check_metrics(
+      exporter.metrics(), test::build_dir() + "/metrics_" + db.name() + ".txt");
   EXPECT_EQ(rc, 0) << lint;
 }
 
@@ -108,18 +112,22 @@ TEST(Exporter, DataSourceNameAloneGivesOneTargetWithDefaultCollectors) {
                           " --web.listen-address=127.0.0.1:0 2>" + log + " &";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   int port = 0;
-  ASSERT_TRUE(test::eventually([&] {
-    std::ifstream in(log);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto pos = text.find(" port=");
-    if (pos != std::string::npos) port = std::atoi(text.c_str() + pos + 6);
-    return port > 0;
-  }, 5));
-  ASSERT_TRUE(test::eventually([&] {
-    auto s = test::parse_exposition(test::http_get(port, "/metrics"));
-    auto v = test::find_sample(s, "pg_up", {{"target", "default"}});
-    return v && *v == 1 && test::find_sample(s, "pg_database_size_bytes").has_value();
-  }, 8));
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        std::ifstream in(log);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        auto pos = text.find(" port=");
+        if (pos != std::string::npos) port = std::atoi(text.c_str() + pos + 6);
+        return port > 0;
+      },
+      5));
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        auto s = test::parse_exposition(test::http_get(port, "/metrics"));
+        auto v = test::find_sample(s, "pg_up", {{"target", "default"}});
+        return v && *v == 1 && test::find_sample(s, "pg_database_size_bytes").has_value();
+      },
+      8));
 }
 
 TEST(Exporter, PgUpFollowsTheDatabaseThroughAStopAndRestart) {
@@ -127,10 +135,14 @@ TEST(Exporter, PgUpFollowsTheDatabaseThroughAStopAndRestart) {
   const std::string script = test::source_dir() + "/scripts/pg_local.sh";
   const int port = test::test_port() + 7;
   ASSERT_EQ(std::system((script + " start " + dir + " " + std::to_string(port)).c_str()), 0);
-  const std::string dsn = "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres dbname=postgres";
+  const std::string dsn =
+      "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres dbname=postgres";
   ExporterProcess exporter(config_for(dsn));
   auto is_up = [](double want) {
-    return [want](const std::vector<Sample>& s) { auto v = up(s); return v && *v == want; };
+    return [want](const std::vector<Sample>& s) {
+      auto v = up(s);
+      return v && *v == want;
+    };
   };
   EXPECT_TRUE(up(exporter.wait_for(is_up(1), 15)).value_or(-1) == 1) << exporter.log();
   ASSERT_EQ(std::system((script + " stop " + dir).c_str()), 0);
@@ -174,7 +186,8 @@ TEST(Exporter, ScrapesNeverWaitOnAHungDatabase) {
   for (int i = 0; i < 10; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::string body = exporter.metrics();
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_LT(ms, 500) << "scrape " << i << " took " << ms << " ms";
     EXPECT_THAT(body, HasSubstr("pg_up{target=\"db\"} 0"));
   }
@@ -193,23 +206,34 @@ TEST(Exporter, ScrapesNeverWaitOnAHungDatabase) {
 
 TEST(Exporter, ScrapesDoNotAddDatabaseLoad) {
   TestDatabase db;
-  ExporterProcess exporter(config_for(db.dsn("pge_exporter")) + "[collectors.database]\ninterval = \"1h\"\n");
+  ExporterProcess exporter(config_for(db.dsn("pge_exporter")) +
+                           "[collectors.database]\ninterval = \"1h\"\n");
   const std::map<std::string, std::string> labels{{"collector", "database"}, {"target", "db"}};
-  auto samples = exporter.wait_for([&](const auto& s) {
-    auto v = test::find_sample(s, "pg_evolution_exporter_collector_last_success_timestamp_seconds", labels);
-    return v && *v > 0;
-  }, 10);
-  const double first = *test::find_sample(samples, "pg_evolution_exporter_collector_last_success_timestamp_seconds", labels);
+  auto samples = exporter.wait_for(
+      [&](const auto& s) {
+        auto v = test::find_sample(
+            s, "pg_evolution_exporter_collector_last_success_timestamp_seconds", labels);
+        return v && *v > 0;
+      },
+      10);
+  const double first = *test::find_sample(
+      samples, "pg_evolution_exporter_collector_last_success_timestamp_seconds", labels);
   for (int i = 0; i < 30; ++i) exporter.metrics();
   auto after = test::parse_exposition(exporter.metrics());
-  EXPECT_EQ(*test::find_sample(after, "pg_evolution_exporter_collector_last_success_timestamp_seconds", labels), first)
+  EXPECT_EQ(*test::find_sample(
+                after, "pg_evolution_exporter_collector_last_success_timestamp_seconds", labels),
+            first)
       << "a scrape triggered a collection";
 }
 
 TEST(Exporter, LandingPageListsCollectorsWithTheirStatus) {
   TestDatabase db;
   ExporterProcess exporter(config_for(db.dsn("pge_exporter")));
-  exporter.wait_for([](const auto& s) { return test::find_sample(s, "pg_stat_user_tables_n_live_tup").has_value(); }, 10);
+  exporter.wait_for(
+      [](const auto& s) {
+        return test::find_sample(s, "pg_stat_user_tables_n_live_tup").has_value();
+      },
+      10);
   int status = 0;
   const std::string page = test::http_get(exporter.port(), "/", &status);
   EXPECT_EQ(status, 200);
@@ -222,18 +246,24 @@ TEST(Exporter, LandingPageListsCollectorsWithTheirStatus) {
 TEST(Exporter, ProbeServesOneTargetAndRejectsUnknownOnes) {
   TestDatabase db;
   const std::string dsn = db.dsn("pge_exporter");
-  ExporterProcess exporter(config_for(dsn) + "[[target]]\nname = \"second\"\ndsn = \"" + dsn + "\"\n");
-  exporter.wait_for([](const auto& s) {
-    return test::find_sample(s, "pg_stat_user_tables_n_live_tup", {{"target", "second"}}).has_value() &&
-           test::find_sample(s, "pg_stat_user_tables_n_live_tup", {{"target", "db"}}).has_value();
-  }, 20);
+  ExporterProcess exporter(config_for(dsn) + "[[target]]\nname = \"second\"\ndsn = \"" + dsn +
+                           "\"\n");
+  exporter.wait_for(
+      [](const auto& s) {
+        return test::find_sample(s, "pg_stat_user_tables_n_live_tup", {{"target", "second"}})
+                   .has_value() &&
+               test::find_sample(s, "pg_stat_user_tables_n_live_tup", {{"target", "db"}})
+                   .has_value();
+      },
+      20);
   int status = 0;
   const std::string text = test::http_get(exporter.port(), "/probe?target=second", &status);
   EXPECT_EQ(status, 200);
   auto samples = test::parse_exposition(text);
   EXPECT_EQ(test::find_sample(samples, "pg_up", {{"target", "second"}}), 1);
   EXPECT_FALSE(test::find_sample(samples, "pg_up", {{"target", "db"}}).has_value());
-  EXPECT_TRUE(test::find_sample(samples, "pg_stat_user_tables_n_live_tup", {{"target", "second"}}).has_value());
+  EXPECT_TRUE(test::find_sample(samples, "pg_stat_user_tables_n_live_tup", {{"target", "second"}})
+                  .has_value());
   EXPECT_THAT(text, Not(HasSubstr("target=\"db\"")));
   test::http_get(exporter.port(), "/probe?target=nope", &status);
   EXPECT_EQ(status, 404);
@@ -245,17 +275,24 @@ TEST(Exporter, ProbeServesOneTargetAndRejectsUnknownOnes) {
 TEST(Exporter, ServesGzipWhenAskedAndTheInflatedBodyPassesPromtool) {
   TestDatabase db;
   ExporterProcess exporter(config_for(db.dsn("pge_exporter")));
-  exporter.wait_for([](const auto& s) { return test::find_sample(s, "pg_stat_user_tables_n_live_tup").has_value(); }, 10);
+  exporter.wait_for(
+      [](const auto& s) {
+        return test::find_sample(s, "pg_stat_user_tables_n_live_tup").has_value();
+      },
+      10);
   const std::string path = test::build_dir() + "/gzip_" + db.name();
   const std::string cmd = "curl -s -D " + path + ".headers -H 'Accept-Encoding: gzip' -o " + path +
-                          ".gz http://127.0.0.1:" + std::to_string(exporter.port()) + "/metrics && gzip -t " +
-                          path + ".gz && gzip -dc " + path + ".gz > " + path + ".txt";
+                          ".gz http://127.0.0.1:" + std::to_string(exporter.port()) +
+                          "/metrics && gzip -t " + path + ".gz && gzip -dc " + path + ".gz > " +
+                          path + ".txt";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::ifstream headers(path + ".headers"), body(path + ".txt");
-  const std::string head((std::istreambuf_iterator<char>(headers)), std::istreambuf_iterator<char>());
+  const std::string head((std::istreambuf_iterator<char>(headers)),
+                         std::istreambuf_iterator<char>());
   const std::string text((std::istreambuf_iterator<char>(body)), std::istreambuf_iterator<char>());
   EXPECT_THAT(head, HasSubstr("Content-Encoding: gzip"));
-  EXPECT_TRUE(test::find_sample(test::parse_exposition(text), "pg_up", {{"target", "db"}}).has_value());
+  EXPECT_TRUE(
+      test::find_sample(test::parse_exposition(text), "pg_up", {{"target", "db"}}).has_value());
   auto [rc, lint] = test::promtool_check_metrics(text, path + ".promtool.txt");
   EXPECT_EQ(rc, 0) << lint;
 }

@@ -9,9 +9,9 @@ namespace pge {
 namespace {
 
 using test::CollectorRunner;
-using test::TestDatabase;
 using test::count_series;
 using test::find_value;
+using test::TestDatabase;
 using test::value;
 
 int server_version(const TestDatabase& db) {
@@ -29,18 +29,23 @@ std::vector<Truth> checkpoint_truths(int version) {
   const bool v17 = version >= 170000;
   const std::string from = v17 ? " FROM pg_stat_checkpointer" : " FROM pg_stat_bgwriter";
   return {
-      {"pg_stat_checkpointer_num_timed_total", (v17 ? "SELECT num_timed" : "SELECT checkpoints_timed") + from},
-      {"pg_stat_checkpointer_num_requested_total", (v17 ? "SELECT num_requested" : "SELECT checkpoints_req") + from},
-      {"pg_stat_checkpointer_buffers_written_total", (v17 ? "SELECT buffers_written" : "SELECT buffers_checkpoint") + from},
-      {"pg_stat_checkpointer_write_time_seconds_total", (v17 ? "SELECT write_time" : "SELECT checkpoint_write_time") + from, 1e-3},
-      {"pg_stat_checkpointer_sync_time_seconds_total", (v17 ? "SELECT sync_time" : "SELECT checkpoint_sync_time") + from, 1e-3},
+      {"pg_stat_checkpointer_num_timed_total",
+       (v17 ? "SELECT num_timed" : "SELECT checkpoints_timed") + from},
+      {"pg_stat_checkpointer_num_requested_total",
+       (v17 ? "SELECT num_requested" : "SELECT checkpoints_req") + from},
+      {"pg_stat_checkpointer_buffers_written_total",
+       (v17 ? "SELECT buffers_written" : "SELECT buffers_checkpoint") + from},
+      {"pg_stat_checkpointer_write_time_seconds_total",
+       (v17 ? "SELECT write_time" : "SELECT checkpoint_write_time") + from, 1e-3},
+      {"pg_stat_checkpointer_sync_time_seconds_total",
+       (v17 ? "SELECT sync_time" : "SELECT checkpoint_sync_time") + from, 1e-3},
       {"pg_stat_bgwriter_buffers_clean_total", "SELECT buffers_clean FROM pg_stat_bgwriter"},
       {"pg_stat_bgwriter_buffers_alloc_total", "SELECT buffers_alloc FROM pg_stat_bgwriter"},
   };
 }
 
-void expect_between_before_and_after(const TestDatabase& db, CollectorRunner& runner, const std::vector<Truth>& truths,
-                                     const Labels& labels = {}) {
+void expect_between_before_and_after(const TestDatabase& db, CollectorRunner& runner,
+                                     const std::vector<Truth>& truths, const Labels& labels = {}) {
   std::vector<double> before;
   for (const auto& t : truths) before.push_back(db.scalar(t.sql) * t.scale);
   Snapshot s = runner.run();
@@ -62,7 +67,8 @@ TEST(IoCollector, CheckpointCountersMatchTheServerUnderOneNameOnEveryVersion) {
   Snapshot s = runner.run();
   EXPECT_GE(value(s, "pg_stat_checkpointer_num_requested_total"), 1);
   // Each version exports what it has, never a made-up 0 for what it has not.
-  EXPECT_EQ(find_value(s, "pg_stat_checkpointer_restartpoints_done_total").has_value(), version >= 170000);
+  EXPECT_EQ(find_value(s, "pg_stat_checkpointer_restartpoints_done_total").has_value(),
+            version >= 170000);
   EXPECT_EQ(find_value(s, "pg_stat_bgwriter_buffers_backend_total").has_value(), version < 170000);
 }
 
@@ -75,16 +81,21 @@ TEST(IoCollector, PgStatIoRowsMatchTheServerFrom16On) {
     return;
   }
   db.exec("CREATE TABLE public.io_probe AS SELECT g FROM generate_series(1, 20000) g");
-  const std::string row = " FROM pg_stat_io WHERE backend_type = 'client backend' AND object = 'relation' AND context = 'normal'";
-  expect_between_before_and_after(db, runner,
-                                  {{"pg_stat_io_hits_total", "SELECT hits" + row},
-                                   {"pg_stat_io_extends_total", "SELECT extends" + row},
-                                   {"pg_stat_io_read_time_seconds_total", "SELECT read_time" + row, 1e-3}},
-                                  {{"backend_type", "client backend"}, {"object", "relation"}, {"context", "normal"}});
+  const std::string row =
+      " FROM pg_stat_io WHERE backend_type = 'client backend' AND object = 'relation' AND context "
+      "= 'normal'";
+  expect_between_before_and_after(
+      db, runner,
+      {{"pg_stat_io_hits_total", "SELECT hits" + row},
+       {"pg_stat_io_extends_total", "SELECT extends" + row},
+       {"pg_stat_io_read_time_seconds_total", "SELECT read_time" + row, 1e-3}},
+      {{"backend_type", "client backend"}, {"object", "relation"}, {"context", "normal"}});
   // One series per row where the operation exists; NULL (impossible for that row) is no series.
   Snapshot s = runner.run();
-  EXPECT_EQ(static_cast<double>(count_series(s, "pg_stat_io_reads_total")), db.scalar("SELECT count(reads) FROM pg_stat_io"));
-  EXPECT_EQ(static_cast<double>(count_series(s, "pg_stat_io_fsyncs_total")), db.scalar("SELECT count(fsyncs) FROM pg_stat_io"));
+  EXPECT_EQ(static_cast<double>(count_series(s, "pg_stat_io_reads_total")),
+            db.scalar("SELECT count(reads) FROM pg_stat_io"));
+  EXPECT_EQ(static_cast<double>(count_series(s, "pg_stat_io_fsyncs_total")),
+            db.scalar("SELECT count(fsyncs) FROM pg_stat_io"));
 }
 
 }  // namespace

@@ -1,12 +1,11 @@
 // Latency collectors against a real PostgreSQL with pg_stat_statements preloaded: statements of
-// known duration (pg_sleep), resets and a single-entry reset, real evictions on a cluster of its own
-// with pg_stat_statements.max = 100, probes, the write probe and pg_stat_wal.
+// known duration (pg_sleep), resets and a single-entry reset, real evictions on a cluster of its
+// own with pg_stat_statements.max = 100, probes, the write probe and pg_stat_wal.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdlib>
-
 #include <pqxx/pqxx>
 
 #include "latency/latency_estimator.h"
@@ -16,14 +15,15 @@ namespace pge {
 namespace {
 
 using test::CollectorRunner;
-using test::TestDatabase;
 using test::make_target;
+using test::TestDatabase;
 using test::value;
 
 constexpr const char* kDuration = "pg_stat_statements_duration_seconds";
 
 // histogram_quantile over the exported (integer, cumulative) buckets of one series.
-double scraped_quantile(const Snapshot& s, const std::string& name, const Labels& labels, double q) {
+double scraped_quantile(const Snapshot& s, const std::string& name, const Labels& labels,
+                        double q) {
   const prometheus::ClientMetric* m = test::find_metric(s, name, labels);
   if (!m) throw std::runtime_error("no series " + name);
   std::vector<double> bounds, cum;
@@ -32,7 +32,8 @@ double scraped_quantile(const Snapshot& s, const std::string& name, const Labels
     bounds.push_back(b.upper_bound);
     cum.push_back(static_cast<double>(b.cumulative_count));
   }
-  return latency::histogram_quantile(q, bounds, cum, static_cast<double>(m->histogram.sample_count));
+  return latency::histogram_quantile(q, bounds, cum,
+                                     static_cast<double>(m->histogram.sample_count));
 }
 
 double histogram_sum(const Snapshot& s, const std::string& name, const Labels& labels) {
@@ -59,12 +60,14 @@ class StatementsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     db.exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
-    db.exec("CREATE FUNCTION pge_sleep_ms(ms float8) RETURNS void LANGUAGE sql AS 'SELECT pg_sleep(ms / 1000.0)'");
+    db.exec(
+        "CREATE FUNCTION pge_sleep_ms(ms float8) RETURNS void LANGUAGE sql AS 'SELECT pg_sleep(ms "
+        "/ 1000.0)'");
     Target t = make_target(db.dsn("pge_exporter"));
     for (const auto& s : kShapes) t.query_classes.push_back(query_class(s.klass));
     runner = std::make_unique<CollectorRunner>("statements", t);
     runner->settings().numbers["full_interval"] = 0;  // every run a full sample
-    runner->run();  // baseline
+    runner->run();                                    // baseline
     app = std::make_unique<pqxx::connection>(db.dsn());
   }
 
@@ -76,9 +79,10 @@ class StatementsTest : public ::testing::Test {
 
   // pg_stat_statements' own view of a class's entry (postgres's calls of that shape).
   double pgss(const Shape& s, const std::string& expr) {
-    return db.scalar("SELECT " + expr + " FROM pg_stat_statements WHERE query LIKE " +
-                     quote_literal(std::string("/* q:") + s.klass + " */%") +
-                     " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())");
+    return db.scalar(
+        "SELECT " + expr + " FROM pg_stat_statements WHERE query LIKE " +
+        quote_literal(std::string("/* q:") + s.klass + " */%") +
+        " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())");
   }
 
   static Labels labels(const Shape& s) { return {{"command", "select"}, {"class", s.klass}}; }
@@ -90,9 +94,10 @@ class StatementsTest : public ::testing::Test {
   std::unique_ptr<pqxx::connection> app;
 };
 
-// Documented tolerance (docs/latency.md): the estimate is within one bucket (a factor √2, the layout's
-// resolution) of the truth. pg_sleep oversleeps by scheduler jitter, so the truth is bounded by what
-// pg_stat_statements itself saw: the median near the mean, p95/p99 between the fastest and slowest call.
+// Documented tolerance (docs/latency.md): the estimate is within one bucket (a factor √2, the
+// layout's resolution) of the truth. pg_sleep oversleeps by scheduler jitter, so the truth is
+// bounded by what pg_stat_statements itself saw: the median near the mean, p95/p99 between the
+// fastest and slowest call.
 TEST_F(StatementsTest, QuantilesOfKnownSleepsLandWithinOneBucketAndSumCountAreExact) {
   Snapshot s;
   for (int round = 0; round < 4; ++round) {
@@ -107,7 +112,8 @@ TEST_F(StatementsTest, QuantilesOfKnownSleepsLandWithinOneBucketAndSumCountAreEx
     EXPECT_EQ(value(s, "pg_stat_statements_calls_total", labels(shape)), calls) << shape.klass;
     EXPECT_EQ(value(s, kDuration, labels(shape)), calls) << shape.klass;  // _count
     EXPECT_NEAR(histogram_sum(s, kDuration, labels(shape)),
-                pgss(shape, "total_exec_time + total_plan_time") / 1000, 1e-9) << shape.klass;
+                pgss(shape, "total_exec_time + total_plan_time") / 1000, 1e-9)
+        << shape.klass;
     EXPECT_EQ(value(s, "pg_stat_statements_rows_total", labels(shape)), pgss(shape, "rows"));
     EXPECT_GE(mean_s, shape.ms / 1000);  // pg_sleep never returns early
     const double p50 = scraped_quantile(s, kDuration, labels(shape), 0.5);
@@ -124,7 +130,8 @@ TEST_F(StatementsTest, QuantilesOfKnownSleepsLandWithinOneBucketAndSumCountAreEx
   EXPECT_EQ(value(s, "pg_stat_statements_time_basis_info", {{"basis", "plan+exec"}}), 1);
   // Entries of every database: the sample's count can only have grown since.
   EXPECT_GE(value(s, "pg_stat_statements_entries"), 3);
-  EXPECT_LE(value(s, "pg_stat_statements_entries"), db.scalar("SELECT count(*) FROM pg_stat_statements"));
+  EXPECT_LE(value(s, "pg_stat_statements_entries"),
+            db.scalar("SELECT count(*) FROM pg_stat_statements"));
 }
 
 TEST_F(StatementsTest, ExporterOwnStatementsAreNotCounted) {
@@ -145,7 +152,8 @@ TEST_F(StatementsTest, ApplicationSharingTheExportersRoleIsCountedInFull) {
     s = runner->run();
   }
   for (const auto& shape : {kShapes[0], kShapes[1]}) {
-    EXPECT_EQ(value(s, "pg_stat_statements_calls_total", labels(shape)), pgss(shape, "calls")) << shape.klass;
+    EXPECT_EQ(value(s, "pg_stat_statements_calls_total", labels(shape)), pgss(shape, "calls"))
+        << shape.klass;
     EXPECT_GE(pgss(shape, "calls"), 6) << shape.klass;
   }
   const double own_calls = db.scalar(
@@ -157,8 +165,8 @@ TEST_F(StatementsTest, ApplicationSharingTheExportersRoleIsCountedInFull) {
   EXPECT_EQ(value(s, "pg_stat_statements_unattributed_calls_total"), 0);
 }
 
-// A single-entry reset pg_stat_statements_reset(userid, dbid, queryid) makes the entry vanish between
-// two samples and come back with fewer calls (real eviction: StatementsEviction below).
+// A single-entry reset pg_stat_statements_reset(userid, dbid, queryid) makes the entry vanish
+// between two samples and come back with fewer calls (real eviction: StatementsEviction below).
 TEST_F(StatementsTest, ResetsAndReCreatedEntriesNeverMakeCountersDecrease) {
   const Shape& mid = kShapes[1];
   run_shape(mid, 10);
@@ -167,8 +175,9 @@ TEST_F(StatementsTest, ResetsAndReCreatedEntriesNeverMakeCountersDecrease) {
   ASSERT_EQ(calls_before, 10);
   const double sum_before = histogram_sum(before, kDuration, labels(mid));
 
-  db.exec("SELECT pg_stat_statements_reset(userid, dbid, queryid) FROM pg_stat_statements"
-          " WHERE query LIKE '/* q:mid */%'");
+  db.exec(
+      "SELECT pg_stat_statements_reset(userid, dbid, queryid) FROM pg_stat_statements"
+      " WHERE query LIKE '/* q:mid */%'");
   run_shape(mid, 3);  // re-created with fewer calls: detected as re-creation
   Snapshot evicted = runner->run();
   EXPECT_EQ(value(evicted, "pg_stat_statements_calls_total", labels(mid)), calls_before + 3);
@@ -186,13 +195,14 @@ TEST_F(StatementsTest, ResetsAndReCreatedEntriesNeverMakeCountersDecrease) {
   const auto* b = test::find_metric(reset, kDuration, labels(mid));
   ASSERT_EQ(a->histogram.bucket.size(), b->histogram.bucket.size());
   for (std::size_t i = 0; i < a->histogram.bucket.size(); ++i) {
-    EXPECT_GE(b->histogram.bucket[i].cumulative_count, a->histogram.bucket[i].cumulative_count) << i;
+    EXPECT_GE(b->histogram.bucket[i].cumulative_count, a->histogram.bucket[i].cumulative_count)
+        << i;
   }
 }
 
-// Between full samples only the busiest entries are read (collectors.statements.busy_entries): their
-// calls count at once and exactly, the others' wait for the next full sample; nothing is lost or
-// counted twice across the switch.
+// Between full samples only the busiest entries are read (collectors.statements.busy_entries):
+// their calls count at once and exactly, the others' wait for the next full sample; nothing is lost
+// or counted twice across the switch.
 TEST_F(StatementsTest, BusiestEntriesAreSampledBetweenFullSamplesAndOthersWaitForTheNext) {
   const Shape& busy = kShapes[0];
   const Shape& quiet = kShapes[1];
@@ -223,21 +233,23 @@ TEST_F(StatementsTest, RunsBetweenFullSamplesWithoutBusyEntriesQueryNothing) {
   runner->settings().numbers["busy_entries"] = 0;
   run_shape(kShapes[1], 3);
   const Snapshot full = runner->run();
-  const double own_before = db.scalar("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s"
-                                      " JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'pge_exporter'"
-                                      " AND s.query LIKE '%pg_stat_statements(false)%'");
+  const double own_before = db.scalar(
+      "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s"
+      " JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'pge_exporter'"
+      " AND s.query LIKE '%pg_stat_statements(false)%'");
   runner->settings().numbers["full_interval"] = 3600;
   run_shape(kShapes[1], 2);
   const Snapshot between = runner->run();
   EXPECT_EQ(value(between, "pg_stat_statements_calls_total", labels(kShapes[1])), 3);
-  const double own_after = db.scalar("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s"
-                                     " JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'pge_exporter'"
-                                     " AND s.query LIKE '%pg_stat_statements(false)%'");
+  const double own_after = db.scalar(
+      "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s"
+      " JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'pge_exporter'"
+      " AND s.query LIKE '%pg_stat_statements(false)%'");
   EXPECT_EQ(own_after, own_before);
 }
 
-// A cluster of its own (pg_stat_statements.max is a postmaster setting; the shared test cluster keeps
-// 5000), stopped when the test ends.
+// A cluster of its own (pg_stat_statements.max is a postmaster setting; the shared test cluster
+// keeps 5000), stopped when the test ends.
 class EvictionCluster {
  public:
   EvictionCluster() : dir_(test::build_dir() + "/evict-pg"), port_(test::test_port() + 11) {
@@ -245,8 +257,10 @@ class EvictionCluster {
     admin("ALTER SYSTEM SET pg_stat_statements.max = 100");
     sh("restart " + dir_);
     admin("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
-    admin("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'evict_app') THEN "
-          "CREATE ROLE evict_app LOGIN; CREATE ROLE evict_monitor LOGIN IN ROLE pg_monitor; END IF; END $$");
+    admin(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'evict_app') THEN "
+        "CREATE ROLE evict_app LOGIN; CREATE ROLE evict_monitor LOGIN IN ROLE pg_monitor; END IF; "
+        "END $$");
     admin("SELECT pg_stat_statements_reset()");
   }
   ~EvictionCluster() { std::system((script() + " stop " + dir_).c_str()); }
@@ -260,18 +274,21 @@ class EvictionCluster {
  private:
   static std::string script() { return test::source_dir() + "/scripts/pg_local.sh"; }
   static void sh(const std::string& args) {
-    if (std::system((script() + " " + args).c_str()) != 0) throw std::runtime_error("pg_local.sh " + args + " failed");
+    if (std::system((script() + " " + args).c_str()) != 0)
+      throw std::runtime_error("pg_local.sh " + args + " failed");
   }
   void admin(const std::string& sql) const { test::run_sql(dsn("postgres"), sql); }
   std::string dir_;
   int port_;
 };
 
-// Every cumulative value of `before` (counters, histogram counts, sums and buckets) is <= its value in
-// `after`, and no series vanished.
+// Every cumulative value of `before` (counters, histogram counts, sums and buckets) is <= its value
+// in `after`, and no series vanished.
 void expect_no_decrease(const Snapshot& before, const Snapshot& after, int step) {
   for (const auto& fam : before.families) {
-    if (fam.type != prometheus::MetricType::Counter && fam.type != prometheus::MetricType::Histogram) continue;
+    if (fam.type != prometheus::MetricType::Counter &&
+        fam.type != prometheus::MetricType::Histogram)
+      continue;
     for (const auto& m : fam.metric) {
       Labels labels;
       for (const auto& l : m.label) labels.emplace_back(l.name, l.value);
@@ -281,7 +298,8 @@ void expect_no_decrease(const Snapshot& before, const Snapshot& after, int step)
         EXPECT_GE(a->counter.value, m.counter.value) << fam.name << " step " << step;
         continue;
       }
-      EXPECT_GE(a->histogram.sample_count, m.histogram.sample_count) << fam.name << " step " << step;
+      EXPECT_GE(a->histogram.sample_count, m.histogram.sample_count)
+          << fam.name << " step " << step;
       EXPECT_GE(a->histogram.sample_sum, m.histogram.sample_sum) << fam.name << " step " << step;
       for (std::size_t i = 0; i < m.histogram.bucket.size(); ++i) {
         EXPECT_GE(a->histogram.bucket[i].cumulative_count, m.histogram.bucket[i].cumulative_count)
@@ -302,9 +320,12 @@ TEST(StatementsEviction, EvictionsNeverMakeCountersDecreaseAndAreCountedAsDeallo
   runner.settings().numbers["full_interval"] = 0;  // every run a full sample
   pqxx::connection app(cluster.dsn("evict_app"));
   pqxx::nontransaction tx(app);
-  auto run = [&](const std::string& sql, int times) { for (int i = 0; i < times; ++i) tx.exec(sql); };
+  auto run = [&](const std::string& sql, int times) {
+    for (int i = 0; i < times; ++i) tx.exec(sql);
+  };
   const std::string hot = "/* q:hot */ SELECT count(*) FROM pg_class WHERE relkind = 'r'";
-  const std::string victim = "/* q:victim */ SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'x%'";
+  const std::string victim =
+      "/* q:victim */ SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'x%'";
   const Labels hot_labels{{"command", "select"}, {"class", "hot"}};
   const Labels victim_labels{{"command", "select"}, {"class", "victim"}};
 
@@ -329,7 +350,9 @@ TEST(StatementsEviction, EvictionsNeverMakeCountersDecreaseAndAreCountedAsDeallo
     prev = now;
   }
   const double server_dealloc = cluster.scalar("SELECT dealloc FROM pg_stat_statements_info");
-  EXPECT_EQ(cluster.scalar("SELECT count(*) FROM pg_stat_statements WHERE query LIKE '/* q:victim */%'"), 0)
+  EXPECT_EQ(
+      cluster.scalar("SELECT count(*) FROM pg_stat_statements WHERE query LIKE '/* q:victim */%'"),
+      0)
       << "the victim was not evicted: the test proves nothing";
   EXPECT_GT(value(prev, "pg_stat_statements_dealloc_total"), dealloc_start);
   EXPECT_LE(value(prev, "pg_stat_statements_dealloc_total"), server_dealloc);
@@ -355,22 +378,28 @@ TEST(StatementsCollector, ExporterOutputPassesPromtoolCheckMetrics) {
   TestDatabase db;
   db.exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
   const std::string config =
-      "[exporter]\nconnect_timeout = \"2s\"\n[[target]]\nname = \"db\"\ndsn = \"" + db.dsn("pge_exporter") +
+      "[exporter]\nconnect_timeout = \"2s\"\n[[target]]\nname = \"db\"\ndsn = \"" +
+      db.dsn("pge_exporter") +
       "\"\n[[target.query_class]]\nname = \"roadmap\"\npattern = \"roadmap_items\"\n"
       "[[target.probe]]\nname = \"lookup\"\nsql = \"SELECT count(*) FROM public.roadmap_items\"\n"
       "[collectors.statements]\ninterval = \"1s\"\n[collectors.probes]\ninterval = \"1s\"\n";
   test::ExporterProcess exporter(config);
   pqxx::connection app(db.dsn());
   auto has_roadmap_calls = [](const std::vector<test::Sample>& s) {
-    auto v = test::find_sample(s, "pg_stat_statements_duration_seconds_count", {{"class", "roadmap"}});
+    auto v =
+        test::find_sample(s, "pg_stat_statements_duration_seconds_count", {{"class", "roadmap"}});
     return v && *v >= 20;
   };
-  auto samples = exporter.wait_for([&](const auto& s) {
-    pqxx::nontransaction tx(app);
-    for (int i = 0; i < 10; ++i) tx.exec("SELECT count(*) FROM public.roadmap_items WHERE status = 'active'");
-    tx.exec("UPDATE public.roadmap_items SET updated_at = updated_at WHERE false");
-    return has_roadmap_calls(s) && test::find_sample(s, "pg_probe_duration_seconds_count").has_value();
-  }, 20);
+  auto samples = exporter.wait_for(
+      [&](const auto& s) {
+        pqxx::nontransaction tx(app);
+        for (int i = 0; i < 10; ++i)
+          tx.exec("SELECT count(*) FROM public.roadmap_items WHERE status = 'active'");
+        tx.exec("UPDATE public.roadmap_items SET updated_at = updated_at WHERE false");
+        return has_roadmap_calls(s) &&
+               test::find_sample(s, "pg_probe_duration_seconds_count").has_value();
+      },
+      20);
   ASSERT_TRUE(has_roadmap_calls(samples)) << exporter.log();
   ASSERT_TRUE(test::find_sample(samples, "pg_stat_statements_dealloc_total"));
   auto [rc, lint] = test::promtool_check_metrics(
@@ -386,15 +415,17 @@ TEST(StatementsCollector, MissingExtensionIsAClearError) {
     runner.run();
     FAIL() << "no error";
   } catch (const std::exception& e) {
-    EXPECT_THAT(e.what(), ::testing::HasSubstr("pg_stat_statements is not installed in database " + db.name()));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("pg_stat_statements is not installed in database " +
+                                               db.name()));
   }
 }
 
 TEST(StatementsCollector, MissingPrivilegeIsAClearError) {
   TestDatabase db;
   db.exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
-  db.exec("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pge_nostats') THEN "
-          "CREATE ROLE pge_nostats LOGIN; END IF; END $$");
+  db.exec(
+      "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pge_nostats') THEN "
+      "CREATE ROLE pge_nostats LOGIN; END IF; END $$");
   CollectorRunner runner("statements", make_target(db.dsn("pge_nostats")));
   EXPECT_THAT([&] { runner.run(); }, ::testing::ThrowsMessage<std::runtime_error>(
                                          ::testing::HasSubstr("GRANT pg_read_all_stats")));

@@ -1,5 +1,9 @@
 // process_* metrics of the running exporter against what /proc says about its pid, read by the test
 // just before and just after the scrape (the truth moves a little between the two reads).
+#include "exporter/process_metrics.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,10 +14,6 @@
 #include <sstream>
 #include <tuple>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
-#include "exporter/process_metrics.h"
 #include "tests/support/test_support.h"
 
 namespace pge {
@@ -38,7 +38,8 @@ double boot_time() {
 
 ProcessStats truth(int pid) {
   const std::string dir = "/proc/" + std::to_string(pid);
-  ProcessStats s = parse_proc_stat(read_text(dir + "/stat"), sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE), boot_time());
+  ProcessStats s = parse_proc_stat(read_text(dir + "/stat"), sysconf(_SC_CLK_TCK),
+                                   sysconf(_SC_PAGESIZE), boot_time());
   s.open_fds = static_cast<double>(std::distance(std::filesystem::directory_iterator(dir + "/fd"),
                                                  std::filesystem::directory_iterator{}));
   std::istringstream limits(read_text(dir + "/limits"));
@@ -64,7 +65,8 @@ TEST(ProcessMetrics, ParseProcStatHandlesACommandNameWithSpacesAndParentheses) {
 TEST(ProcessMetrics, ExporterReportsWhatProcSaysAboutItsPid) {
   test::TestDatabase db;
   ExporterProcess exporter("[[target]]\nname = \"db\"\ndsn = \"" + db.dsn("pge_exporter") + "\"\n");
-  exporter.wait_for([](const auto& s) { return test::find_sample(s, "pg_up").value_or(0) == 1; }, 15);
+  exporter.wait_for([](const auto& s) { return test::find_sample(s, "pg_up").value_or(0) == 1; },
+                    15);
   const ProcessStats before = truth(exporter.pid());
   const auto samples = test::parse_exposition(exporter.metrics());
   const ProcessStats after = truth(exporter.pid());
@@ -82,8 +84,11 @@ TEST(ProcessMetrics, ExporterReportsWhatProcSaysAboutItsPid) {
   // The scrape's own socket is open while the exporter counts.
   EXPECT_GE(metric("process_open_fds"), std::min(before.open_fds, after.open_fds) - 1);
   EXPECT_LE(metric("process_open_fds"), std::max(before.open_fds, after.open_fds) + 2);
-  for (const auto& [name, lo, hi] : {std::tuple{"process_resident_memory_bytes", before.resident_memory_bytes, after.resident_memory_bytes},
-                                     std::tuple{"process_virtual_memory_bytes", before.virtual_memory_bytes, after.virtual_memory_bytes}}) {
+  for (const auto& [name, lo, hi] :
+       {std::tuple{"process_resident_memory_bytes", before.resident_memory_bytes,
+                   after.resident_memory_bytes},
+        std::tuple{"process_virtual_memory_bytes", before.virtual_memory_bytes,
+                   after.virtual_memory_bytes}}) {
     EXPECT_GE(metric(name), std::min(lo, hi) * 0.9) << name;
     EXPECT_LE(metric(name), std::max(lo, hi) * 1.1) << name;
     EXPECT_GT(metric(name), 1e6) << name;

@@ -1,17 +1,16 @@
 // Storage health (issue 6): bloat by estimate and by pgstattuple against pgstattuple's full answer,
 // maintenance state and progress, write amplification, function cost and trigger consolidation, and
 // lock-safe collection while a migration holds ACCESS EXCLUSIVE.
-#include <atomic>
-#include <algorithm>
-#include <chrono>
-#include <iostream>
-#include <map>
-#include <thread>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <map>
 #include <pqxx/pqxx>
+#include <thread>
 
 #include "tests/support/test_support.h"
 
@@ -19,8 +18,8 @@ namespace pge {
 namespace {
 
 using test::CollectorRunner;
-using test::TestDatabase;
 using test::make_target;
+using test::TestDatabase;
 using test::value;
 
 // Stated tolerances (absolute, on the 0..1 ratio): the estimate knows only average widths and
@@ -40,30 +39,37 @@ CollectorSettings bloat_settings(double budget, double max_relations = 200) {
 // live row, and every update wrote a new entry into the index on `v`.
 void make_bloated_table(const TestDatabase& db, const std::string& name = "bloat_t") {
   const std::string t = "public." + name;
-  db.exec("CREATE TABLE " + t + " (id int PRIMARY KEY, v int, note text) WITH (autovacuum_enabled = false)");
+  db.exec("CREATE TABLE " + t +
+          " (id int PRIMARY KEY, v int, note text) WITH (autovacuum_enabled = false)");
   db.exec("CREATE INDEX " + name + "_v_idx ON " + t + " (v)");
   db.exec("GRANT SELECT ON " + t + " TO pge_exporter");  // its column statistics size the estimate
   db.exec("INSERT INTO " + t + " SELECT g, g * 10, md5(g::text) FROM generate_series(1, 20000) g");
   for (int i = 0; i < 3; ++i) db.exec("UPDATE " + t + " SET v = v + 1");
-  // On-access pruning depends on the xmin horizon, which other sessions of the cluster (the parallel
-  // tests) hold back at times: unpruned, all 60000 dead versions keep their storage. Scan until a
-  // scan has pruned them, so that pgstattuple's answer does not depend on what else runs.
-  test::eventually([&] {
-    db.exec("SELECT count(*) FROM " + t);
-    return db.scalar("SELECT dead_tuple_count FROM pgstattuple('" + t + "')") < 20000;
-  }, 30);
+  // On-access pruning depends on the xmin horizon, which other sessions of the cluster (the
+  // parallel tests) hold back at times: unpruned, all 60000 dead versions keep their storage. Scan
+  // until a scan has pruned them, so that pgstattuple's answer does not depend on what else runs.
+  test::eventually(
+      [&] {
+        db.exec("SELECT count(*) FROM " + t);
+        return db.scalar("SELECT dead_tuple_count FROM pgstattuple('" + t + "')") < 20000;
+      },
+      30);
   db.exec("ANALYZE " + t);
 }
 
 double table_truth(const TestDatabase& db) {
-  return db.scalar("SELECT (dead_tuple_len + free_space)::float8 / table_len FROM pgstattuple('public.bloat_t')");
+  return db.scalar(
+      "SELECT (dead_tuple_len + free_space)::float8 / table_len FROM "
+      "pgstattuple('public.bloat_t')");
 }
 
 // pgstatindex's leaf density against the default btree fillfactor (90), plus empty/deleted pages.
 double index_truth(const TestDatabase& db, const std::string& index) {
   return db.scalar(
-      "SELECT (greatest(leaf_pages * 8192 * (1 - avg_leaf_density / 90), 0) + (empty_pages + deleted_pages) * 8192)"
-      " / index_size FROM pgstatindex('public." + index + "')");
+      "SELECT (greatest(leaf_pages * 8192 * (1 - avg_leaf_density / 90), 0) + (empty_pages + "
+      "deleted_pages) * 8192)"
+      " / index_size FROM pgstatindex('public." +
+      index + "')");
 }
 
 TEST(BloatCollector, EstimateAndExactLandNearPgstattupleForATableAndAnIndex) {
@@ -75,13 +81,16 @@ TEST(BloatCollector, EstimateAndExactLandNearPgstattupleForATableAndAnIndex) {
   const double table = table_truth(db);
   ASSERT_GT(table, 0.5) << "the table did not bloat";
   const Labels t{{"relname", "bloat_t"}, {"datname", db.name()}};
-  const double est = value(s, "pg_table_bloat_ratio", {{"relname", "bloat_t"}, {"method", "estimate"}});
-  const double exact = value(s, "pg_table_bloat_ratio", {{"relname", "bloat_t"}, {"method", "exact"}});
+  const double est =
+      value(s, "pg_table_bloat_ratio", {{"relname", "bloat_t"}, {"method", "estimate"}});
+  const double exact =
+      value(s, "pg_table_bloat_ratio", {{"relname", "bloat_t"}, {"method", "exact"}});
   EXPECT_NEAR(est, table, kEstimateTolerance);
   EXPECT_NEAR(exact, table, kExactTolerance);
   EXPECT_NEAR(value(s, "pg_table_bloat_bytes", {{"relname", "bloat_t"}, {"method", "exact"}}),
               table * db.scalar("SELECT pg_relation_size('public.bloat_t')"), 0.03 * 6e6);
-  std::cout << "table bloat: pgstattuple " << table << ", estimate " << est << ", exact " << exact << "\n";
+  std::cout << "table bloat: pgstattuple " << table << ", estimate " << est << ", exact " << exact
+            << "\n";
 
   // VACUUM turns dead index entries into empty leaf space, the part both methods call index bloat
   // (before it, pgstatindex counts entries of dead rows as live data; see docs/storage.md).
@@ -94,37 +103,44 @@ TEST(BloatCollector, EstimateAndExactLandNearPgstattupleForATableAndAnIndex) {
     const Labels exact_l{{"indexrelname", index}, {"method", "exact"}};
     EXPECT_NEAR(value(s, "pg_index_bloat_ratio", est_l), truth, kEstimateTolerance) << index;
     EXPECT_NEAR(value(s, "pg_index_bloat_ratio", exact_l), truth, kExactTolerance) << index;
-    const double table_bytes = db.scalar("SELECT relpages * 8192.0 FROM pg_class WHERE oid = 'public.bloat_t'::regclass");
+    const double table_bytes =
+        db.scalar("SELECT relpages * 8192.0 FROM pg_class WHERE oid = 'public.bloat_t'::regclass");
     EXPECT_DOUBLE_EQ(value(s, "pg_index_bloat_table_ratio", exact_l),
-                     value(s, "pg_index_bloat_bytes", exact_l) / table_bytes) << index;
-    std::cout << index << " bloat: pgstatindex " << truth << ", estimate " << value(s, "pg_index_bloat_ratio", est_l)
-              << ", exact " << value(s, "pg_index_bloat_ratio", exact_l) << "\n";
+                     value(s, "pg_index_bloat_bytes", exact_l) / table_bytes)
+        << index;
+    std::cout << index << " bloat: pgstatindex " << truth << ", estimate "
+              << value(s, "pg_index_bloat_ratio", est_l) << ", exact "
+              << value(s, "pg_index_bloat_ratio", exact_l) << "\n";
   }
   EXPECT_GT(index_truth(db, "bloat_t_v_idx"), 0.5) << "the index did not bloat";
-  EXPECT_NEAR(value(s, "pg_table_bloat_ratio", {{"relname", "bloat_t"}, {"method", "exact"}}), table_truth(db),
-              kExactTolerance);
+  EXPECT_NEAR(value(s, "pg_table_bloat_ratio", {{"relname", "bloat_t"}, {"method", "exact"}}),
+              table_truth(db), kExactTolerance);
 }
 
 TEST(BloatCollector, ExactPassKeepsToItsBudgetAndRotatesOverTheLargestRelations) {
   TestDatabase db;
   // Each takes pgstattuple_approx about 5 ms to read: together more than one budget.
-  for (const char* t : {"bloat_a", "bloat_b", "bloat_c", "bloat_d", "bloat_e"}) make_bloated_table(db, t);
+  for (const char* t : {"bloat_a", "bloat_b", "bloat_c", "bloat_d", "bloat_e"})
+    make_bloated_table(db, t);
   const double budget = 0.01;
   const int max_relations = 30;
-  CollectorRunner runner("bloat", make_target(db.dsn("pge_exporter")), bloat_settings(budget, max_relations));
+  CollectorRunner runner("bloat", make_target(db.dsn("pge_exporter")),
+                         bloat_settings(budget, max_relations));
   double measured = 0;
   std::size_t exact_series = 0;
   int cycles = 0;
   for (; cycles < 40 && exact_series < max_relations; ++cycles) {
     Snapshot s = runner.run();
     // The last measurement of a pass may run 250 ms (the statement_timeout floor) past the budget.
-    EXPECT_LE(value(s, "pg_bloat_exact_pass_duration_seconds"), budget + 0.25 + 0.015) << "cycle " << cycles;
+    EXPECT_LE(value(s, "pg_bloat_exact_pass_duration_seconds"), budget + 0.25 + 0.015)
+        << "cycle " << cycles;
     EXPECT_EQ(value(s, "pg_bloat_exact_candidates"), max_relations);
     measured += value(s, "pg_bloat_exact_pass_relations");
     exact_series = test::count_series(s, "pg_table_bloat_bytes", {{"method", "exact"}}) +
                    test::count_series(s, "pg_index_bloat_bytes", {{"method", "exact"}});
   }
-  std::cout << "exact rotation: " << max_relations << " relations in " << cycles << " cycles of " << budget << " s\n";
+  std::cout << "exact rotation: " << max_relations << " relations in " << cycles << " cycles of "
+            << budget << " s\n";
   EXPECT_EQ(exact_series, max_relations) << "the rotation did not reach every candidate";
   EXPECT_GE(measured, max_relations);
   EXPECT_GE(cycles, 2) << "everything fit in one pass: the rotation was not exercised";
@@ -137,7 +153,8 @@ TEST(BloatCollector, WithoutPgstattupleTheEstimateStillWorks) {
   CollectorRunner runner("bloat", make_target(db.dsn("pge_exporter")), bloat_settings(1));
   Snapshot s = runner.run();
   EXPECT_EQ(value(s, "pg_bloat_exact_available"), 0);
-  EXPECT_GT(value(s, "pg_table_bloat_ratio", {{"relname", "bloat_t"}, {"method", "estimate"}}), 0.5);
+  EXPECT_GT(value(s, "pg_table_bloat_ratio", {{"relname", "bloat_t"}, {"method", "estimate"}}),
+            0.5);
   EXPECT_EQ(test::count_series(s, "pg_table_bloat_ratio", {{"method", "exact"}}), 0u);
 }
 
@@ -149,21 +166,26 @@ TEST(BloatCollector, TablesTheRoleMayNotReadAreCountedAndStillMeasuredExactly) {
   db.exec("REVOKE SELECT ON public.bloat_t FROM pge_exporter");
   CollectorRunner runner("bloat", make_target(db.dsn("pge_exporter")), bloat_settings(30));
   Snapshot s = runner.run();
-  EXPECT_FALSE(test::find_value(s, "pg_table_bloat_ratio", {{"relname", "bloat_t"}, {"method", "estimate"}}));
-  EXPECT_NEAR(value(s, "pg_table_bloat_ratio", {{"relname", "bloat_t"}, {"method", "exact"}}), table_truth(db),
-              kExactTolerance);
-  EXPECT_EQ(runner.last_relations_skipped().at(kSkipPrivilege),
-            db.scalar("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                      " WHERE c.relkind IN ('r', 'm') AND c.relpages > 0"
-                      " AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'"
-                      " AND NOT has_any_column_privilege('pge_exporter', c.oid, 'SELECT')"));
+  EXPECT_FALSE(test::find_value(s, "pg_table_bloat_ratio",
+                                {{"relname", "bloat_t"}, {"method", "estimate"}}));
+  EXPECT_NEAR(value(s, "pg_table_bloat_ratio", {{"relname", "bloat_t"}, {"method", "exact"}}),
+              table_truth(db), kExactTolerance);
+  EXPECT_EQ(
+      runner.last_relations_skipped().at(kSkipPrivilege),
+      db.scalar(
+          "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+          " WHERE c.relkind IN ('r', 'm') AND c.relpages > 0"
+          " AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'"
+          " AND NOT has_any_column_privilege('pge_exporter', c.oid, 'SELECT')"));
 }
 
 TEST(BloatCollector, GinPendingListMatchesPgstatginindex) {
   TestDatabase db;
   db.exec("CREATE TABLE public.gin_t (id int, doc jsonb) WITH (autovacuum_enabled = false)");
   db.exec("CREATE INDEX gin_t_doc ON public.gin_t USING gin (doc) WITH (fastupdate = on)");
-  db.exec("INSERT INTO public.gin_t SELECT g, jsonb_build_object('k', g) FROM generate_series(1, 500) g");
+  db.exec(
+      "INSERT INTO public.gin_t SELECT g, jsonb_build_object('k', g) FROM generate_series(1, 500) "
+      "g");
   CollectorRunner runner("bloat", make_target(db.dsn("pge_exporter")), bloat_settings(1));
   Snapshot s = runner.run();
   const Labels l{{"indexrelname", "gin_t_doc"}};
@@ -176,33 +198,40 @@ TEST(BloatCollector, GinPendingListMatchesPgstatginindex) {
 
 TEST(MaintenanceCollector, DeadRatioXidAgeAndAutovacuumThresholdsHonorReloptions) {
   TestDatabase db;
-  db.exec("CREATE TABLE public.tuned (id int) WITH (autovacuum_enabled = false,"
-          " autovacuum_vacuum_threshold = 7, autovacuum_vacuum_scale_factor = 0.5)");
+  db.exec(
+      "CREATE TABLE public.tuned (id int) WITH (autovacuum_enabled = false,"
+      " autovacuum_vacuum_threshold = 7, autovacuum_vacuum_scale_factor = 0.5)");
   db.exec("INSERT INTO public.tuned SELECT generate_series(1, 1000)");
   db.exec("ANALYZE public.tuned");
   db.exec("DELETE FROM public.tuned WHERE id <= 300");
   CollectorRunner runner("maintenance", make_target(db.dsn("pge_exporter")));
   const Labels l{{"relname", "tuned"}};
-  ASSERT_TRUE(test::eventually([&] {
-    auto dead = test::find_value(runner.run(), "pg_stat_user_tables_dead_tuple_ratio", l);
-    return dead && *dead > 0;
-  }, 10));
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        auto dead = test::find_value(runner.run(), "pg_stat_user_tables_dead_tuple_ratio", l);
+        return dead && *dead > 0;
+      },
+      10));
   Snapshot s = runner.run();
   EXPECT_DOUBLE_EQ(value(s, "pg_stat_user_tables_dead_tuple_ratio", l),
-                   db.scalar("SELECT n_dead_tup::float8 / (n_live_tup + n_dead_tup) FROM pg_stat_user_tables WHERE relname = 'tuned'"));
+                   db.scalar("SELECT n_dead_tup::float8 / (n_live_tup + n_dead_tup) FROM "
+                             "pg_stat_user_tables WHERE relname = 'tuned'"));
   EXPECT_EQ(value(s, "pg_table_autovacuum_vacuum_threshold_rows", l), 7 + 0.5 * 1000);
   EXPECT_EQ(value(s, "pg_table_autovacuum_analyze_threshold_rows", l),
             db.scalar("SELECT current_setting('autovacuum_analyze_threshold')::float8"
                       " + current_setting('autovacuum_analyze_scale_factor')::float8 * 1000"));
-  EXPECT_EQ(value(s, "pg_table_autovacuum_vacuum_due", l), 0);  // 300 dead < 507
+  EXPECT_EQ(value(s, "pg_table_autovacuum_vacuum_due", l), 0);   // 300 dead < 507
   EXPECT_EQ(value(s, "pg_table_autovacuum_analyze_due", l), 1);  // 300 modified > 150
   EXPECT_EQ(value(s, "pg_table_autovacuum_enabled", l), 0);
   EXPECT_EQ(value(s, "pg_table_autovacuum_enabled", {{"relname", "roadmap_items"}}), 1);
-  EXPECT_EQ(value(s, "pg_table_autovacuum_vacuum_threshold_rows", {{"relname", "roadmap_items"}}),
-            db.scalar("SELECT current_setting('autovacuum_vacuum_threshold')::float8"
-                      " + current_setting('autovacuum_vacuum_scale_factor')::float8 * greatest(reltuples, 0)"
-                      " FROM pg_class WHERE oid = 'public.roadmap_items'::regclass"));
-  const double age = db.scalar("SELECT age(relfrozenxid) FROM pg_class WHERE oid = 'public.tuned'::regclass");
+  EXPECT_EQ(
+      value(s, "pg_table_autovacuum_vacuum_threshold_rows", {{"relname", "roadmap_items"}}),
+      db.scalar(
+          "SELECT current_setting('autovacuum_vacuum_threshold')::float8"
+          " + current_setting('autovacuum_vacuum_scale_factor')::float8 * greatest(reltuples, 0)"
+          " FROM pg_class WHERE oid = 'public.roadmap_items'::regclass"));
+  const double age =
+      db.scalar("SELECT age(relfrozenxid) FROM pg_class WHERE oid = 'public.tuned'::regclass");
   EXPECT_NEAR(value(s, "pg_table_frozen_xid_age", l), age, 3);
   EXPECT_GT(value(s, "pg_table_frozen_xid_age", l), 0);
 }
@@ -235,18 +264,27 @@ TEST(MaintenanceCollector, CreateIndexConcurrentlyWaitingForAWriterShowsPhaseAnd
   TestDatabase db;
   pqxx::connection writer(db.dsn());
   pqxx::work tx(writer);
-  tx.exec("INSERT INTO public.roadmap_items (master_project_id, title) VALUES ('p', 'holds a lock')");
-  Background cic(db.dsn(), {"CREATE INDEX CONCURRENTLY roadmap_items_title_idx ON public.roadmap_items (title)"});
+  tx.exec(
+      "INSERT INTO public.roadmap_items (master_project_id, title) VALUES ('p', 'holds a lock')");
+  Background cic(
+      db.dsn(),
+      {"CREATE INDEX CONCURRENTLY roadmap_items_title_idx ON public.roadmap_items (title)"});
   CollectorRunner runner("maintenance", make_target(db.dsn("pge_exporter")));
-  const Labels l{{"relname", "roadmap_items"}, {"command", "CREATE INDEX CONCURRENTLY"},
+  const Labels l{{"relname", "roadmap_items"},
+                 {"command", "CREATE INDEX CONCURRENTLY"},
                  {"pid", std::to_string(cic.pid())}};
   Snapshot s;
-  ASSERT_TRUE(test::eventually([&] {
-    s = runner.run();
-    return test::count_series(s, "pg_progress_create_index_ratio", l) == 1 &&
-           test::find_metric(s, "pg_progress_create_index_ratio", {{"phase", "waiting for writers before build"}});
-  }, 10)) << "no CREATE INDEX CONCURRENTLY progress seen";
-  const std::string phase = db.query("SELECT phase FROM pg_stat_progress_create_index").text(0, "phase");
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        s = runner.run();
+        return test::count_series(s, "pg_progress_create_index_ratio", l) == 1 &&
+               test::find_metric(s, "pg_progress_create_index_ratio",
+                                 {{"phase", "waiting for writers before build"}});
+      },
+      10))
+      << "no CREATE INDEX CONCURRENTLY progress seen";
+  const std::string phase =
+      db.query("SELECT phase FROM pg_stat_progress_create_index").text(0, "phase");
   EXPECT_EQ(phase, "waiting for writers before build");
   EXPECT_EQ(value(s, "pg_progress_create_index_lockers", l),
             db.scalar("SELECT lockers_total FROM pg_stat_progress_create_index"));
@@ -260,15 +298,20 @@ TEST(MaintenanceCollector, SlowVacuumShowsScanningHeapProgress) {
   db.exec("INSERT INTO public.crawl SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g");
   db.exec("DELETE FROM public.crawl WHERE id % 2 = 0");
   // One page per 50 ms: the scan takes tens of seconds, long enough to watch.
-  Background vacuum(db.dsn(), {"SET vacuum_cost_delay = '50ms'", "SET vacuum_cost_limit = 1", "VACUUM public.crawl"});
+  Background vacuum(db.dsn(), {"SET vacuum_cost_delay = '50ms'", "SET vacuum_cost_limit = 1",
+                               "VACUUM public.crawl"});
   CollectorRunner runner("maintenance", make_target(db.dsn("pge_exporter")));
-  const Labels l{{"relname", "crawl"}, {"phase", "scanning heap"}, {"pid", std::to_string(vacuum.pid())}};
+  const Labels l{
+      {"relname", "crawl"}, {"phase", "scanning heap"}, {"pid", std::to_string(vacuum.pid())}};
   Snapshot s;
-  ASSERT_TRUE(test::eventually([&] {
-    s = runner.run();
-    auto scanned = test::find_value(s, "pg_progress_vacuum_heap_blocks_scanned", l);
-    return scanned && *scanned > 0;
-  }, 15)) << "no VACUUM progress seen";
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        s = runner.run();
+        auto scanned = test::find_value(s, "pg_progress_vacuum_heap_blocks_scanned", l);
+        return scanned && *scanned > 0;
+      },
+      15))
+      << "no VACUUM progress seen";
   const double total = db.scalar("SELECT pg_relation_size('public.crawl') / 8192");
   EXPECT_EQ(value(s, "pg_progress_vacuum_heap_blocks", l), total);
   const double ratio = value(s, "pg_progress_vacuum_ratio", l);
@@ -280,43 +323,53 @@ TEST(MaintenanceCollector, SlowVacuumShowsScanningHeapProgress) {
   const bool bytes = db.scalar("SELECT current_setting('server_version_num')::int") >= 170000;
   const std::string limit = bytes ? "max_dead_tuple_bytes" : "max_dead_tuples";
   EXPECT_EQ(value(s, "pg_progress_vacuum_" + limit, l),
-            db.scalar("SELECT " + limit + " FROM pg_stat_progress_vacuum WHERE pid = " + std::to_string(vacuum.pid())));
-  EXPECT_FALSE(test::find_value(s, bytes ? "pg_progress_vacuum_max_dead_tuples" : "pg_progress_vacuum_max_dead_tuple_bytes", l));
+            db.scalar("SELECT " + limit +
+                      " FROM pg_stat_progress_vacuum WHERE pid = " + std::to_string(vacuum.pid())));
+  EXPECT_FALSE(test::find_value(
+      s, bytes ? "pg_progress_vacuum_max_dead_tuples" : "pg_progress_vacuum_max_dead_tuple_bytes",
+      l));
   EXPECT_TRUE(test::find_value(s, "pg_progress_vacuum_dead_tuples", l));
   db.exec("SELECT pg_cancel_backend(" + std::to_string(vacuum.pid()) + ")");
 }
 
 TEST(WriteAmplificationCollector, IndexesHotRatioAndWritesPerRowChangeMatchTheStatistics) {
   TestDatabase db;
-  db.exec("CREATE TABLE public.amp (id int PRIMARY KEY, k int, doc jsonb, free text) WITH (fillfactor = 50)");
+  db.exec(
+      "CREATE TABLE public.amp (id int PRIMARY KEY, k int, doc jsonb, free text) WITH (fillfactor "
+      "= 50)");
   db.exec("CREATE INDEX amp_k ON public.amp (k)");
   db.exec("CREATE INDEX amp_k_hash ON public.amp USING hash (k)");
   db.exec("CREATE INDEX amp_doc ON public.amp USING gin (doc)");
   db.exec("INSERT INTO public.amp SELECT g, g, '{}', 'a' FROM generate_series(1, 200) g");
-  db.exec("UPDATE public.amp SET k = k + 1000 WHERE id <= 50");     // non-HOT: indexed column
-  db.exec("UPDATE public.amp SET free = 'b' WHERE id > 150");       // HOT: room on the page
+  db.exec("UPDATE public.amp SET k = k + 1000 WHERE id <= 50");  // non-HOT: indexed column
+  db.exec("UPDATE public.amp SET free = 'b' WHERE id > 150");    // HOT: room on the page
   db.exec("DELETE FROM public.amp WHERE id <= 10");
   db.exec("GRANT SELECT ON public.amp TO pge_exporter");
   CollectorRunner runner("write_amplification", make_target(db.dsn("pge_exporter")));
   const Labels l{{"relname", "amp"}};
-  ASSERT_TRUE(test::eventually([&] {
-    auto hot = test::find_value(runner.run(), "pg_table_hot_update_ratio", l);
-    return hot && *hot > 0;
-  }, 10));
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        auto hot = test::find_value(runner.run(), "pg_table_hot_update_ratio", l);
+        return hot && *hot > 0;
+      },
+      10));
   Snapshot s = runner.run();
   EXPECT_EQ(value(s, "pg_table_indexes", {{"relname", "amp"}, {"access_method", "btree"}}), 2);
   EXPECT_EQ(value(s, "pg_table_indexes", {{"relname", "amp"}, {"access_method", "hash"}}), 1);
   EXPECT_EQ(value(s, "pg_table_indexes", {{"relname", "amp"}, {"access_method", "gin"}}), 1);
-  const double hot = db.scalar("SELECT n_tup_hot_upd::float8 / n_tup_upd FROM pg_stat_user_tables WHERE relname = 'amp'");
+  const double hot = db.scalar(
+      "SELECT n_tup_hot_upd::float8 / n_tup_upd FROM pg_stat_user_tables WHERE relname = 'amp'");
   EXPECT_DOUBLE_EQ(value(s, "pg_table_hot_update_ratio", l), hot);
   EXPECT_NEAR(hot, 50.0 / 100, 0.01);
   const double per_change = db.scalar(
-      "SELECT (n_tup_ins + n_tup_upd - n_tup_hot_upd)::float8 * 4 / (n_tup_ins + n_tup_upd + n_tup_del)"
+      "SELECT (n_tup_ins + n_tup_upd - n_tup_hot_upd)::float8 * 4 / (n_tup_ins + n_tup_upd + "
+      "n_tup_del)"
       " FROM pg_stat_user_tables WHERE relname = 'amp'");
   EXPECT_DOUBLE_EQ(value(s, "pg_table_index_writes_per_row_change", l), per_change);
   EXPECT_NEAR(per_change, (200 + 50) * 4.0 / (200 + 100 + 10), 1e-9);
   const double index_bytes = db.scalar(
-      "SELECT sum(pg_relation_size(indexrelid)) FROM pg_index WHERE indrelid = 'public.amp'::regclass");
+      "SELECT sum(pg_relation_size(indexrelid)) FROM pg_index WHERE indrelid = "
+      "'public.amp'::regclass");
   EXPECT_EQ(value(s, "pg_table_indexes_size_bytes", l), index_bytes);
   EXPECT_DOUBLE_EQ(value(s, "pg_table_indexes_size_ratio", l),
                    index_bytes / db.scalar("SELECT pg_relation_size('public.amp')"));
@@ -324,19 +377,23 @@ TEST(WriteAmplificationCollector, IndexesHotRatioAndWritesPerRowChangeMatchTheSt
 
 TEST(FunctionsCollector, CallsAndTimesMatchPgStatUserFunctionsAndTrackFunctionsOffIsVisible) {
   TestDatabase db;
-  db.exec("CREATE FUNCTION public.slowish(n int) RETURNS int LANGUAGE plpgsql AS $$"
-          " BEGIN PERFORM pg_sleep(0.01); RETURN n; END $$");
+  db.exec(
+      "CREATE FUNCTION public.slowish(n int) RETURNS int LANGUAGE plpgsql AS $$"
+      " BEGIN PERFORM pg_sleep(0.01); RETURN n; END $$");
   for (int i = 0; i < 5; ++i) db.exec("SELECT public.slowish(" + std::to_string(i) + ")");
   CollectorRunner runner("functions", make_target(db.dsn("pge_exporter")));
   const Labels l{{"funcname", "slowish"}, {"signature", "n integer"}};
-  ASSERT_TRUE(test::eventually([&] {
-    auto calls = test::find_value(runner.run(), "pg_stat_user_functions_calls_total", l);
-    return calls && *calls == 5;
-  }, 10));
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        auto calls = test::find_value(runner.run(), "pg_stat_user_functions_calls_total", l);
+        return calls && *calls == 5;
+      },
+      10));
   Snapshot s = runner.run();
   EXPECT_EQ(value(s, "pg_settings_track_functions_enabled"), 1);
-  EXPECT_DOUBLE_EQ(value(s, "pg_stat_user_functions_total_time_seconds_total", l),
-                   db.scalar("SELECT total_time / 1000 FROM pg_stat_user_functions WHERE funcname = 'slowish'"));
+  EXPECT_DOUBLE_EQ(
+      value(s, "pg_stat_user_functions_total_time_seconds_total", l),
+      db.scalar("SELECT total_time / 1000 FROM pg_stat_user_functions WHERE funcname = 'slowish'"));
   EXPECT_GE(value(s, "pg_stat_user_functions_self_time_seconds_total", l), 0.05);
 
   db.exec("ALTER ROLE pge_exporter IN DATABASE " + db.name() + " SET track_functions = 'none'");
@@ -351,7 +408,8 @@ double trigger_functions(const TestDatabase& db, const std::string& having) {
   return db.scalar(
       "SELECT count(*) FROM (SELECT tgfoid FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid"
       " WHERE NOT t.tgisinternal AND (t.tgname ~ 'updated_at' OR p.proname ~ 'updated_at')"
-      " GROUP BY tgfoid " + having + ") f");
+      " GROUP BY tgfoid " +
+      having + ") f");
 }
 
 TEST(FunctionsCollector, UpdatedAtTriggerConsolidationFollowsTheCatalog) {
@@ -361,18 +419,28 @@ TEST(FunctionsCollector, UpdatedAtTriggerConsolidationFollowsTheCatalog) {
   EXPECT_EQ(value(s, "pg_updated_at_trigger_functions"), trigger_functions(db, ""));
   EXPECT_EQ(value(s, "pg_updated_at_trigger_per_table_functions"),
             trigger_functions(db, "HAVING count(DISTINCT tgrelid) = 1"));
-  EXPECT_EQ(value(s, "pg_updated_at_trigger_info", {{"relname", "roadmap_items"}, {"shared", "false"},
-                                                    {"function", "update_roadmap_items_updated_at"}}), 1);
-  EXPECT_EQ(value(s, "pg_updated_at_trigger_info", {{"relname", "context_events"}, {"shared", "true"},
-                                                    {"function", "update_updated_at_column"}}), 1);
+  EXPECT_EQ(value(s, "pg_updated_at_trigger_info",
+                  {{"relname", "roadmap_items"},
+                   {"shared", "false"},
+                   {"function", "update_roadmap_items_updated_at"}}),
+            1);
+  EXPECT_EQ(value(s, "pg_updated_at_trigger_info",
+                  {{"relname", "context_events"},
+                   {"shared", "true"},
+                   {"function", "update_updated_at_column"}}),
+            1);
 
   const double before = value(s, "pg_updated_at_trigger_functions");
-  db.exec("CREATE OR REPLACE TRIGGER update_roadmap_items_updated_at BEFORE UPDATE ON public.roadmap_items"
-          " FOR EACH ROW EXECUTE FUNCTION update_updated_at_column()");
+  db.exec(
+      "CREATE OR REPLACE TRIGGER update_roadmap_items_updated_at BEFORE UPDATE ON "
+      "public.roadmap_items"
+      " FOR EACH ROW EXECUTE FUNCTION update_updated_at_column()");
   s = runner.run();
   EXPECT_EQ(value(s, "pg_updated_at_trigger_functions"), before - 1);
   EXPECT_EQ(value(s, "pg_updated_at_trigger_functions"), trigger_functions(db, ""));
-  EXPECT_EQ(value(s, "pg_updated_at_trigger_info", {{"relname", "roadmap_items"}, {"shared", "true"}}), 1);
+  EXPECT_EQ(
+      value(s, "pg_updated_at_trigger_info", {{"relname", "roadmap_items"}, {"shared", "true"}}),
+      1);
 }
 
 // Issue 6 item 5: a migration holds ACCESS EXCLUSIVE on context_events for ~10 s while the exporter
@@ -389,27 +457,35 @@ TEST(LockSafety, ExporterNeverQueuesBehindAnAccessExclusiveLock) {
   test::ExporterProcess exporter(config);
   auto sample = [&](const std::string& name, const std::string& collector) {
     return test::find_sample(exporter.wait_for([](const auto&) { return true; }, 1), name,
-                             {{"collector", collector}, {"target", "db"}}).value_or(-1);
+                             {{"collector", collector}, {"target", "db"}})
+        .value_or(-1);
   };
-  exporter.wait_for([](const std::vector<test::Sample>& s) {
-    auto v = test::find_sample(s, "pg_evolution_exporter_collector_success", {{"collector", "bloat"}});
-    return v && *v == 1;
-  }, 15);
+  exporter.wait_for(
+      [](const std::vector<test::Sample>& s) {
+        auto v = test::find_sample(s, "pg_evolution_exporter_collector_success",
+                                   {{"collector", "bloat"}});
+        return v && *v == 1;
+      },
+      15);
 
   pqxx::connection migration(db.dsn());
   pqxx::work tx(migration);
   tx.exec("LOCK TABLE public.context_events IN ACCESS EXCLUSIVE MODE");
   std::map<std::string, double> skips_before, success_before;
-  const std::vector<std::string> collectors{"tables", "indexes", "bloat", "maintenance", "write_amplification", "functions"};
-  for (const auto& c : collectors) skips_before[c] = sample("pg_evolution_exporter_collector_lock_skips_total", c);
-  const double since = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::vector<std::string> collectors{
+      "tables", "indexes", "bloat", "maintenance", "write_amplification", "functions"};
+  for (const auto& c : collectors)
+    skips_before[c] = sample("pg_evolution_exporter_collector_lock_skips_total", c);
+  const double since =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 
   int samples = 0, lock_waits = 0, max_connections = 0;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < until) {
-    Rows r = db.query("SELECT count(*) FILTER (WHERE wait_event_type = 'Lock') AS waits, count(*) AS conns"
-                      " FROM pg_stat_activity WHERE application_name = 'pg_evolution_exporter'"
-                      " AND datname = current_database()");
+    Rows r = db.query(
+        "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock') AS waits, count(*) AS conns"
+        " FROM pg_stat_activity WHERE application_name = 'pg_evolution_exporter'"
+        " AND datname = current_database()");
     lock_waits += static_cast<int>(*r.number(0, "waits"));
     max_connections = std::max(max_connections, static_cast<int>(*r.number(0, "conns")));
     ++samples;
@@ -420,7 +496,8 @@ TEST(LockSafety, ExporterNeverQueuesBehindAnAccessExclusiveLock) {
   EXPECT_EQ(lock_waits, 0);
   EXPECT_EQ(max_connections, 1);
   for (const auto& c : collectors) {
-    EXPECT_GT(sample("pg_evolution_exporter_collector_last_success_timestamp_seconds", c), since) << c;
+    EXPECT_GT(sample("pg_evolution_exporter_collector_last_success_timestamp_seconds", c), since)
+        << c;
     const double skips = sample("pg_evolution_exporter_collector_lock_skips_total", c);
     std::cout << "  " << c << ": lock skips +" << skips - skips_before[c] << "\n";
     EXPECT_GT(skips, skips_before[c]) << c;

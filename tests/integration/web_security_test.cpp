@@ -1,34 +1,37 @@
 // The exporter binary's web security: the web config is checked before anything is served, basic
 // auth covers every path and the landing page leaks no connection details to anonymous clients.
 // (Every flag is documented: tests/unit/docs_config_test.cpp. TLS end to end with Prometheus and
-// curl: tests/shell/test_https_basic_auth.sh; hostile clients: tests/shell/test_hostile_clients.sh.)
+// curl: tests/shell/test_https_basic_auth.sh; hostile clients:
+// tests/shell/test_hostile_clients.sh.)
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "tests/support/test_support.h"
 
 namespace pge {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using test::ExporterProcess;
 using test::http_request;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 // "prom" / "scrape-secret" at bcrypt cost 10.
 constexpr const char* kUsers =
     "basic_auth_users:\n  prom: $2b$10$2ztQ4ab2IVzeKtv2fS2oiuJiltsoKBwWyzmDAAHauBBVzeHriMHIi\n";
-constexpr const char* kGoodAuth = "Authorization: Basic cHJvbTpzY3JhcGUtc2VjcmV0\r\n";  // prom:scrape-secret
-constexpr const char* kBadAuth = "Authorization: Basic cHJvbTp3cm9uZw==\r\n";          // prom:wrong
+constexpr const char* kGoodAuth =
+    "Authorization: Basic cHJvbTpzY3JhcGUtc2VjcmV0\r\n";                       // prom:scrape-secret
+constexpr const char* kBadAuth = "Authorization: Basic cHJvbTp3cm9uZw==\r\n";  // prom:wrong
 
 // A config whose only target refuses connections: its error text names host and port.
 std::string refused_target_config(const std::string& exporter_extra = "") {
   return "[exporter]\nconnect_timeout = \"1s\"\nmax_backoff = \"1s\"\n" + exporter_extra +
-         "[[target]]\nname = \"db\"\ndsn = \"host=127.0.0.1 port=1 dbname=x user=u password=hunter2\"\n";
+         "[[target]]\nname = \"db\"\ndsn = \"host=127.0.0.1 port=1 dbname=x user=u "
+         "password=hunter2\"\n";
 }
 
 std::string write_temp(const std::string& name, const std::string& text) {
@@ -39,7 +42,8 @@ std::string write_temp(const std::string& name, const std::string& text) {
 
 size_t occurrences(const std::string& text, const std::string& needle) {
   size_t n = 0;
-  for (size_t pos = 0; (pos = text.find(needle, pos)) != std::string::npos; pos += needle.size()) ++n;
+  for (size_t pos = 0; (pos = text.find(needle, pos)) != std::string::npos; pos += needle.size())
+    ++n;
   return n;
 }
 
@@ -55,7 +59,8 @@ TEST(WebSecurity, ABadWebConfigExitsTwoNamingTheKeyAndServesNothing) {
 
 TEST(WebSecurity, WithoutAuthTheLandingPageShowsNoHostNoDsnNoErrorText) {
   ExporterProcess exporter(refused_target_config());
-  ASSERT_TRUE(test::eventually([&] { return exporter.log().find("port 1 failed") != std::string::npos; }, 10))
+  ASSERT_TRUE(test::eventually(
+      [&] { return exporter.log().find("port 1 failed") != std::string::npos; }, 10))
       << exporter.log();
   auto [status, page] = http_request(exporter.port(), "/");
   EXPECT_EQ(status, 200);
@@ -68,10 +73,11 @@ TEST(WebSecurity, WithoutAuthTheLandingPageShowsNoHostNoDsnNoErrorText) {
 TEST(WebSecurity, BasicAuthGuardsEveryPathAndShowsDetailsOnlyToAuthenticatedClients) {
   const std::string web = write_temp("web_security_auth.yml", kUsers);
   ExporterProcess exporter(refused_target_config(), {"--web.config.file=" + web});
-  ASSERT_TRUE(test::eventually([&] { return exporter.log().find("port 1 failed") != std::string::npos; }, 10));
-  for (const char* path : {"/", "/metrics", "/healthz", "/nope", "/METRICS", "//metrics", "/metrics/",
-                           "/%6detrics", "/./metrics", "/x/../metrics", "/metrics?x=1", "/probe",
-                           "/probe?target=db", "/probe?target=nope"}) {
+  ASSERT_TRUE(test::eventually(
+      [&] { return exporter.log().find("port 1 failed") != std::string::npos; }, 10));
+  for (const char* path : {"/", "/metrics", "/healthz", "/nope", "/METRICS", "//metrics",
+                           "/metrics/", "/%6detrics", "/./metrics", "/x/../metrics", "/metrics?x=1",
+                           "/probe", "/probe?target=db", "/probe?target=nope"}) {
     auto [status, body] = http_request(exporter.port(), path);
     EXPECT_EQ(status, 401) << path;
     EXPECT_THAT(body, HasSubstr("WWW-Authenticate: Basic")) << path;
@@ -108,16 +114,17 @@ TEST(WebSecurity, ConfigReloadNeedsCredentialsAndOnlyAcceptsPost) {
 
 TEST(WebSecurity, HealthzOpensWithoutAuthOnlyWhenConfigured) {
   const std::string web = write_temp("web_security_healthz.yml", kUsers);
-  ExporterProcess exporter(refused_target_config("healthz_without_auth = true\n"), {"--web.config.file=" + web});
+  ExporterProcess exporter(refused_target_config("healthz_without_auth = true\n"),
+                           {"--web.config.file=" + web});
   EXPECT_EQ(http_request(exporter.port(), "/healthz").first, 200);
   EXPECT_EQ(http_request(exporter.port(), "/metrics").first, 401);
   EXPECT_EQ(http_request(exporter.port(), "/").first, 401);
 }
 
 TEST(WebSecurity, ListenAddressMayBeRepeated) {
-  auto [rc, out] = test::run_exporter({"--config.check", "--web.listen-address=127.0.0.1:0",
-                                       "--web.listen-address=127.0.0.1:0"},
-                                      {{"DATA_SOURCE_NAME", "host=127.0.0.1 port=1"}});
+  auto [rc, out] = test::run_exporter(
+      {"--config.check", "--web.listen-address=127.0.0.1:0", "--web.listen-address=127.0.0.1:0"},
+      {{"DATA_SOURCE_NAME", "host=127.0.0.1 port=1"}});
   EXPECT_EQ(rc, 0) << out;
   ExporterProcess exporter(refused_target_config(), {"--web.listen-address=127.0.0.1:0"});
   EXPECT_EQ(occurrences(exporter.log(), "msg=listening"), 2u) << exporter.log();
@@ -126,10 +133,10 @@ TEST(WebSecurity, ListenAddressMayBeRepeated) {
 // Plain HTTP on the TLS port fails the handshake: a client can make CivetWeb log that at will, so
 // its lines are rate-limited (ten per minute per kind) while the counter still sees every one.
 TEST(WebSecurity, FailedTlsHandshakesAreAllCountedButLoggedAtMostTenTimesAMinute) {
-  const std::string web = write_temp("web_tls_only.yml",
-                                     "tls_server_config:\n  cert_file: " + test::source_dir() +
-                                         "/tests/web/server.pem\n  key_file: " + test::source_dir() +
-                                         "/tests/web/server.key\n");
+  const std::string web = write_temp(
+      "web_tls_only.yml", "tls_server_config:\n  cert_file: " + test::source_dir() +
+                              "/tests/web/server.pem\n  key_file: " + test::source_dir() +
+                              "/tests/web/server.key\n");
   ExporterProcess exporter(refused_target_config(), {"--web.config.file=" + web});
   constexpr int kHandshakes = 30;
   for (int i = 0; i < kHandshakes; ++i) EXPECT_EQ(http_request(exporter.port(), "/").first, 0);
@@ -137,8 +144,8 @@ TEST(WebSecurity, FailedTlsHandshakesAreAllCountedButLoggedAtMostTenTimesAMinute
   EXPECT_EQ(occurrences(exporter.log(), "tls_handshake"), 10u) << exporter.log();
 
   const std::string body = test::build_dir() + "/web_tls_only_metrics.txt";
-  const std::string curl = "curl -sk -o " + body + " https://127.0.0.1:" +
-                           std::to_string(exporter.port()) + "/metrics";
+  const std::string curl =
+      "curl -sk -o " + body + " https://127.0.0.1:" + std::to_string(exporter.port()) + "/metrics";
   ASSERT_EQ(std::system(curl.c_str()), 0) << curl;
   std::stringstream page;
   page << std::ifstream(body).rdbuf();

@@ -2,9 +2,10 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <sys/file.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,13 +18,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <pqxx/pqxx>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <pqxx/pqxx>
 
 #include "collectors/registry.h"
 
@@ -64,7 +63,8 @@ std::pair<std::string, std::string> exporter_log_path_and_format() {
   const std::string dir = build_dir() + "/exporter-logs";
   std::filesystem::create_directories(dir);
   static std::atomic<int> counter{0};
-  return {dir + "/" + name + "_" + std::to_string(getpid()) + "_" + std::to_string(counter++) + "." + format,
+  return {dir + "/" + name + "_" + std::to_string(getpid()) + "_" + std::to_string(counter++) +
+              "." + format,
           format};
 }
 
@@ -93,10 +93,14 @@ bool labels_include(const prometheus::ClientMetric& m, const Labels& want) {
 
 double metric_value(const prometheus::MetricFamily& f, const prometheus::ClientMetric& m) {
   switch (f.type) {
-    case prometheus::MetricType::Counter: return m.counter.value;
-    case prometheus::MetricType::Gauge: return m.gauge.value;
-    case prometheus::MetricType::Histogram: return static_cast<double>(m.histogram.sample_count);
-    default: return m.untyped.value;
+    case prometheus::MetricType::Counter:
+      return m.counter.value;
+    case prometheus::MetricType::Gauge:
+      return m.gauge.value;
+    case prometheus::MetricType::Histogram:
+      return static_cast<double>(m.histogram.sample_count);
+    default:
+      return m.untyped.value;
   }
 }
 
@@ -154,8 +158,8 @@ TestDatabase::~TestDatabase() {
 }
 
 std::string TestDatabase::dsn(const std::string& user) const {
-  std::string dsn = "host=127.0.0.1 port=" + std::to_string(test_port()) + " dbname=" + name_ +
-                    " user=" + user;
+  std::string dsn =
+      "host=127.0.0.1 port=" + std::to_string(test_port()) + " dbname=" + name_ + " user=" + user;
   if (user == "pge_exporter") dsn += " password=exporter";
   if (user == "pge_probe_writer") dsn += " password=probe";
   return dsn;
@@ -283,7 +287,8 @@ void FakeDatabase::run(const TransactionLimits& limits, const std::function<void
   fn(session);
 }
 
-Rows make_rows(std::vector<std::string> columns, const std::vector<std::vector<std::string>>& cells) {
+Rows make_rows(std::vector<std::string> columns,
+               const std::vector<std::vector<std::string>>& cells) {
   std::vector<std::vector<Value>> rows;
   for (const auto& line : cells) {
     std::vector<Value> row;
@@ -300,7 +305,8 @@ const prometheus::ClientMetric* find_metric(const Snapshot& snapshot, const std:
     if (f.name != name) continue;
     for (const auto& m : f.metric) {
       if (!labels_include(m, labels)) continue;
-      if (found) throw std::runtime_error("several series match " + name + describe(snapshot, name));
+      if (found)
+        throw std::runtime_error("several series match " + name + describe(snapshot, name));
       found = &m;
     }
   }
@@ -414,9 +420,10 @@ std::string http_get(int port, const std::string& path, int* status) {
   return body == std::string::npos ? "" : resp->substr(body + 4);
 }
 
-std::pair<int, std::string> http_request(int port, const std::string& path, const std::string& headers,
-                                         const std::string& method) {
-  const auto resp = raw_request(port, method + " " + path + " HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
+std::pair<int, std::string> http_request(int port, const std::string& path,
+                                         const std::string& headers, const std::string& method) {
+  const auto resp =
+      raw_request(port, method + " " + path + " HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
   if (!resp) return {0, ""};
   int status = 0;
   std::sscanf(resp->c_str(), "HTTP/1.%*d %d", &status);
@@ -432,7 +439,8 @@ bool eventually(const std::function<bool()>& pred, double timeout_s) {
   }
 }
 
-ExporterProcess::ExporterProcess(const std::string& config_toml, std::vector<std::string> extra_args) {
+ExporterProcess::ExporterProcess(const std::string& config_toml,
+                                 std::vector<std::string> extra_args) {
   config_path_ = temp_path("exporter_config") + ".toml";
   std::string format;
   std::tie(log_path_, format) = exporter_log_path_and_format();
@@ -452,13 +460,16 @@ ExporterProcess::ExporterProcess(const std::string& config_toml, std::vector<std
     _exit(127);
   }
   // The first "listening" event's port, in either format.
-  static const std::regex port_re("(msg=listening .*port=|\"msg\":\"listening\".*\"port\":\")([0-9]+)");
-  const bool started = eventually([&] {
-    std::smatch m;
-    const std::string text = read_file(log_path_);
-    if (std::regex_search(text, m, port_re)) port_ = std::stoi(m[2]);
-    return port_ > 0 || waitpid(pid_, nullptr, WNOHANG) != 0;
-  }, 10);
+  static const std::regex port_re(
+      "(msg=listening .*port=|\"msg\":\"listening\".*\"port\":\")([0-9]+)");
+  const bool started = eventually(
+      [&] {
+        std::smatch m;
+        const std::string text = read_file(log_path_);
+        if (std::regex_search(text, m, port_re)) port_ = std::stoi(m[2]);
+        return port_ > 0 || waitpid(pid_, nullptr, WNOHANG) != 0;
+      },
+      10);
   if (!started || port_ == 0) {
     throw std::runtime_error("exporter did not start; log:\n" + read_file(log_path_));
   }
@@ -478,14 +489,16 @@ void ExporterProcess::write_config(const std::string& config_toml) const {
 std::vector<Sample> ExporterProcess::wait_for(
     const std::function<bool(const std::vector<Sample>&)>& pred, double timeout_s) const {
   std::vector<Sample> samples;
-  eventually([&] {
-    try {
-      samples = parse_exposition(metrics());
-    } catch (const std::exception&) {
-      return false;
-    }
-    return pred(samples);
-  }, timeout_s);
+  eventually(
+      [&] {
+        try {
+          samples = parse_exposition(metrics());
+        } catch (const std::exception&) {
+          return false;
+        }
+        return pred(samples);
+      },
+      timeout_s);
   return samples;
 }
 
@@ -500,9 +513,11 @@ int ExporterProcess::stop() {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-std::pair<int, std::string> promtool_check_metrics(const std::string& exposition, const std::string& path) {
+std::pair<int, std::string> promtool_check_metrics(const std::string& exposition,
+                                                   const std::string& path) {
   std::ofstream(path) << exposition;
-  const int rc = std::system(("promtool check metrics < " + path + " > " + path + ".out 2>&1").c_str());
+  const int rc =
+      std::system(("promtool check metrics < " + path + " > " + path + ".out 2>&1").c_str());
   std::ifstream out(path + ".out");
   return {rc, std::string((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>())};
 }

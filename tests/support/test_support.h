@@ -19,10 +19,10 @@
 
 namespace pge::test {
 
-int test_port();                 // PGE_TEST_PORT (the CTest fixture's cluster)
-std::string source_dir();        // PGE_SOURCE_DIR
-std::string build_dir();         // PGE_BUILD_DIR
-std::string exporter_binary();   // PGE_EXPORTER
+int test_port();                // PGE_TEST_PORT (the CTest fixture's cluster)
+std::string source_dir();       // PGE_SOURCE_DIR
+std::string build_dir();        // PGE_BUILD_DIR
+std::string exporter_binary();  // PGE_EXPORTER
 std::string admin_dsn(const std::string& dbname = "postgres");
 
 // A fresh database copied from the template `pge_template` (reference schema, small data); dropped
@@ -80,7 +80,8 @@ class CollectorRunner {
   // The run's snapshot (the last one when the collector was idle); throws CollectorFailed.
   Snapshot run();
   int last_lock_skips() const { return lock_skips_; }
-  // Relations the last run skipped for other reasons, by reason (CollectContext::relations_skipped).
+  // Relations the last run skipped for other reasons, by reason
+  // (CollectContext::relations_skipped).
   const std::map<std::string, int>& last_relations_skipped() const { return relations_skipped_; }
   Target& target() { return target_; }
   CollectorSettings& settings() { return settings_; }
@@ -171,7 +172,8 @@ class ScriptedCollector final : public Collector {
 };
 
 // Rows from a header and text cells; "NULL" stands for SQL NULL.
-Rows make_rows(std::vector<std::string> columns, const std::vector<std::vector<std::string>>& cells);
+Rows make_rows(std::vector<std::string> columns,
+               const std::vector<std::vector<std::string>>& cells);
 
 // The value of the one series named `name` whose labels include every pair in `labels` (histograms:
 // the _count). Absent: nullopt. Several: throws, naming them.
@@ -180,7 +182,8 @@ std::optional<double> find_value(const Snapshot& snapshot, const std::string& na
 // Same, but throws (with the series that do exist) when absent.
 double value(const Snapshot& snapshot, const std::string& name, const Labels& labels = {});
 // Number of series named `name` whose labels include `labels`.
-std::size_t count_series(const Snapshot& snapshot, const std::string& name, const Labels& labels = {});
+std::size_t count_series(const Snapshot& snapshot, const std::string& name,
+                         const Labels& labels = {});
 const prometheus::ClientMetric* find_metric(const Snapshot& snapshot, const std::string& name,
                                             const Labels& labels = {});
 
@@ -196,9 +199,10 @@ std::optional<double> find_sample(const std::vector<Sample>& samples, const std:
 
 // GET http://127.0.0.1:port/path; returns the body, sets *status. Throws on connection failure.
 std::string http_get(int port, const std::string& path, int* status = nullptr);
-// One raw HTTP/1.1 request to 127.0.0.1:port (`headers` each ending in CRLF); returns {status, whole
-// response}, {0, ""} when nothing listens.
-std::pair<int, std::string> http_request(int port, const std::string& path, const std::string& headers = "",
+// One raw HTTP/1.1 request to 127.0.0.1:port (`headers` each ending in CRLF); returns {status,
+// whole response}, {0, ""} when nothing listens.
+std::pair<int, std::string> http_request(int port, const std::string& path,
+                                         const std::string& headers = "",
                                          const std::string& method = "GET");
 
 // The exporter binary as a child process, listening on an OS-assigned loopback port.
@@ -207,7 +211,8 @@ class ExporterProcess {
   // Writes `config_toml` to a temp file and starts the exporter with it (log level debug); an empty
   // `config_toml` starts it without --config.file (DATA_SOURCE_NAME from the environment). Its
   // stderr is kept in BUILD/exporter-logs/ for the log format check.
-  explicit ExporterProcess(const std::string& config_toml, std::vector<std::string> extra_args = {});
+  explicit ExporterProcess(const std::string& config_toml,
+                           std::vector<std::string> extra_args = {});
   ~ExporterProcess();
   int port() const { return port_; }
   int pid() const { return pid_; }
@@ -218,7 +223,7 @@ class ExporterProcess {
   // Polls /metrics until `pred(samples)` holds or `timeout_s` passes; returns the last samples.
   std::vector<Sample> wait_for(const std::function<bool(const std::vector<Sample>&)>& pred,
                                double timeout_s) const;
-  int stop();  // SIGTERM, waits; returns the exit status
+  int stop();          // SIGTERM, waits; returns the exit status
   bool alive() const;  // still running (not exited, not a zombie)
 
  private:
@@ -233,7 +238,8 @@ std::pair<int, std::string> run_exporter(const std::vector<std::string>& args,
                                          const std::map<std::string, std::string>& env = {});
 
 // Writes `exposition` to `path` and runs `promtool check metrics` on it: {exit status, its output}.
-std::pair<int, std::string> promtool_check_metrics(const std::string& exposition, const std::string& path);
+std::pair<int, std::string> promtool_check_metrics(const std::string& exposition,
+                                                   const std::string& path);
 
 // Polls `pred` every 100 ms until true or `timeout_s` passes; returns the last result.
 bool eventually(const std::function<bool()>& pred, double timeout_s);

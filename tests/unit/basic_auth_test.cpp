@@ -1,18 +1,19 @@
 // Basic auth: bcrypt through libxcrypt, unknown users cost a bcrypt too, successes are cached (and
 // only successes), and concurrent bcrypt work is bounded.
-#include <atomic>
-#include <thread>
+#include "exporter/basic_auth.h"
 
 #include <gtest/gtest.h>
 
-#include "exporter/basic_auth.h"
+#include <atomic>
+#include <thread>
 
 namespace pge {
 namespace {
 
 // htpasswd-style hash of "x" at cost 4 (the test's cost: fast) and of "scrape-secret" at cost 10.
 constexpr const char* kHashOfX = "$2y$04$abcdefghijklmnopqrstuuPp7HPfoAs8I2dCQCQ/fW7zEJv8I8C8e";
-constexpr const char* kHashOfSecret = "$2b$10$2ztQ4ab2IVzeKtv2fS2oiuJiltsoKBwWyzmDAAHauBBVzeHriMHIi";
+constexpr const char* kHashOfSecret =
+    "$2b$10$2ztQ4ab2IVzeKtv2fS2oiuJiltsoKBwWyzmDAAHauBBVzeHriMHIi";
 
 using Users = std::map<std::string, std::string>;
 
@@ -44,8 +45,9 @@ TEST(BasicAuth, RightPasswordPassesWrongOrUnknownDoNot) {
 
 TEST(BasicAuth, MalformedHeadersAreDeniedWithoutBcrypt) {
   BasicAuth auth(Users{{"alice", kHashOfX}});
-  for (const char* h : {"", "Basic", "Basic ", "basic YWxpY2U6eA==", "Bearer abc", "Basic YWxpY2U6eA",
-                        "Basic ####", "Basic YWxpY2U=", "Basic YW=xpY2U6eA=="}) {
+  for (const char* h :
+       {"", "Basic", "Basic ", "basic YWxpY2U6eA==", "Bearer abc", "Basic YWxpY2U6eA", "Basic ####",
+        "Basic YWxpY2U=", "Basic YW=xpY2U6eA=="}) {
     EXPECT_EQ(auth.check(h), BasicAuth::Verdict::kDenied) << h;
   }
   EXPECT_EQ(auth.check(nullptr), BasicAuth::Verdict::kDenied);
@@ -68,9 +70,11 @@ TEST(BasicAuth, UnknownUsersPayForABcryptToo) {
 
 TEST(BasicAuth, SuccessesAreCachedFailuresAreNot) {
   BasicAuth auth(Users{{"alice", kHashOfX}});
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(auth.check(header("alice:x").c_str()), BasicAuth::Verdict::kAllowed);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(auth.check(header("alice:x").c_str()), BasicAuth::Verdict::kAllowed);
   EXPECT_EQ(auth.bcrypt_runs(), 1u);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(auth.check(header("alice:z").c_str()), BasicAuth::Verdict::kDenied);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(auth.check(header("alice:z").c_str()), BasicAuth::Verdict::kDenied);
   EXPECT_EQ(auth.bcrypt_runs(), 4u);
 }
 

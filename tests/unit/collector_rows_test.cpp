@@ -1,9 +1,9 @@
 // Collectors fed canned rows through a fake Session that answers per query: filtering, lock skips,
 // NULL handling and the logic of multi-query collectors, without a database.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <array>
-
-#include <gtest/gtest.h>
 
 #include "collectors/registry.h"
 #include "tests/support/test_support.h"
@@ -13,14 +13,17 @@ namespace {
 
 Rows table_rows() {
   std::vector<std::string> cols{"datname", "schemaname", "relname", "locked"};
-  const char* numeric[] = {"seq_scan", "seq_tup_read", "idx_scan", "idx_tup_fetch", "n_tup_ins",
-                           "n_tup_upd", "n_tup_del", "n_tup_hot_upd", "n_live_tup", "n_dead_tup",
-                           "n_mod_since_analyze", "n_ins_since_vacuum", "last_vacuum",
-                           "last_autovacuum", "last_analyze", "last_autoanalyze", "vacuum_count",
-                           "autovacuum_count", "analyze_count", "autoanalyze_count", "heap_blks_read",
-                           "heap_blks_hit", "idx_blks_read", "idx_blks_hit", "toast_blks_read",
-                           "toast_blks_hit", "tidx_blks_read", "tidx_blks_hit", "table_size",
-                           "index_size", "toast_size", "total_size"};
+  const char* numeric[] = {"seq_scan",         "seq_tup_read",        "idx_scan",
+                           "idx_tup_fetch",    "n_tup_ins",           "n_tup_upd",
+                           "n_tup_del",        "n_tup_hot_upd",       "n_live_tup",
+                           "n_dead_tup",       "n_mod_since_analyze", "n_ins_since_vacuum",
+                           "last_vacuum",      "last_autovacuum",     "last_analyze",
+                           "last_autoanalyze", "vacuum_count",        "autovacuum_count",
+                           "analyze_count",    "autoanalyze_count",   "heap_blks_read",
+                           "heap_blks_hit",    "idx_blks_read",       "idx_blks_hit",
+                           "toast_blks_read",  "toast_blks_hit",      "tidx_blks_read",
+                           "tidx_blks_hit",    "table_size",          "index_size",
+                           "toast_size",       "total_size"};
   for (const char* c : numeric) cols.emplace_back(c);
   auto row = [&](const char* schema, const char* rel, bool locked) {
     std::vector<Value> r{Value{"db"}, Value{schema}, Value{rel}, Value{locked ? "t" : "f"}};
@@ -45,7 +48,8 @@ TEST(TablesCollectorRows, FiltersTablesCountsLockSkipsAndOmitsSizesOfLockedTable
   Snapshot s = find_collector("tables")->make()->collect(session, ctx);
   EXPECT_EQ(test::count_series(s, "pg_stat_user_tables_n_live_tup"), 2u);  // kept, migrating
   EXPECT_EQ(test::value(s, "pg_stat_user_tables_total_size_bytes", {{"relname", "kept"}}), 7);
-  EXPECT_FALSE(test::find_value(s, "pg_stat_user_tables_total_size_bytes", {{"relname", "migrating"}}));
+  EXPECT_FALSE(
+      test::find_value(s, "pg_stat_user_tables_total_size_bytes", {{"relname", "migrating"}}));
   EXPECT_EQ(test::value(s, "pg_stat_user_tables_seq_scan_total", {{"relname", "migrating"}}), 7);
   EXPECT_EQ(ctx.lock_skips, 1);
 }
@@ -67,10 +71,9 @@ TEST_F(CollectorRows, ActivityAnswersEachOfItsTwoQueriesWithItsOwnFamilies) {
   session.on("WITH states(state)",
              test::make_rows({"datname", "state", "count", "max_tx_duration"},
                              {{"db", "active", "3", "1.5"}, {"db", "idle", "2", "0"}}));
-  session.on("AS oldest_xact_age",
-             test::make_rows({"datname", "oldest_xact_age", "longest_query", "waiting_on_locks",
-                              "oldest_xmin_age"},
-                             {{"db", "42", "7", "1", "NULL"}}));
+  session.on("AS oldest_xact_age", test::make_rows({"datname", "oldest_xact_age", "longest_query",
+                                                    "waiting_on_locks", "oldest_xmin_age"},
+                                                   {{"db", "42", "7", "1", "NULL"}}));
   Snapshot s = collect("activity");
   EXPECT_EQ(session.queries().size(), 2u);
   EXPECT_EQ(test::value(s, "pg_stat_activity_connections", {{"state", "active"}}), 3);
@@ -102,8 +105,10 @@ TEST_F(CollectorRows, FunctionsCountSharedAndSingleTableUpdatedAtFunctionsAndSki
   EXPECT_EQ(test::value(s, "pg_stat_user_functions_calls_total"), 4);
   EXPECT_DOUBLE_EQ(test::value(s, "pg_stat_user_functions_total_time_seconds_total"), 2);
   EXPECT_EQ(test::value(s, "pg_settings_track_functions_enabled"), 1);
-  EXPECT_EQ(test::value(s, "pg_updated_at_trigger_info", {{"relname", "a"}, {"shared", "true"}}), 1);
-  EXPECT_EQ(test::value(s, "pg_updated_at_trigger_info", {{"relname", "c"}, {"shared", "false"}}), 1);
+  EXPECT_EQ(test::value(s, "pg_updated_at_trigger_info", {{"relname", "a"}, {"shared", "true"}}),
+            1);
+  EXPECT_EQ(test::value(s, "pg_updated_at_trigger_info", {{"relname", "c"}, {"shared", "false"}}),
+            1);
   EXPECT_EQ(test::count_series(s, "pg_updated_at_trigger_info"), 3u);  // not audit, not locked e
   EXPECT_EQ(test::value(s, "pg_updated_at_trigger_functions"), 2);
   EXPECT_EQ(test::value(s, "pg_updated_at_trigger_per_table_functions"), 1);
@@ -139,28 +144,32 @@ TEST(EmitRows, OneSeriesPerNonNullValueWithColumnLabelsAndScale) {
 }
 
 // pg_stat_statements as the statements collector reads it: three entries of one role with `calls`
-// calls each: an application's select, one of the exporter's own (marked) and one whose text is gone.
+// calls each: an application's select, one of the exporter's own (marked) and one whose text is
+// gone.
 test::FakeSession statements_session(int calls) {
   test::FakeSession session;
   session.on("SET LOCAL extra_float_digits", {});
-  session.on("pg_has_role", test::make_rows({"datname", "ext_schema", "read_all_stats", "track_planning"},
-                                            {{"db", "public", "t", "off"}}));
+  session.on("pg_has_role",
+             test::make_rows({"datname", "ext_schema", "read_all_stats", "track_planning"},
+                             {{"db", "public", "t", "off"}}));
   std::vector<std::vector<std::string>> entries;
   const std::string n = std::to_string(calls), ms = std::to_string(calls * 2);
   for (const char* queryid : {"1", "2", "3"}) {
-    entries.push_back({"3", "0", "", "10", "5", "t", queryid, n, n, ms, "2", "0", "2", "2", "0", "0", "0", "0"});
+    entries.push_back(
+        {"3", "0", "", "10", "5", "t", queryid, n, n, ms, "2", "0", "2", "2", "0", "0", "0", "0"});
   }
   session.on("pg_stat_statements(false)",
-             test::make_rows({"entries", "dealloc", "stats_reset", "userid", "dbid", "toplevel", "queryid",
-                              "calls", "rows", "total_exec_time", "mean_exec_time", "stddev_exec_time",
-                              "min_exec_time", "max_exec_time", "plans", "total_plan_time",
-                              "mean_plan_time", "stddev_plan_time"},
+             test::make_rows({"entries", "dealloc", "stats_reset", "userid", "dbid", "toplevel",
+                              "queryid", "calls", "rows", "total_exec_time", "mean_exec_time",
+                              "stddev_exec_time", "min_exec_time", "max_exec_time", "plans",
+                              "total_plan_time", "mean_plan_time", "stddev_plan_time"},
                              entries));
   session.on("pg_stat_statements(true)",
-             test::make_rows({"userid", "queryid", "query"},
-                             {{"10", "1", "SELECT * FROM app_table WHERE id = $1"},
-                              {"10", "2", std::string(kStatementMarker) + " SELECT * FROM pg_stat_user_tables"},
-                              {"10", "3", "NULL"}}));
+             test::make_rows(
+                 {"userid", "queryid", "query"},
+                 {{"10", "1", "SELECT * FROM app_table WHERE id = $1"},
+                  {"10", "2", std::string(kStatementMarker) + " SELECT * FROM pg_stat_user_tables"},
+                  {"10", "3", "NULL"}}));
   return session;
 }
 
@@ -171,12 +180,15 @@ TEST_F(CollectorRows, StatementsLeaveOutTheExportersMarkedStatementsAndCountText
   test::FakeSession first = statements_session(10), second = statements_session(15);
   collector->collect(first, ctx);  // baseline
   Snapshot s = collector->collect(second, ctx);
-  EXPECT_EQ(test::value(s, "pg_stat_statements_calls_total", {{"command", "select"}, {"class", "other"}}), 5);
+  EXPECT_EQ(
+      test::value(s, "pg_stat_statements_calls_total", {{"command", "select"}, {"class", "other"}}),
+      5);
   EXPECT_EQ(test::count_series(s, "pg_stat_statements_calls_total"), 1u);  // not the marked one
   EXPECT_EQ(test::value(s, "pg_stat_statements_unattributed_calls_total"), 5);
   // Texts are read once per entry, the textless one included.
-  EXPECT_EQ(std::count_if(second.queries().begin(), second.queries().end(),
-                          [](const std::string& q) { return q.find("pg_stat_statements(true)") != q.npos; }),
+  EXPECT_EQ(std::count_if(
+                second.queries().begin(), second.queries().end(),
+                [](const std::string& q) { return q.find("pg_stat_statements(true)") != q.npos; }),
             0);
 }
 

@@ -1,12 +1,13 @@
-#include <filesystem>
-#include <fstream>
-#include <sstream>
+#include "core/config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "collectors/registry.h"
-#include "core/config.h"
 #include "tests/support/test_support.h"
 
 namespace pge {
@@ -45,14 +46,16 @@ web_threads = "x"
 bogus = 1
 [[target]]
 name = "a"
-)", "multi.toml", known_collectors());
+)",
+                                    "multi.toml", known_collectors());
   EXPECT_FALSE(r.config);
   EXPECT_EQ(r.errors.size(), 3u);
 }
 
 TEST(Config, SharedMindsExampleLoads) {
   setenv("SHAREDMINDS_DSN", "host=127.0.0.1 port=15432 dbname=sharedminds user=pge_exporter", 0);
-  setenv("SHAREDMINDS_PROBE_DSN", "host=127.0.0.1 port=15432 dbname=sharedminds user=pge_probe_writer", 0);
+  setenv("SHAREDMINDS_PROBE_DSN",
+         "host=127.0.0.1 port=15432 dbname=sharedminds user=pge_probe_writer", 0);
   ConfigResult r = load_config(test::source_dir() + "/config/sharedminds.toml", known_collectors());
   for (const auto& e : r.errors) ADD_FAILURE() << e.render();
   ASSERT_TRUE(r.config);
@@ -62,11 +65,13 @@ TEST(Config, SharedMindsExampleLoads) {
   EXPECT_GE(t.promoted_columns.size(), 3u);
   EXPECT_FALSE(t.query_classes.empty());
   EXPECT_TRUE(t.write_probe.enabled);
-  EXPECT_EQ(t.write_probe.dsn, "host=127.0.0.1 port=15432 dbname=sharedminds user=pge_probe_writer");
+  EXPECT_EQ(t.write_probe.dsn,
+            "host=127.0.0.1 port=15432 dbname=sharedminds user=pge_probe_writer");
 }
 
 TEST(Config, DefaultsComeFromTheCollectorRegistry) {
-  ConfigResult r = load_config_text("[[target]]\nname = \"a\"\ndsn = \"host=x\"\n", "d.toml", known_collectors());
+  ConfigResult r = load_config_text("[[target]]\nname = \"a\"\ndsn = \"host=x\"\n", "d.toml",
+                                    known_collectors());
   ASSERT_TRUE(r.config);
   EXPECT_EQ(r.config->listen_address, "127.0.0.1:10187");
   EXPECT_EQ(r.config->web_max_connections, 256);
@@ -85,7 +90,8 @@ labels = { env = "prod" }
 interval = "1m30s"
 timeout = "250ms"
 enabled = false
-)", "o.toml", known_collectors());
+)",
+                                    "o.toml", known_collectors());
   ASSERT_TRUE(r.config);
   const auto& s = r.config->collectors.at("tables");
   EXPECT_FALSE(s.enabled);
@@ -97,7 +103,8 @@ enabled = false
 TEST(Config, DsnFromFileIsTrimmed) {
   const std::string path = test::build_dir() + "/dsn_file_test";
   std::ofstream(path) << "host=db password=s3cret\n";
-  ConfigResult r = load_config_text("[[target]]\nname = \"a\"\ndsn_file = \"" + path + "\"\n", "f.toml", known_collectors());
+  ConfigResult r = load_config_text("[[target]]\nname = \"a\"\ndsn_file = \"" + path + "\"\n",
+                                    "f.toml", known_collectors());
   ASSERT_TRUE(r.config);
   EXPECT_EQ(r.config->targets[0].dsn, "host=db password=s3cret");
 }
@@ -109,7 +116,8 @@ name = "a"
 dsn = "host=x"
 include_schemas = ["^public$"]
 exclude_tables = ["_archive$"]
-)", "p.toml", known_collectors());
+)",
+                                    "p.toml", known_collectors());
   ASSERT_TRUE(r.config);
   const Target& t = r.config->targets[0];
   EXPECT_TRUE(t.selects("public", "context_events"));
@@ -138,7 +146,8 @@ log_table = "ops.retention_runs"
 [[target.matview]]
 name = "public.dashboard_statistics"
 log_table = "refresh_log"
-)", "names.toml", known_collectors());
+)",
+                                    "names.toml", known_collectors());
   for (const auto& e : r.errors) ADD_FAILURE() << e.render();
   ASSERT_TRUE(r.config);
   const Target& t = r.config->targets.at(0);

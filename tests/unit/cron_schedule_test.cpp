@@ -11,7 +11,8 @@ using TP = CronSchedule::TimePoint;
 
 // 2024-02-28 (a Wednesday, leap year) at hh:mm:ss UTC, plus `days_later` days.
 TP at(int days_later, int hh, int mm, int ss = 0) {
-  return TP{sys_days{year{2024} / February / 28} + days{days_later} + hours{hh} + minutes{mm} + seconds{ss}};
+  return TP{sys_days{year{2024} / February / 28} + days{days_later} + hours{hh} + minutes{mm} +
+            seconds{ss}};
 }
 
 TP next(const std::string& expr, TP after) {
@@ -39,17 +40,17 @@ TEST(CronSchedule, StepsRangesAndListsInMinuteAndHour) {
 }
 
 TEST(CronSchedule, DayOfMonthAndLeapDay) {
-  EXPECT_EQ(next("0 3 29 2 *", at(0, 0, 0)), at(1, 3, 0));         // 2024-02-29 exists
-  EXPECT_EQ(next("0 3 29 2 *", at(1, 3, 0)),                       // next one: 2028-02-29
+  EXPECT_EQ(next("0 3 29 2 *", at(0, 0, 0)), at(1, 3, 0));  // 2024-02-29 exists
+  EXPECT_EQ(next("0 3 29 2 *", at(1, 3, 0)),                // next one: 2028-02-29
             TP{sys_days{year{2028} / February / 29} + hours{3}});
-  EXPECT_EQ(next("0 0 1 * *", at(0, 12, 0)), at(2, 0, 0));          // 2024-03-01
+  EXPECT_EQ(next("0 0 1 * *", at(0, 12, 0)), at(2, 0, 0));  // 2024-03-01
 }
 
 TEST(CronSchedule, NamesForMonthsAndWeekdays) {
   // 2024-02-28 is a Wednesday: the next Monday is 2024-03-04.
   EXPECT_EQ(next("0 8 * * mon", at(0, 9, 0)), at(5, 8, 0));
   EXPECT_EQ(next("0 8 * * MON-FRI", at(0, 9, 0)), at(1, 8, 0));
-  EXPECT_EQ(next("0 8 * * 7", at(0, 9, 0)), at(4, 8, 0));           // 7 = Sunday = 2024-03-03
+  EXPECT_EQ(next("0 8 * * 7", at(0, 9, 0)), at(4, 8, 0));  // 7 = Sunday = 2024-03-03
   EXPECT_EQ(next("0 0 1 apr *", at(0, 0, 0)), TP{sys_days{year{2024} / April / 1}});
 }
 

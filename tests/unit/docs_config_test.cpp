@@ -1,11 +1,11 @@
 // docs/config.md stays in step with the code: every collector and option in the registry, and every
 // key of the SharedMinds example, is documented.
+#include <gtest/gtest.h>
+#include <toml++/toml.h>
+
 #include <fstream>
 #include <sstream>
 #include <variant>
-
-#include <gtest/gtest.h>
-#include <toml++/toml.h>
 
 #include "collectors/registry.h"
 #include "exporter/flags.h"
@@ -22,9 +22,11 @@ std::string read_doc(const std::string& name) {
   return ss.str();
 }
 
-void collect_keys(const toml::table& table, const std::string& prefix, std::vector<std::string>& out) {
+void collect_keys(const toml::table& table, const std::string& prefix,
+                  std::vector<std::string>& out) {
   for (auto&& [k, node] : table) {
-    const std::string path = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    const std::string path =
+        prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
     if (const toml::table* t = node.as_table(); t && path.find("labels") == std::string::npos) {
       if (prefix == "collectors") {
         collect_keys(*t, "collectors.NAME", out);
@@ -61,7 +63,8 @@ std::string documented_default(const OptionSpec& opt) {
 
 std::string trimmed(const std::string& text) {
   const auto first = text.find_first_not_of(' ');
-  return first == std::string::npos ? "" : text.substr(first, text.find_last_not_of(' ') - first + 1);
+  return first == std::string::npos ? ""
+                                    : text.substr(first, text.find_last_not_of(' ') - first + 1);
 }
 
 // The cells of the table row that documents `key` (none when there is no such row).

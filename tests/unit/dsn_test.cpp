@@ -1,28 +1,35 @@
-#include <gtest/gtest.h>
-
 #include "core/dsn.h"
+
+#include <gtest/gtest.h>
 
 namespace pge {
 namespace {
 
 constexpr const char* kTcp =
-    "keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3 tcp_user_timeout=30000";
+    "keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3 "
+    "tcp_user_timeout=30000";
 constexpr const char* kTcpUri =
-    "&keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3&tcp_user_timeout=30000";
+    "&keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3&tcp_user_timeout="
+    "30000";
 
 TEST(Dsn, ApplicationNameConnectTimeoutAndTcpLivenessAreAddedUnlessSet) {
   EXPECT_EQ(augment_dsn("host=x", Seconds{5}),
             std::string("host=x application_name=pg_evolution_exporter connect_timeout=5 ") + kTcp);
-  EXPECT_EQ(augment_dsn(std::string("host=x application_name=mine connect_timeout=2 ") + kTcp, Seconds{5}),
+  EXPECT_EQ(augment_dsn(std::string("host=x application_name=mine connect_timeout=2 ") + kTcp,
+                        Seconds{5}),
             std::string("host=x application_name=mine connect_timeout=2 ") + kTcp);
   EXPECT_EQ(augment_dsn("host=x keepalives_idle=60 tcp_user_timeout=0", Seconds{5}),
             "host=x keepalives_idle=60 tcp_user_timeout=0 application_name=pg_evolution_exporter "
             "connect_timeout=5 keepalives=1 keepalives_interval=5 keepalives_count=3");
-  EXPECT_EQ(augment_dsn("postgresql://h/db", Seconds{3}),
-            std::string("postgresql://h/db?application_name=pg_evolution_exporter&connect_timeout=3") + kTcpUri);
-  EXPECT_EQ(augment_dsn("postgresql://h/db?sslmode=disable", Seconds{3}),
-            std::string("postgresql://h/db?sslmode=disable&application_name=pg_evolution_exporter&connect_timeout=3") +
-                kTcpUri);
+  EXPECT_EQ(
+      augment_dsn("postgresql://h/db", Seconds{3}),
+      std::string("postgresql://h/db?application_name=pg_evolution_exporter&connect_timeout=3") +
+          kTcpUri);
+  EXPECT_EQ(
+      augment_dsn("postgresql://h/db?sslmode=disable", Seconds{3}),
+      std::string("postgresql://h/"
+                  "db?sslmode=disable&application_name=pg_evolution_exporter&connect_timeout=3") +
+          kTcpUri);
 }
 
 // What libpq reads, not what a pattern finds: spaces around '=', quotes, escapes, percent-escapes.
@@ -37,7 +44,8 @@ TEST(Dsn, PasswordIsReadAsLibpqReadsItInBothForms) {
 
 TEST(Dsn, PasswordAddedFromAFileReadsBackUnchangedInBothForms) {
   for (const std::string password : {"simple", "p@ss w'o\\rd", "&=?/#%:", "ünïcødé"}) {
-    for (const std::string dsn : {"host=h user=u", "", "postgresql://u@h:5432/db", "postgresql://h/db?sslmode=disable"}) {
+    for (const std::string dsn :
+         {"host=h user=u", "", "postgresql://u@h:5432/db", "postgresql://h/db?sslmode=disable"}) {
       const std::string with = dsn_with_password(dsn, password);
       EXPECT_EQ(dsn_password(with), password) << with;
       EXPECT_EQ(redact_dsn(with).find(password), std::string::npos) << with;
@@ -50,7 +58,8 @@ TEST(Dsn, PasswordAddedFromAFileReadsBackUnchangedInBothForms) {
 TEST(Dsn, RedactedDsnShowsEveryKeywordButThePassword) {
   EXPECT_EQ(redact_dsn("host=x password=hunter2 user=u"), "user=u password=****** host=x");
   EXPECT_EQ(redact_dsn("host=x password='a b' user=u"), "user=u password=****** host=x");
-  EXPECT_EQ(redact_dsn("postgresql://u:hunter2@h:5432/db"), "user=u password=****** dbname=db host=h port=5432");
+  EXPECT_EQ(redact_dsn("postgresql://u:hunter2@h:5432/db"),
+            "user=u password=****** dbname=db host=h port=5432");
   EXPECT_EQ(redact_dsn("postgresql://h/db?password=hunter2&sslmode=off"),
             "password=****** dbname=db host=h sslmode=off");
   EXPECT_EQ(redact_dsn("host=x user=u"), "user=u host=x");

@@ -1,9 +1,9 @@
-#include <zlib.h>
+#include "exporter/exposition.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include "core/snapshot.h"
-#include "exporter/exposition.h"
 #include "exporter/render.h"
 #include "exporter/store.h"
 
@@ -39,7 +39,8 @@ CollectorStatus succeeded(std::size_t series) {
   return ok;
 }
 
-SnapshotStore::View view_with(std::shared_ptr<const Snapshot> a, std::shared_ptr<const Snapshot> b) {
+SnapshotStore::View view_with(std::shared_ptr<const Snapshot> a,
+                              std::shared_ptr<const Snapshot> b) {
   SnapshotStore store;
   store.declare("b_target", {{"tables", 90}});
   store.declare("a_target", {{"tables", 90}});
@@ -53,23 +54,27 @@ SnapshotStore::View view_with(std::shared_ptr<const Snapshot> a, std::shared_ptr
 
 // Golden output: families merged by name across targets, series sorted, HELP escaped, self-metrics.
 TEST(Exposition, MergesFamiliesAcrossTargetsInDeterministicOrder) {
-  auto text = render_text(
-      view_with(tables_snapshot("a_target", {"zeta", "alpha"}), tables_snapshot("b_target", {"mid"})));
-  const std::string expected_tables = R"(# HELP pg_stat_user_tables_seq_scan_total Sequential scans.\nSecond line \\ here.
+  auto text = render_text(view_with(tables_snapshot("a_target", {"zeta", "alpha"}),
+                                    tables_snapshot("b_target", {"mid"})));
+  const std::string expected_tables =
+      R"(# HELP pg_stat_user_tables_seq_scan_total Sequential scans.\nSecond line \\ here.
 # TYPE pg_stat_user_tables_seq_scan_total counter
 pg_stat_user_tables_seq_scan_total{target="a_target",relname="alpha"} 3
 pg_stat_user_tables_seq_scan_total{target="a_target",relname="zeta"} 3
 pg_stat_user_tables_seq_scan_total{target="b_target",relname="mid"} 3
 )";
   EXPECT_NE(text.find(expected_tables), std::string::npos) << text;
-  const std::string expected_up = R"(# HELP pg_up Whether the target database answers (1) or not (0): connected, and no statement past its client deadline.
+  const std::string expected_up =
+      R"(# HELP pg_up Whether the target database answers (1) or not (0): connected, and no statement past its client deadline.
 # TYPE pg_up gauge
 pg_up{target="a_target"} 1
 pg_up{target="b_target"} 0
 )";
   EXPECT_NE(text.find(expected_up), std::string::npos) << text;
-  EXPECT_NE(text.find("pg_evolution_exporter_collector_success{collector=\"tables\",target=\"a_target\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "pg_evolution_exporter_collector_success{collector=\"tables\",target=\"a_target\"} 1"),
+      std::string::npos);
   EXPECT_NE(text.find("pg_evolution_exporter_build_info{revision="), std::string::npos);
   EXPECT_EQ(text, render_text(view_with(tables_snapshot("a_target", {"alpha", "zeta"}),
                                         tables_snapshot("b_target", {"mid"}))));
@@ -103,8 +108,10 @@ TEST(Exposition, FailedRunDropsTheCollectorsSeriesButKeepsItsStatus) {
   store.put("t", "tables", nullptr, failed);
   auto text = render_text(store.view(kNow));
   EXPECT_EQ(text.find("pg_stat_user_tables_seq_scan_total"), std::string::npos);
-  EXPECT_NE(text.find("pg_evolution_exporter_collector_errors_total{collector=\"tables\",target=\"t\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "pg_evolution_exporter_collector_errors_total{collector=\"tables\",target=\"t\"} 1"),
+      std::string::npos);
 }
 
 TEST(Exposition, DuplicateSeriesAreEmittedOnce) {
@@ -136,11 +143,13 @@ std::string gunzip(const std::string& gz) {
 // The gzip body is assembled from pieces deflated when the snapshots were stored; zlib checks its
 // CRC-32 and length trailer while inflating.
 TEST(Exposition, GzipBodyInflatesToTheTextBody) {
-  auto view = view_with(tables_snapshot("a_target", {"zeta", "alpha"}), tables_snapshot("b_target", {"mid"}));
+  auto view = view_with(tables_snapshot("a_target", {"zeta", "alpha"}),
+                        tables_snapshot("b_target", {"mid"}));
   EXPECT_EQ(gunzip(render_gzip(view)), render_text(view));
 }
 
-// Two collectors of one target write the same family: HELP and TYPE appear once, both series follow.
+// Two collectors of one target write the same family: HELP and TYPE appear once, both series
+// follow.
 TEST(Exposition, FamilyFromTwoCollectorsHasOneHeader) {
   SnapshotStore store;
   for (const char* collector : {"growth", "tables"}) {
@@ -150,9 +159,10 @@ TEST(Exposition, FamilyFromTwoCollectorsHasOneHeader) {
     store.put("t", collector, std::make_shared<const Snapshot>(b.take()), fresh());
   }
   const std::string text = render_text(store.view(kNow));
-  EXPECT_NE(text.find("# HELP pg_shared shared\n# TYPE pg_shared gauge\npg_shared{from=\"growth\"} 1\n"
-                      "pg_shared{from=\"tables\"} 1\n# HELP pg_up "),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("# HELP pg_shared shared\n# TYPE pg_shared gauge\npg_shared{from=\"growth\"} 1\n"
+                "pg_shared{from=\"tables\"} 1\n# HELP pg_up "),
+      std::string::npos)
       << text;
   EXPECT_EQ(gunzip(render_gzip(store.view(kNow))), text);
 }
@@ -203,9 +213,12 @@ TEST(Exposition, WholeOutputGolden) {
   failed.last_error = "connection lost";
   store.put("replica", "tables", nullptr, failed);
 
-  const std::string expected = std::string(R"(# HELP pg_evolution_exporter_build_info Version and revision of pg_evolution_exporter, constant 1.
+  const std::string expected =
+      std::string(
+          R"(# HELP pg_evolution_exporter_build_info Version and revision of pg_evolution_exporter, constant 1.
 # TYPE pg_evolution_exporter_build_info gauge
-pg_evolution_exporter_build_info{revision=")") + PGE_REVISION + R"(",version=")" + PGE_VERSION + R"("} 1
+pg_evolution_exporter_build_info{revision=")") +
+      PGE_REVISION + R"(",version=")" + PGE_VERSION + R"("} 1
 # HELP pg_evolution_exporter_client_deadline_exceeded_total Statements that passed their client deadline (statement timeout + margin): cancel = cancel request sent, disconnect = still no answer a margin later, connection dropped.
 # TYPE pg_evolution_exporter_client_deadline_exceeded_total counter
 pg_evolution_exporter_client_deadline_exceeded_total{action="cancel",target="main"} 0
@@ -295,15 +308,19 @@ TEST(Exposition, SnapshotOlderThanItsStalenessLimitIsNotServedAndMarkedStale) {
   store.put("t", "tables", tables_snapshot("t", {"a"}), fresh());
   const auto at = [&](double now) { return render_text(store.view(now)); };
   EXPECT_NE(at(kNow + 10).find("pg_stat_user_tables_seq_scan_total"), std::string::npos);
-  EXPECT_NE(at(kNow + 10).find("pg_evolution_exporter_collector_stale{collector=\"tables\",target=\"t\"} 0"),
+  EXPECT_NE(at(kNow + 10).find(
+                "pg_evolution_exporter_collector_stale{collector=\"tables\",target=\"t\"} 0"),
             std::string::npos);
   const std::string late = at(kNow + 10.5);
   EXPECT_EQ(late.find("pg_stat_user_tables_seq_scan_total"), std::string::npos) << late;
   EXPECT_NE(late.find("pg_evolution_exporter_collector_stale{collector=\"tables\",target=\"t\"} 1"),
             std::string::npos);
-  EXPECT_NE(late.find("pg_evolution_exporter_collector_success{collector=\"tables\",target=\"t\"} 1"),
-            std::string::npos) << "the status says success: only the staleness tells";
-  EXPECT_NE(late.find("pg_evolution_exporter_collector_staleness_limit_seconds{collector=\"tables\",target=\"t\"} 10"),
+  EXPECT_NE(
+      late.find("pg_evolution_exporter_collector_success{collector=\"tables\",target=\"t\"} 1"),
+      std::string::npos)
+      << "the status says success: only the staleness tells";
+  EXPECT_NE(late.find("pg_evolution_exporter_collector_staleness_limit_seconds{collector="
+                      "\"tables\",target=\"t\"} 10"),
             std::string::npos);
 }
 
@@ -314,13 +331,16 @@ TEST(Exposition, StalledTargetIsDownAndCountsItsDeadlines) {
   store.deadline_exceeded("t", false);
   std::string text = render_text(store.view(kNow));
   EXPECT_NE(text.find("pg_up{target=\"t\"} 0"), std::string::npos) << text;
-  EXPECT_NE(text.find("pg_evolution_exporter_client_deadline_exceeded_total{action=\"cancel\",target=\"t\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "pg_evolution_exporter_client_deadline_exceeded_total{action=\"cancel\",target=\"t\"} 1"),
+      std::string::npos);
   store.deadline_exceeded("t", true);
   store.answered("t");
   text = render_text(store.view(kNow));
   EXPECT_NE(text.find("pg_up{target=\"t\"} 1"), std::string::npos) << text;
-  EXPECT_NE(text.find("pg_evolution_exporter_client_deadline_exceeded_total{action=\"disconnect\",target=\"t\"} 1"),
+  EXPECT_NE(text.find("pg_evolution_exporter_client_deadline_exceeded_total{action=\"disconnect\","
+                      "target=\"t\"} 1"),
             std::string::npos);
 }
 
@@ -332,9 +352,12 @@ TEST(Exposition, RelationsSkippedAreCountedByReason) {
   st.relations_skipped_total["insufficient_privilege"] = 3;
   store.put("t", "partitions", nullptr, st);
   const std::string text = render_text(store.view(kNow));
-  EXPECT_NE(text.find("pg_evolution_exporter_collector_relations_skipped_total{collector=\"partitions\",target=\"t\",reason=\"locked\"} 2"),
-            std::string::npos) << text;
-  EXPECT_NE(text.find("pg_evolution_exporter_collector_relations_skipped_total{collector=\"partitions\",target=\"t\",reason=\"insufficient_privilege\"} 3"),
+  EXPECT_NE(text.find("pg_evolution_exporter_collector_relations_skipped_total{collector="
+                      "\"partitions\",target=\"t\",reason=\"locked\"} 2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("pg_evolution_exporter_collector_relations_skipped_total{collector="
+                      "\"partitions\",target=\"t\",reason=\"insufficient_privilege\"} 3"),
             std::string::npos);
 }
 

@@ -53,8 +53,8 @@ const EntryKey kKey{10, 5, true, 42};
 
 // Feeds `intervals` samples of `per_interval` calls drawn by `draw` (ms) to one entry after a
 // baseline; returns every call made after the baseline, in seconds.
-std::vector<double> run_entry(LatencyEstimator& est, Histogram& hist, int intervals, int per_interval,
-                              const std::function<double()>& draw) {
+std::vector<double> run_entry(LatencyEstimator& est, Histogram& hist, int intervals,
+                              int per_interval, const std::function<double()>& draw) {
   FakeEntry entry;
   entry.call(draw());
   est.begin("r0");
@@ -85,9 +85,9 @@ TEST(LatencyBuckets, AreFortySixSteppedBySqrtTwoFromTenMicroseconds) {
 TEST(HistogramQuantile, InterpolatesLinearlyInsideTheBucketLikePrometheus) {
   const std::vector<double> bounds{1, 2, 4};
   const std::vector<double> cum{10, 30, 40};
-  EXPECT_DOUBLE_EQ(histogram_quantile(0.5, bounds, cum, 40), 1.5);   // rank 20: half of (1,2]
-  EXPECT_DOUBLE_EQ(histogram_quantile(0.125, bounds, cum, 40), 0.5); // rank 5 in (0,1]
-  EXPECT_DOUBLE_EQ(histogram_quantile(0.99, bounds, cum, 50), 4);    // rank in +Inf: highest bound
+  EXPECT_DOUBLE_EQ(histogram_quantile(0.5, bounds, cum, 40), 1.5);    // rank 20: half of (1,2]
+  EXPECT_DOUBLE_EQ(histogram_quantile(0.125, bounds, cum, 40), 0.5);  // rank 5 in (0,1]
+  EXPECT_DOUBLE_EQ(histogram_quantile(0.99, bounds, cum, 50), 4);     // rank in +Inf: highest bound
   EXPECT_TRUE(std::isnan(histogram_quantile(0.5, bounds, {0, 0, 0}, 0)));
 }
 
@@ -138,9 +138,10 @@ TEST(LatencyEstimator, RareStallsDoNotInflateTheBodyPercentiles) {
   EXPECT_NEAR(quantile(hist, 0.5) / true_quantile(truth, 0.5), 1.0, 0.15);
 }
 
-// A lasting +30 % step of the body (a dropped index) is a new body, not stalls: after a few intervals
-// the estimate follows it. Without forgetting the old pools, the 120-pool history held the old body
-// for ten minutes and booked the whole excess as a tail (p95 +65 % in the sensitivity run).
+// A lasting +30 % step of the body (a dropped index) is a new body, not stalls: after a few
+// intervals the estimate follows it. Without forgetting the old pools, the 120-pool history held
+// the old body for ten minutes and booked the whole excess as a tail (p95 +65 % in the sensitivity
+// run).
 TEST(LatencyEstimator, LastingStepOfTheBodyIsFollowedNotBookedAsStalls) {
   std::mt19937 rng(5);
   std::lognormal_distribution<double> body(std::log(0.07), 0.3);
@@ -166,11 +167,13 @@ TEST(LatencyEstimator, LastingStepOfTheBodyIsFollowedNotBookedAsStalls) {
   std::vector<double> after;
   for (int i = 0; i < 40; ++i) interval(&after);
   std::vector<double> gained(hist.cumulative().size());
-  for (std::size_t i = 0; i < gained.size(); ++i) gained[i] = hist.cumulative()[i] - before.cumulative()[i];
+  for (std::size_t i = 0; i < gained.size(); ++i)
+    gained[i] = hist.cumulative()[i] - before.cumulative()[i];
   const double count = hist.count() - before.count();
   for (double q : {0.5, 0.95}) {
     const double t = true_quantile(after, q);
-    EXPECT_NEAR(histogram_quantile(q, bucket_bounds(), gained, count) / t, 1.0, 0.15) << "q=" << q << " true=" << t;
+    EXPECT_NEAR(histogram_quantile(q, bucket_bounds(), gained, count) / t, 1.0, 0.15)
+        << "q=" << q << " true=" << t;
   }
 }
 
@@ -229,7 +232,12 @@ TEST(LatencyEstimator, RecreatedEntryIsDetectedByCallsBackwardsOrMinRisingOrMaxF
   const std::vector<Case> cases{
       {"calls backwards", {1, 1, 1}},
       {"min rising", std::vector<double>(30, 1.0)},  // more calls, same max, but min 0.5 -> 1
-      {"max falling", [] { std::vector<double> v(49, 1.0); v.push_back(0.5); return v; }()},
+      {"max falling",
+       [] {
+         std::vector<double> v(49, 1.0);
+         v.push_back(0.5);
+         return v;
+       }()},
   };
   for (const auto& c : cases) {
     LatencyEstimator est;
@@ -252,12 +260,13 @@ TEST(LatencyEstimator, RecreatedEntryIsDetectedByCallsBackwardsOrMinRisingOrMaxF
   }
 }
 
-// An entry with two speeds (ms, log-sd): 10 % of its calls hit the slow one, like a hub context. Its
-// p50, p95 and p99 from `intervals` samples of 150 calls must be within 15 % of the truth.
-void expect_two_speed_quantiles(unsigned seed, double fast_ms, double fast_sd, double slow_ms, double slow_sd,
-                                int intervals) {
+// An entry with two speeds (ms, log-sd): 10 % of its calls hit the slow one, like a hub context.
+// Its p50, p95 and p99 from `intervals` samples of 150 calls must be within 15 % of the truth.
+void expect_two_speed_quantiles(unsigned seed, double fast_ms, double fast_sd, double slow_ms,
+                                double slow_sd, int intervals) {
   std::mt19937 rng(seed);
-  std::lognormal_distribution<double> fast(std::log(fast_ms), fast_sd), slow(std::log(slow_ms), slow_sd);
+  std::lognormal_distribution<double> fast(std::log(fast_ms), fast_sd),
+      slow(std::log(slow_ms), slow_sd);
   std::bernoulli_distribution hub(0.1);
   auto draw = [&] { return hub(rng) ? slow(rng) : fast(rng); };
   LatencyEstimator est;
@@ -269,17 +278,19 @@ void expect_two_speed_quantiles(unsigned seed, double fast_ms, double fast_sd, d
   }
 }
 
-// One SQL shape, two speeds (count_by_source: 10 % of calls hit a hub context with 5x the work). Every
-// interval holds slow calls, so pooled quantiles put the body between the speeds (p50 +10 %, p95 -22 %
-// and the read p95 +45 % in the benchmark); the pools' line in (mean, E[x²]) finds the fast mode.
+// One SQL shape, two speeds (count_by_source: 10 % of calls hit a hub context with 5x the work).
+// Every interval holds slow calls, so pooled quantiles put the body between the speeds (p50 +10 %,
+// p95 -22 % and the read p95 +45 % in the benchmark); the pools' line in (mean, E[x²]) finds the
+// fast mode.
 TEST(LatencyEstimator, TwoSpeedEntryKeepsItsFastBodyAndItsSlowMode) {
   expect_two_speed_quantiles(3, 0.24, 0.2, 1.3, 0.2, 150);
 }
 
-// The slow mode of a two-speed entry is often wide and skewed (hubs of many sizes). Booked at one point
-// per interval it had its median at its mean: the class p95, which lies inside it, came out +23 % and
-// more. Its width, learnt from the spread of the intervals' slow means, puts that p95 back (without it
-// one quantile here is 16 % off; wider slow modes, log-sd ≥ 0.45, stay 20-30 % off: docs/latency.md).
+// The slow mode of a two-speed entry is often wide and skewed (hubs of many sizes). Booked at one
+// point per interval it had its median at its mean: the class p95, which lies inside it, came out
+// +23 % and more. Its width, learnt from the spread of the intervals' slow means, puts that p95
+// back (without it one quantile here is 16 % off; wider slow modes, log-sd ≥ 0.45, stay 20-30 %
+// off: docs/latency.md).
 TEST(LatencyEstimator, WideSlowModeOfATwoSpeedEntryKeepsItsMedianBelowItsMean) {
   expect_two_speed_quantiles(7, 0.27, 0.2, 2.4, 0.4, 200);
 }
@@ -386,7 +397,8 @@ TEST(StatementCommand, ReadsTheFirstKeywordPastCommentsAndWithClauses) {
   EXPECT_EQ(statement_command("WITH x AS (SELECT 1) UPDATE t SET a = 1"), "update");
   EXPECT_EQ(statement_command("with d as (delete from t returning *) select * from d"), "select");
   EXPECT_EQ(statement_command("DELETE FROM t WHERE id = $1"), "delete");
-  EXPECT_EQ(statement_command("MERGE INTO t USING s ON true WHEN MATCHED THEN DO NOTHING"), "merge");
+  EXPECT_EQ(statement_command("MERGE INTO t USING s ON true WHEN MATCHED THEN DO NOTHING"),
+            "merge");
   EXPECT_EQ(statement_command("VALUES (1)"), "select");
   EXPECT_EQ(statement_command("COMMIT"), "utility");
   EXPECT_EQ(statement_command("CREATE INDEX ON t (a)"), "utility");

@@ -1,6 +1,6 @@
-#include <chrono>
-
 #include <gtest/gtest.h>
+
+#include <chrono>
 
 #include "core/log.h"
 
@@ -39,9 +39,13 @@ TEST(LogFormat, LogfmtQuotesEqualsSignsBackslashesAndControlCharacters) {
 
 TEST(LogFormat, JsonEscapesEveryValueAndReplacesInvalidUtf8) {
   EXPECT_EQ(format_line(Format::kJson, kTs, Level::kDebug, "collector ran",
-                        {{"err", "line 1\n\"quoted\" \\ é"}, {"bytes", std::string("a\xff" "b")}, {"ok", true}}),
+                        {{"err", "line 1\n\"quoted\" \\ é"},
+                         {"bytes", std::string("a\xff"
+                                               "b")},
+                         {"ok", true}}),
             "{\"ts\":\"2026-01-02T03:04:05.678Z\",\"level\":\"debug\",\"msg\":\"collector ran\","
-            "\"err\":\"line 1\\n\\\"quoted\\\" \\\\ é\",\"bytes\":\"a\xEF\xBF\xBD" "b\",\"ok\":\"true\"}");
+            "\"err\":\"line 1\\n\\\"quoted\\\" \\\\ é\",\"bytes\":\"a\xEF\xBF\xBD"
+            "b\",\"ok\":\"true\"}");
 }
 
 TEST(LogFormat, LevelNamesAreDebugInfoWarnError) {

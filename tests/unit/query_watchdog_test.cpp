@@ -1,5 +1,8 @@
 // The client-side deadline without a database: a socket pair stands in for the connection, a
 // thread blocked in recv() for the worker stuck on a frozen server.
+#include "core/query_watchdog.h"
+
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -9,10 +12,6 @@
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
-
-#include "core/query_watchdog.h"
 
 namespace pge {
 namespace {

@@ -1,8 +1,9 @@
 // run_once, the one path every collector run takes (scheduler and tests): limits, labels, idle
 // runs, and every kind of failure turned into a value.
+#include "collectors/run_once.h"
+
 #include <gtest/gtest.h>
 
-#include "collectors/run_once.h"
 #include "tests/support/test_support.h"
 
 namespace pge {
@@ -49,7 +50,9 @@ TEST_F(RunOnce, AWritingCollectorGetsAReadWriteTransaction) {
 
 TEST_F(RunOnce, PutsTheTargetAndItsConstantLabelsOnEverySeries) {
   RunResult r = run(test::ScriptedCollector(one_gauge));
-  EXPECT_EQ(test::value(r.snapshot(), "pg_x", {{"target", "main"}, {"env", "prod"}, {"relname", "t"}}), 1);
+  EXPECT_EQ(
+      test::value(r.snapshot(), "pg_x", {{"target", "main"}, {"env", "prod"}, {"relname", "t"}}),
+      1);
 }
 
 TEST_F(RunOnce, AnIdleCollectorOpensNoTransaction) {
@@ -93,7 +96,8 @@ TEST_F(RunOnce, AnyExceptionBecomesAnErrorValue) {
   ASSERT_FALSE(std_error.ok());
   EXPECT_EQ(std_error.error().message, "result has no column 'x'");
   EXPECT_EQ(std_error.error().sqlstate, "");
-  RunResult odd = run(test::ScriptedCollector([](Session&, CollectContext&) -> Snapshot { throw 42; }));
+  RunResult odd =
+      run(test::ScriptedCollector([](Session&, CollectContext&) -> Snapshot { throw 42; }));
   ASSERT_FALSE(odd.ok());
   EXPECT_EQ(odd.error().message, "unknown exception (not derived from std::exception)");
 }

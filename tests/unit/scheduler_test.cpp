@@ -1,12 +1,13 @@
 // The scheduler's per-target loop, stepped with made-up time points on a fake database: each
 // collector at its own interval, no catch-up after a stall, idle runs, failures, reconnecting, and
 // moving to a reloaded configuration; and which targets a reload keeps, restarts, removes or adds.
-#include <atomic>
+#include "exporter/scheduler.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "exporter/scheduler.h"
+#include <atomic>
+
 #include "tests/support/test_support.h"
 
 namespace pge {
@@ -30,18 +31,18 @@ class SchedulerStep : public ::testing::Test {
       b.gauge("pg_" + name, "help", {}, *count);
       return b.take();
     };
-    collectors_.push_back(
-        {.name = name, .make = [counted, idle, instances] {
-           ++*instances;
-           return std::make_unique<test::ScriptedCollector>(counted, false, idle);
-         }});
+    collectors_.push_back({.name = name, .make = [counted, idle, instances] {
+                             ++*instances;
+                             return std::make_unique<test::ScriptedCollector>(counted, false, idle);
+                           }});
   }
 
   TargetWorker& worker() {
     if (!worker_) {
       auto db = std::make_unique<test::FakeDatabase>();
       db_ = db.get();
-      worker_ = std::make_unique<TargetWorker>(config_, target_, store_, std::move(db), collectors_);
+      worker_ =
+          std::make_unique<TargetWorker>(config_, target_, store_, std::move(db), collectors_);
     }
     return *worker_;
   }
@@ -227,7 +228,8 @@ TEST_F(SchedulerStep, AReloadKeepsTheConnectionScheduleStatusAndSnapshotOfUnchan
   EXPECT_EQ(store_.status("main", "fast").errors_total, 1);
 }
 
-TEST_F(SchedulerStep, AReloadRestartsAChangedCollectorAtOnceKeepingItsCountersAndSnapshotUntilItRuns) {
+TEST_F(SchedulerStep,
+       AReloadRestartsAChangedCollectorAtOnceKeepingItsCountersAndSnapshotUntilItRuns) {
   add("fast", Seconds{10});
   add("slow", Seconds{30});
   step(seconds(0));

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "core/session.h"
+
+#include <gtest/gtest.h>
 
 namespace pge {
 namespace {

@@ -1,8 +1,8 @@
 // VersionedSql picks a collector's statement for the connected server's version (issue 15:
 // PostgreSQL 15 and 17 name some statistics columns differently).
-#include <stdexcept>
-
 #include <gtest/gtest.h>
+
+#include <stdexcept>
 
 #include "collectors/collector.h"
 
@@ -19,7 +19,9 @@ TEST(VersionedSql, PicksTheNewestVariantNotAboveTheServerVersion) {
   EXPECT_EQ(kSql.for_server(180001), "seventeen");
 }
 
-TEST(VersionedSql, GivesTheOldestVariantToAnOlderServer) { EXPECT_EQ(kSql.for_server(140011), "fifteen"); }
+TEST(VersionedSql, GivesTheOldestVariantToAnOlderServer) {
+  EXPECT_EQ(kSql.for_server(140011), "fifteen");
+}
 
 TEST(VersionedSql, RejectsNoVariantsOrVariantsOutOfOrder) {
   EXPECT_THROW(VersionedSql({}), std::logic_error);

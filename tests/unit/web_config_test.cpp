@@ -1,12 +1,13 @@
 // The web config (exporter-toolkit format) is strict: every bad file in tests/web/bad is refused
 // with file, line and the key at fault; a good one loads with paths resolved next to the file.
-#include <filesystem>
-#include <fstream>
+#include "exporter/web_config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "exporter/web_config.h"
+#include <filesystem>
+#include <fstream>
+
 #include "tests/support/test_support.h"
 
 namespace pge {
@@ -60,13 +61,15 @@ http_server_config:
   headers:
     X-Frame-Options: deny
     Strict-Transport-Security: max-age=31536000
-)", "web.yml", web_dir());
+)",
+                                           "web.yml", web_dir());
   ASSERT_TRUE(r.config) << rendered(r);
   ASSERT_TRUE(r.config->tls);
   EXPECT_EQ(r.config->tls->cert_file, web_dir() + "/server.pem");
   EXPECT_EQ(r.config->tls->client_auth, ClientAuth::kRequireAndVerify);
   EXPECT_EQ(r.config->tls->min_version, 0x0304);
-  EXPECT_EQ(r.config->tls->cipher_suites, std::vector<std::string>{"ECDHE-ECDSA-AES128-GCM-SHA256"});
+  EXPECT_EQ(r.config->tls->cipher_suites,
+            std::vector<std::string>{"ECDHE-ECDSA-AES128-GCM-SHA256"});
   EXPECT_EQ(r.config->tls->curves, (std::vector<std::string>{"X25519", "P-256"}));
   EXPECT_EQ(r.config->basic_auth_users.size(), 1u);
   EXPECT_EQ(r.config->headers.size(), 2u);
@@ -88,8 +91,8 @@ TEST(WebConfig, TlsDefaultsToTls12Minimum) {
 }
 
 TEST(WebConfig, ANonBcryptValueIsNeverEchoedInTheError) {
-  WebConfigResult r =
-      load_web_config_text("basic_auth_users:\n  alice: correct-horse-battery\n", "w.yml", web_dir());
+  WebConfigResult r = load_web_config_text("basic_auth_users:\n  alice: correct-horse-battery\n",
+                                           "w.yml", web_dir());
   EXPECT_FALSE(r.config);
   EXPECT_THAT(rendered(r), HasSubstr("basic_auth_users.alice"));
   EXPECT_THAT(rendered(r), Not(HasSubstr("correct-horse")));
