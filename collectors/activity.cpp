@@ -54,24 +54,16 @@ constexpr std::array<MetricSpec, 4> kSummaryMetrics{{
 }};
 constexpr std::array<const char*, 1> kSummaryLabels{"datname"};
 
-class ActivityCollector final : public Collector {
- public:
-  Snapshot collect(Session& session, CollectContext&) override {
-    SnapshotBuilder out;
-    emit_rows(out, session.query(kQuery), kStateMetrics, kStateLabels);
-    emit_rows(out, session.query(kSummaryQuery), kSummaryMetrics, kSummaryLabels);
-    return out.take();
-  }
-};
-
 }  // namespace
 
 CollectorInfo activity_info() {
   return {.name = "activity",
           .help = "Connections by state, oldest transaction, longest query, lock waits.",
           .default_interval = Seconds{15},
-          .default_timeout = Seconds{5},
-          .make = make_collector<ActivityCollector>};
+          .make = rows_collector({
+              {.sql = kQuery, .metrics = kStateMetrics, .labels = kStateLabels},
+              {.sql = kSummaryQuery, .metrics = kSummaryMetrics, .labels = kSummaryLabels},
+          })};
 }
 
 }  // namespace pge

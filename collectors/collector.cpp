@@ -131,7 +131,7 @@ Rows SizeCache::query_selected(Session& session, const std::string& sql, Collect
   return apply(pge::query_selected(session, sql, ctx, {read_sizes}), key_columns, size_columns);
 }
 
-VersionedSql::VersionedSql(std::vector<SqlVariant> variants) : variants_(std::move(variants)) {
+VersionedSql::VersionedSql(std::initializer_list<SqlVariant> variants) : variants_(variants) {
   const bool ascending =
       std::is_sorted(variants_.begin(), variants_.end(),
                      [](const SqlVariant& a, const SqlVariant& b) { return a.since < b.since; });
@@ -183,6 +183,60 @@ Rows selected_unlocked_rows(const Rows& rows, CollectContext& ctx) {
   const Rows selected = selected_rows(rows, ctx.target);
   count_lock_skips(selected, ctx);
   return selected.filter([&](std::size_t r) { return !selected.flag(r, "locked"); });
+}
+
+std::string current_database(Session& session) {
+  return session.query("SELECT current_database() AS d").text(0, "d");
+}
+
+namespace {
+
+// The rows of `query` (its text for this server: `sql`) that this run keeps, with the remembered
+// sizes filled in between size reads.
+Rows read_rows(Session& session, CollectContext& ctx, const RowQuery& query, const std::string& sql,
+               SizeCache& sizes) {
+  const bool sized = !query.size_columns.empty();
+  Rows rows = session.query(
+      sql, sized ? std::vector<Value>{sql_bool(sizes.due(ctx))} : std::vector<Value>{});
+  switch (query.relations) {
+    case Relations::all:
+      break;
+    case Relations::selected:
+      rows = selected_rows(rows, ctx.target);
+      count_lock_skips(rows, ctx);
+      break;
+    case Relations::unlocked:
+      rows = selected_unlocked_rows(rows, ctx);
+      break;
+  }
+  return sized ? sizes.apply(rows, query.labels, query.size_columns) : rows;
+}
+
+class RowsCollector final : public Collector {
+ public:
+  explicit RowsCollector(std::vector<RowQuery> queries)
+      : queries_(std::move(queries)), sizes_(queries_.size()) {}
+
+  Snapshot collect(Session& session, CollectContext& ctx) override {
+    SnapshotBuilder out;
+    for (std::size_t i = 0; i < queries_.size(); ++i) {
+      const RowQuery& query = queries_[i];
+      const std::string& sql = query.sql.for_server(session.server_version());
+      if (sql.empty()) continue;
+      emit_rows(out, read_rows(session, ctx, query, sql, sizes_[i]), query.metrics, query.labels);
+    }
+    return out.take();
+  }
+
+ private:
+  std::vector<RowQuery> queries_;
+  std::vector<SizeCache> sizes_;  // one per query, used by those with size columns
+};
+
+}  // namespace
+
+std::function<std::unique_ptr<Collector>()> rows_collector(std::vector<RowQuery> queries) {
+  return [queries = std::move(queries)] { return std::make_unique<RowsCollector>(queries); };
 }
 
 }  // namespace pge

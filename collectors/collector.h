@@ -1,9 +1,9 @@
-// The collector contract. A collector is one file in collectors/ that defines a class derived from
-// `Collector` and a `CollectorInfo` (name, default interval, options, factory); registry.cpp lists
-// them. The scheduler creates one instance per target, calls `collect` on the target's worker
-// thread inside a read-only transaction with timeouts, and stores the returned snapshot. A
-// collector may keep state between runs (deltas, cumulative histograms); it never touches the HTTP
-// side.
+// The collector contract. A collector is one file in collectors/ that defines a `CollectorInfo`
+// (name, default interval, options, factory) and, unless its collect step is `rows_collector`'s, a
+// class derived from `Collector`; registry.cpp lists them. The scheduler creates one instance per
+// target, calls `collect` on the target's worker thread inside a read-only transaction with
+// timeouts, and stores the returned snapshot. A collector may keep state between runs (deltas,
+// cumulative histograms); it never touches the HTTP side.
 #pragma once
 
 #include <chrono>
@@ -57,6 +57,8 @@ struct CollectorInfo {
   std::string name{};
   std::string help{};
   Seconds default_interval{30};
+  // The statement_timeout of a run: what a catalog or statistics view read needs, with room to
+  // spare.
   Seconds default_timeout{5};
   bool enabled_by_default = true;
   std::vector<OptionSpec> options{};
@@ -155,15 +157,18 @@ class SizeCache {
 // server_version_num (the oldest one for an older server). libpqxx reads the version once per
 // connection, so a collector's choice changes only when its target reconnects to another server.
 struct SqlVariant {
-  int since;  // server_version_num from which this text applies, e.g. 170000
-  std::string sql;
+  int since;        // server_version_num from which this text applies, e.g. 170000
+  std::string sql;  // "": the view does not exist before the next variant; nothing is read
 };
 
 class VersionedSql {
  public:
   // `variants` in ascending `since`; at least one (a programmer error otherwise: throws at
   // start-up).
-  explicit VersionedSql(std::vector<SqlVariant> variants);
+  VersionedSql(std::initializer_list<SqlVariant> variants);
+  // A statement that is the same on every server version.
+  VersionedSql(std::string sql) : VersionedSql({{0, std::move(sql)}}) {}
+  VersionedSql(const char* sql) : VersionedSql(std::string(sql)) {}
   const std::string& for_server(int server_version_num) const;
 
  private:
@@ -179,6 +184,33 @@ inline const OptionSpec kSizeIntervalOption{.name = "size_interval",
                                                 "functions stat every file); the last sizes are "
                                                 "served in between (0 reads them every run).",
                                             .default_value = 300.0};
+
+// Which rows of a per-relation query (columns schemaname, relname and locked) a RowQuery keeps.
+enum class Relations {
+  all,       // every row: not a per-relation query
+  selected,  // those the target's include/exclude patterns select; the locked ones stay (their
+             // statistics are read, only their sizes are left out) and count as lock skips
+  unlocked,  // the selected ones that are not locked; the locked ones count as lock skips
+};
+
+// One query of a collector whose rows carry its metrics: every row gives one series per metric
+// whose column is not NULL, labelled by the `labels` columns (emit_rows).
+struct RowQuery {
+  VersionedSql sql;
+  std::span<const MetricSpec> metrics;
+  std::span<const char* const> labels{};
+  Relations relations = Relations::all;
+  // Columns read every size_interval and remembered in between (SizeCache, keyed by `labels`);
+  // the query takes the decision as $1 and the collector declares kSizeIntervalOption.
+  std::span<const char* const> size_columns{};
+};
+
+// The factory of a collector whose whole collect step is running `queries` in order and emitting
+// their rows, for CollectorInfo::make.
+std::function<std::unique_ptr<Collector>()> rows_collector(std::vector<RowQuery> queries);
+
+// The connected database's name, for the `datname` label of series that come from the config.
+std::string current_database(Session& session);
 
 // Shared SQL: whether another session holds (or waits for) an ACCESS EXCLUSIVE lock on one of the
 // relations `relids` (a comma-separated list of oid expressions). Size functions and pgstattuple

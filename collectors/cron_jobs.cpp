@@ -131,7 +131,7 @@ class CronJobsCollector final : public Collector {
     SnapshotBuilder out;
     const bool installed =
         !session.query("SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'").empty();
-    const std::string datname = session.query("SELECT current_database() AS d").text(0, "d");
+    const std::string datname = current_database(session);
     emit(out, kInstalled, {{"datname", datname}}, installed ? 1 : 0);
     if (installed) emit_jobs(session, ctx, out);
     if (!ctx.target.retention.table.empty()) emit_retention(session, ctx, out);
@@ -203,7 +203,6 @@ CollectorInfo cron_jobs_info() {
           "pg_cron jobs (status, last success, failures, overdue against the schedule) and the "
           "retention job's run record.",
       .default_interval = Seconds{60},
-      .default_timeout = Seconds{5},
       .options = {kRecentRuns, migration::kCronJobTableOption, migration::kCronRunDetailsOption},
       .make = make_collector<CronJobsCollector>};
 }

@@ -61,30 +61,18 @@ constexpr std::array<MetricSpec, 19> kMetrics{{
 constexpr std::array<const char*, 1> kLabels{"datname"};
 constexpr std::array<const char*, 1> kSizeColumns{"size_bytes"};
 
-class DatabaseCollector final : public Collector {
- public:
-  Snapshot collect(Session& session, CollectContext& ctx) override {
-    const Value read_size = sql_bool(size_.due(ctx));
-    SnapshotBuilder out;
-    emit_rows(out, size_.apply(session.query(kQuery, {read_size}), kLabels, kSizeColumns), kMetrics,
-              kLabels);
-    return out.take();
-  }
-
- private:
-  // pg_database_size stats every file of the database (40,000 relations at 10,000 tables).
-  SizeCache size_;
-};
-
 }  // namespace
 
+// pg_database_size stats every file of the database (40,000 relations at 10,000 tables): it is read
+// every size_interval.
 CollectorInfo database_info() {
-  return {.name = "database",
-          .help = "pg_stat_database counters and the database size.",
-          .default_interval = Seconds{15},
-          .default_timeout = Seconds{5},
-          .options = {kSizeIntervalOption},
-          .make = make_collector<DatabaseCollector>};
+  return {
+      .name = "database",
+      .help = "pg_stat_database counters and the database size.",
+      .default_interval = Seconds{15},
+      .options = {kSizeIntervalOption},
+      .make = rows_collector(
+          {{.sql = kQuery, .metrics = kMetrics, .labels = kLabels, .size_columns = kSizeColumns}})};
 }
 
 }  // namespace pge

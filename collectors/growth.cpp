@@ -80,7 +80,7 @@ class GrowthCollector final : public Collector {
     Rows rows = query_selected(session, kQuery, ctx);
     SnapshotBuilder out;
     emit_rows(out, rows, kMetrics, kLabels);
-    const std::string datname = session.query("SELECT current_database() AS d").text(0, "d");
+    const std::string datname = current_database(session);
     emit_thresholds(out, ctx.target, datname);
     return out.take();
   }

@@ -62,14 +62,17 @@ constexpr std::array<MetricSpec, 13> kCheckpointMetrics{{
      "pg_stat_io_fsyncs_total)."},
 }};
 
-// pg_stat_io leaves a column NULL where the operation cannot happen for that backend type, object
-// and context; those series are left out rather than reported as 0.
-constexpr const char* kIo = R"SQL(
+// pg_stat_io exists from PostgreSQL 16 on. It leaves a column NULL where the operation cannot
+// happen for that backend type, object and context; those series are left out rather than reported
+// as 0.
+const VersionedSql kIo({
+    {0, ""},
+    {160000, R"SQL(
 SELECT backend_type, object, context, reads, read_time, writes, write_time, writebacks, writeback_time,
        extends, extend_time, hits, evictions, reuses, fsyncs, fsync_time
 FROM pg_stat_io
-)SQL";
-constexpr int kIoSince = 160000;
+)SQL"},
+});
 
 constexpr std::array<MetricSpec, 13> kIoMetrics{{
     {"pg_stat_io_reads_total", kCounter, "reads", "Read operations (of op_bytes, the block size)."},
@@ -99,17 +102,6 @@ constexpr std::array<MetricSpec, 13> kIoMetrics{{
 
 constexpr std::array<const char*, 3> kIoLabels{"backend_type", "object", "context"};
 
-class IoCollector final : public Collector {
- public:
-  Snapshot collect(Session& session, CollectContext&) override {
-    SnapshotBuilder out;
-    const int version = session.server_version();
-    emit_rows(out, session.query(kCheckpoints.for_server(version)), kCheckpointMetrics, {});
-    if (version >= kIoSince) emit_rows(out, session.query(kIo), kIoMetrics, kIoLabels);
-    return out.take();
-  }
-};
-
 }  // namespace
 
 CollectorInfo io_info() {
@@ -118,8 +110,10 @@ CollectorInfo io_info() {
               "Checkpoints and the background writer (pg_stat_checkpointer, pg_stat_bgwriter), I/O "
               "by backend type (pg_stat_io, 16+).",
           .default_interval = Seconds{30},
-          .default_timeout = Seconds{5},
-          .make = make_collector<IoCollector>};
+          .make = rows_collector({
+              {.sql = kCheckpoints, .metrics = kCheckpointMetrics},
+              {.sql = kIo, .metrics = kIoMetrics, .labels = kIoLabels},
+          })};
 }
 
 }  // namespace pge

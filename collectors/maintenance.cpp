@@ -184,20 +184,6 @@ constexpr std::array<MetricSpec, 9> kCreateIndexMetrics{{
 constexpr std::array<const char*, 7> kCreateIndexLabels{
     "datname", "schemaname", "relname", "indexrelname", "pid", "command", "phase"};
 
-class MaintenanceCollector final : public Collector {
- public:
-  Snapshot collect(Session& session, CollectContext& ctx) override {
-    const Rows all = session.query(kTables);
-    const Rows tables = selected_unlocked_rows(all, ctx);
-    SnapshotBuilder out;
-    emit_rows(out, tables, kTableMetrics, kTableLabels);
-    emit_rows(out, session.query(kVacuumProgress.for_server(session.server_version())),
-              kVacuumMetrics, kVacuumLabels);
-    emit_rows(out, session.query(kCreateIndexProgress), kCreateIndexMetrics, kCreateIndexLabels);
-    return out.take();
-  }
-};
-
 }  // namespace
 
 CollectorInfo maintenance_info() {
@@ -207,7 +193,16 @@ CollectorInfo maintenance_info() {
               "INDEX/REINDEX progress.",
           .default_interval = Seconds{30},
           .default_timeout = Seconds{10},
-          .make = make_collector<MaintenanceCollector>};
+          .make = rows_collector({
+              {.sql = kTables,
+               .metrics = kTableMetrics,
+               .labels = kTableLabels,
+               .relations = Relations::unlocked},
+              {.sql = kVacuumProgress, .metrics = kVacuumMetrics, .labels = kVacuumLabels},
+              {.sql = kCreateIndexProgress,
+               .metrics = kCreateIndexMetrics,
+               .labels = kCreateIndexLabels},
+          })};
 }
 
 }  // namespace pge

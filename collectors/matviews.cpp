@@ -77,7 +77,7 @@ class MatviewsCollector final : public Collector {
     emit_rows(out, rows, kViewMetrics,
               std::array<const char*, 3>{"datname", "schemaname", "relname"});
     declare(out, {kLastRefresh, kRefreshDuration, kRefreshSuccess, kStaleness});
-    const std::string datname = session.query("SELECT current_database() AS d").text(0, "d");
+    const std::string datname = current_database(session);
     const std::string details = string_option(ctx, migration::kCronRunDetailsOption);
     const bool have_cron = exists(session, details);
     for (const auto& m : ctx.target.matviews) {
@@ -129,7 +129,6 @@ CollectorInfo matviews_info() {
               "Materialized views: populated, size, last refresh time, duration, outcome and "
               "staleness (from the refresh log or pg_cron).",
           .default_interval = Seconds{60},
-          .default_timeout = Seconds{5},
           .options = {migration::kCronRunDetailsOption},
           .make = make_collector<MatviewsCollector>};
 }

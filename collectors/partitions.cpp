@@ -315,7 +315,7 @@ class PartitionsCollector final : public Collector {
   static void emit_partman(Session& session, SnapshotBuilder& out) {
     Rows ext = session.query(kPartmanQuery);
     if (ext.empty()) return;
-    const std::string datname = session.query("SELECT current_database() AS d").text(0, "d");
+    const std::string datname = current_database(session);
     const bool readable = ext.flag(0, "readable");
     emit(out, kPartmanReadable, {{"datname", datname}}, readable ? 1 : 0);
     if (!readable) return;

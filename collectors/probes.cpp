@@ -70,7 +70,6 @@ CollectorInfo probes_info() {
   return {.name = "probes",
           .help = "Configured canary queries timed by the exporter (target.probe).",
           .default_interval = Seconds{15},
-          .default_timeout = Seconds{5},
           .make = make_collector<ProbesCollector>};
 }
 

@@ -51,7 +51,6 @@ CollectorInfo server_info() {
   return {.name = "server",
           .help = "Server version, start time and replica status.",
           .default_interval = Seconds{60},
-          .default_timeout = Seconds{5},
           .make = make_collector<ServerCollector>};
 }
 

@@ -32,7 +32,6 @@ CollectorInfo stages_info() {
   return {.name = "stages",
           .help = "The configured Phase 3 stages ([[target.stage]]) with their start and end.",
           .default_interval = Seconds{300},
-          .default_timeout = Seconds{5},
           .make = make_collector<StagesCollector>};
 }
 

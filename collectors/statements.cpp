@@ -356,7 +356,6 @@ CollectorInfo statements_info() {
               "Statement latency histograms, calls and rows by command and query class from "
               "pg_stat_statements (the interval is the sampling period).",
           .default_interval = Seconds{1},
-          .default_timeout = Seconds{5},
           .options = {kFullInterval, kBusyEntries},
           .make = make_collector<StatementsCollector>};
 }

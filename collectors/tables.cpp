@@ -103,19 +103,6 @@ constexpr std::array<const char*, 3> kLabels{"datname", "schemaname", "relname"}
 constexpr std::array<const char*, 4> kSizeColumns{"table_size", "index_size", "toast_size",
                                                   "total_size"};
 
-class TablesCollector final : public Collector {
- public:
-  Snapshot collect(Session& session, CollectContext& ctx) override {
-    const Rows rows = sizes_.query_selected(session, kQuery, ctx, kLabels, kSizeColumns);
-    SnapshotBuilder out;
-    emit_rows(out, rows, kMetrics, kLabels);
-    return out.take();
-  }
-
- private:
-  SizeCache sizes_;
-};
-
 }  // namespace
 
 CollectorInfo tables_info() {
@@ -124,7 +111,11 @@ CollectorInfo tables_info() {
           .default_interval = Seconds{30},
           .default_timeout = Seconds{10},
           .options = {kSizeIntervalOption},
-          .make = make_collector<TablesCollector>};
+          .make = rows_collector({{.sql = kQuery,
+                                   .metrics = kMetrics,
+                                   .labels = kLabels,
+                                   .relations = Relations::selected,
+                                   .size_columns = kSizeColumns}})};
 }
 
 }  // namespace pge

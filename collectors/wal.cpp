@@ -35,23 +35,13 @@ constexpr std::array<MetricSpec, 9> kMetrics{{
      "Whether track_wal_io_timing is on (1): without it the WAL time counters stay 0."},
 }};
 
-class WalCollector final : public Collector {
- public:
-  Snapshot collect(Session& session, CollectContext&) override {
-    SnapshotBuilder out;
-    emit_rows(out, session.query(kQuery), kMetrics, {});
-    return out.take();
-  }
-};
-
 }  // namespace
 
 CollectorInfo wal_info() {
   return {.name = "wal",
           .help = "WAL activity and WAL write/sync time from pg_stat_wal.",
           .default_interval = Seconds{15},
-          .default_timeout = Seconds{5},
-          .make = make_collector<WalCollector>};
+          .make = rows_collector({{.sql = kQuery, .metrics = kMetrics}})};
 }
 
 }  // namespace pge

@@ -87,7 +87,6 @@ CollectorInfo write_probe_info() {
       .help =
           "Opt-in INSERT+COMMIT latency probe on the exporter's own table (target.write_probe).",
       .default_interval = Seconds{15},
-      .default_timeout = Seconds{5},
       .make = make_collector<WriteProbeCollector>};
 }
 
