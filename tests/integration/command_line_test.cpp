@@ -11,11 +11,9 @@
 #include "exporter/flags.h"
 #include "tests/support/test_support.h"
 
-namespace pge {
+namespace pge::test {
 namespace {
 
-using test::ExporterProcess;
-using test::TestDatabase;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -165,13 +163,8 @@ TEST(CommandLine, CollectorFlagsAndVariablesSwitchCollectorsOverTheConfigFile) {
   ScopedEnv env("PG_EVOLUTION_EXPORTER_COLLECTOR_SERVER", "false");
   ExporterProcess exporter(minimal_config(db.dsn("pge_exporter")),
                            {"--no-collector.tables", "--collector.database"});
-  auto samples = exporter.wait_for(
-      [](const auto& s) {
-        return test::find_sample(s, "pg_evolution_exporter_collector_success",
-                                 {{"collector", "database"}})
-            .has_value();
-      },
-      15);
+  auto samples = exporter.wait_for_series("pg_evolution_exporter_collector_success",
+                                          {{"collector", "database"}}, 15);
   auto ran = [&](const std::string& name) {
     return test::find_sample(samples, "pg_evolution_exporter_collector_success",
                              {{"collector", name}})
@@ -208,4 +201,4 @@ TEST(CommandLine, DataSourceNameWithPassFileConnects) {
 }
 
 }  // namespace
-}  // namespace pge
+}  // namespace pge::test

@@ -16,12 +16,9 @@
 
 #include "tests/support/test_support.h"
 
-namespace pge {
+namespace pge::test {
 namespace {
 
-using test::ExporterProcess;
-using test::Sample;
-using test::TestDatabase;
 using ::testing::HasSubstr;
 
 constexpr const char* kSuccessful = "pg_evolution_exporter_config_last_reload_successful";
@@ -212,4 +209,4 @@ TEST(ConfigReload, ABadConfigIsLoggedWithFileLineAndKeyAndTheRunningOneStays) {
 }
 
 }  // namespace
-}  // namespace pge
+}  // namespace pge::test

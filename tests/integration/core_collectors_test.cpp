@@ -2,17 +2,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <pqxx/pqxx>
-
 #include "tests/support/test_support.h"
 
-namespace pge {
+namespace pge::test {
 namespace {
-
-using test::CollectorRunner;
-using test::make_target;
-using test::TestDatabase;
-using test::value;
 
 TEST(TablesCollector, TotalBytesEqualPgTotalRelationSize) {
   TestDatabase db;
@@ -64,14 +57,9 @@ TEST(TablesCollector, CountsInsertsAndSequentialScans) {
   for (int i = 0; i < 3; ++i) db.exec("SELECT count(*) FROM public.counted");
   db.exec("GRANT SELECT ON public.counted TO pge_exporter");
   CollectorRunner runner("tables", make_target(db.dsn("pge_exporter")));
-  ASSERT_TRUE(test::eventually(
-      [&] {
-        Snapshot s = runner.run();
-        auto ins =
-            test::find_value(s, "pg_stat_user_tables_n_tup_ins_total", {{"relname", "counted"}});
-        return ins && *ins == 25;
-      },
-      10));
+  ASSERT_TRUE(eventually_value(
+      runner, "pg_stat_user_tables_n_tup_ins_total", {{"relname", "counted"}},
+      [](double ins) { return ins == 25; }, 10));
   Snapshot s = runner.run();
   EXPECT_EQ(value(s, "pg_stat_user_tables_seq_scan_total", {{"relname", "counted"}}),
             db.scalar("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'counted'"));
@@ -93,12 +81,8 @@ TEST(IndexesCollector, IdxScanOfANamedIndexCountsEachLookup) {
   }
   CollectorRunner runner("indexes", make_target(db.dsn("pge_exporter")));
   const Labels idx{{"indexrelname", "lookups_k_idx"}};
-  ASSERT_TRUE(test::eventually(
-      [&] {
-        auto v = test::find_value(runner.run(), "pg_stat_user_indexes_idx_scan_total", idx);
-        return v && *v == n;
-      },
-      10))
+  ASSERT_TRUE(eventually_value(
+      runner, "pg_stat_user_indexes_idx_scan_total", idx, [&](double v) { return v == n; }, 10))
       << "idx_scan never reached " << n;
   Snapshot s = runner.run();
   EXPECT_EQ(
@@ -161,9 +145,7 @@ TEST(DatabaseCollector, CountersAndSizeMatchPgStatDatabase) {
 
 TEST(ActivityCollector, SeesAnIdleInTransactionSessionAndItsAge) {
   TestDatabase db;
-  pqxx::connection holder(db.dsn());
-  pqxx::work tx(holder);
-  tx.exec("SELECT pg_sleep(1.1)");
+  OpenTransaction idle(db.dsn(), "SELECT pg_sleep(1.1)");
   CollectorRunner runner("activity", make_target(db.dsn("pge_exporter")));
   Snapshot s = runner.run();
   EXPECT_EQ(value(s, "pg_stat_activity_connections", {{"state", "idle in transaction"}}), 1);
@@ -223,4 +205,4 @@ TEST(Session, ExporterRoleCannotWrite) {
 }
 
 }  // namespace
-}  // namespace pge
+}  // namespace pge::test

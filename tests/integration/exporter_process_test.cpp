@@ -15,12 +15,9 @@
 #include "collectors/registry.h"
 #include "tests/support/test_support.h"
 
-namespace pge {
+namespace pge::test {
 namespace {
 
-using test::ExporterProcess;
-using test::Sample;
-using test::TestDatabase;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -229,11 +226,7 @@ TEST(Exporter, ScrapesDoNotAddDatabaseLoad) {
 TEST(Exporter, LandingPageListsCollectorsWithTheirStatus) {
   TestDatabase db;
   ExporterProcess exporter(config_for(db.dsn("pge_exporter")));
-  exporter.wait_for(
-      [](const auto& s) {
-        return test::find_sample(s, "pg_stat_user_tables_n_live_tup").has_value();
-      },
-      10);
+  exporter.wait_for_series("pg_stat_user_tables_n_live_tup", {}, 10);
   int status = 0;
   const std::string page = test::http_get(exporter.port(), "/", &status);
   EXPECT_EQ(status, 200);
@@ -275,11 +268,7 @@ TEST(Exporter, ProbeServesOneTargetAndRejectsUnknownOnes) {
 TEST(Exporter, ServesGzipWhenAskedAndTheInflatedBodyPassesPromtool) {
   TestDatabase db;
   ExporterProcess exporter(config_for(db.dsn("pge_exporter")));
-  exporter.wait_for(
-      [](const auto& s) {
-        return test::find_sample(s, "pg_stat_user_tables_n_live_tup").has_value();
-      },
-      10);
+  exporter.wait_for_series("pg_stat_user_tables_n_live_tup", {}, 10);
   const std::string path = test::build_dir() + "/gzip_" + db.name();
   const std::string cmd = "curl -s -D " + path + ".headers -H 'Accept-Encoding: gzip' -o " + path +
                           ".gz http://127.0.0.1:" + std::to_string(exporter.port()) +
@@ -298,4 +287,4 @@ TEST(Exporter, ServesGzipWhenAskedAndTheInflatedBodyPassesPromtool) {
 }
 
 }  // namespace
-}  // namespace pge
+}  // namespace pge::test

@@ -24,11 +24,9 @@
 #include "collectors/registry.h"
 #include "tests/support/test_support.h"
 
-namespace pge {
+namespace pge::test {
 namespace {
 
-using test::ExporterProcess;
-using test::Sample;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using Clock = std::chrono::steady_clock;
@@ -549,4 +547,4 @@ TEST_F(FaultSuite, SigtermDuringALongStatementEndsWithinFiveSeconds) {
 }
 
 }  // namespace
-}  // namespace pge
+}  // namespace pge::test

@@ -5,14 +5,8 @@
 
 #include "tests/support/test_support.h"
 
-namespace pge {
+namespace pge::test {
 namespace {
-
-using test::CollectorRunner;
-using test::count_series;
-using test::find_value;
-using test::TestDatabase;
-using test::value;
 
 int server_version(const TestDatabase& db) {
   return static_cast<int>(db.scalar("SELECT current_setting('server_version_num')::int"));
@@ -99,4 +93,4 @@ TEST(IoCollector, PgStatIoRowsMatchTheServerFrom16On) {
 }
 
 }  // namespace
-}  // namespace pge
+}  // namespace pge::test

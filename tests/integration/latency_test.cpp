@@ -11,13 +11,8 @@
 #include "latency/latency_estimator.h"
 #include "tests/support/test_support.h"
 
-namespace pge {
+namespace pge::test {
 namespace {
-
-using test::CollectorRunner;
-using test::make_target;
-using test::TestDatabase;
-using test::value;
 
 constexpr const char* kDuration = "pg_stat_statements_duration_seconds";
 
@@ -491,4 +486,4 @@ TEST(WalCollector, CountersMatchPgStatWal) {
 }
 
 }  // namespace
-}  // namespace pge
+}  // namespace pge::test

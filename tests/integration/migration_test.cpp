@@ -4,19 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <pqxx/pqxx>
 #include <thread>
 
 #include "collectors/registry.h"
 #include "tests/support/test_support.h"
 
-namespace pge {
+namespace pge::test {
 namespace {
-
-using test::CollectorRunner;
-using test::find_value;
-using test::TestDatabase;
-using test::value;
 
 // The SharedMinds target from config/sharedminds.toml, pointed at `dsn` (its write probe too: these
 // tests never run it).
@@ -485,9 +479,8 @@ TEST(Partitions, SubPartitionedLevelsAreDiscoveredAndRolledUp) {
 
 TEST(Partitions, LockedDefaultPartitionIsSkippedNotWaitedFor) {
   TestDatabase db;
-  pqxx::connection holder(db.dsn());
-  pqxx::work tx(holder);
-  tx.exec("LOCK TABLE analytics_events_default IN ACCESS EXCLUSIVE MODE");
+  OpenTransaction migration(db.dsn(),
+                            "LOCK TABLE analytics_events_default IN ACCESS EXCLUSIVE MODE");
   CollectorRunner runner("partitions", sharedminds_target(db.dsn("pge_exporter")));
   Snapshot s = runner.run();  // would fail at lock_timeout if it queued behind the lock
   EXPECT_FALSE(find_value(s, "pg_partitioned_table_default_rows", kAnalytics));
@@ -500,9 +493,7 @@ TEST(Partitions, LockedDefaultPartitionIsSkippedNotWaitedFor) {
 
 TEST(PromotedColumns, TableUnderMigrationLockIsSkippedNotWaitedFor) {
   TestDatabase db;
-  pqxx::connection holder(db.dsn());
-  pqxx::work tx(holder);
-  tx.exec("LOCK TABLE context_events IN ACCESS EXCLUSIVE MODE");
+  OpenTransaction migration(db.dsn(), "LOCK TABLE context_events IN ACCESS EXCLUSIVE MODE");
   CollectorRunner runner("promoted_columns", sharedminds_target(db.dsn("pge_exporter")));
   Snapshot s = runner.run();
   EXPECT_EQ(test::count_series(s, "pg_promoted_column_missing_rows"), 0u);
@@ -536,11 +527,8 @@ TEST(Growth, NeverAnalyzedTableFallsBackToLiveTuples) {
   db.exec("CREATE TABLE public.fresh (id int)");
   db.exec("INSERT INTO public.fresh SELECT generate_series(1, 123)");
   CollectorRunner runner("growth", sharedminds_target(db.dsn("pge_exporter")));
-  ASSERT_TRUE(test::eventually(
-      [&] {
-        auto v = find_value(runner.run(), "pg_table_estimated_rows", {{"relname", "fresh"}});
-        return v && *v == 123;
-      },
+  ASSERT_TRUE(eventually_value(
+      runner, "pg_table_estimated_rows", {{"relname", "fresh"}}, [](double v) { return v == 123; },
       10));
   EXPECT_EQ(value(runner.run(), "pg_table_never_analyzed_partitions", {{"relname", "fresh"}}), 1);
 }
@@ -795,4 +783,4 @@ TEST(Matviews, RefreshTimeFromPgCronRunDetails) {
 }
 
 }  // namespace
-}  // namespace pge
+}  // namespace pge::test

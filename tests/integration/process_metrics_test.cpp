@@ -16,10 +16,8 @@
 
 #include "tests/support/test_support.h"
 
-namespace pge {
+namespace pge::test {
 namespace {
-
-using test::ExporterProcess;
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
@@ -96,4 +94,4 @@ TEST(ProcessMetrics, ExporterReportsWhatProcSaysAboutItsPid) {
 }
 
 }  // namespace
-}  // namespace pge
+}  // namespace pge::test

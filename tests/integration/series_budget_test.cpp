@@ -10,10 +10,8 @@
 #include "collectors/registry.h"
 #include "tests/support/test_support.h"
 
-namespace pge {
+namespace pge::test {
 namespace {
-
-using test::Sample;
 
 constexpr int kBudget = 1500;
 constexpr int kTablesPerSchema = 40;
@@ -146,4 +144,4 @@ TEST(SeriesBudget, StaysWithinTheBudgetKeepsWhatMattersAndRollsUpTheRestExactly)
 }
 
 }  // namespace
-}  // namespace pge
+}  // namespace pge::test

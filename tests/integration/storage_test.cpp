@@ -14,13 +14,8 @@
 
 #include "tests/support/test_support.h"
 
-namespace pge {
+namespace pge::test {
 namespace {
-
-using test::CollectorRunner;
-using test::make_target;
-using test::TestDatabase;
-using test::value;
 
 // Stated tolerances (absolute, on the 0..1 ratio): the estimate knows only average widths and
 // counts line pointers and padding of dead tuples as bloat; the exact method differs from
@@ -206,12 +201,8 @@ TEST(MaintenanceCollector, DeadRatioXidAgeAndAutovacuumThresholdsHonorReloptions
   db.exec("DELETE FROM public.tuned WHERE id <= 300");
   CollectorRunner runner("maintenance", make_target(db.dsn("pge_exporter")));
   const Labels l{{"relname", "tuned"}};
-  ASSERT_TRUE(test::eventually(
-      [&] {
-        auto dead = test::find_value(runner.run(), "pg_stat_user_tables_dead_tuple_ratio", l);
-        return dead && *dead > 0;
-      },
-      10));
+  ASSERT_TRUE(eventually_value(
+      runner, "pg_stat_user_tables_dead_tuple_ratio", l, [](double dead) { return dead > 0; }, 10));
   Snapshot s = runner.run();
   EXPECT_DOUBLE_EQ(value(s, "pg_stat_user_tables_dead_tuple_ratio", l),
                    db.scalar("SELECT n_dead_tup::float8 / (n_live_tup + n_dead_tup) FROM "
@@ -347,12 +338,8 @@ TEST(WriteAmplificationCollector, IndexesHotRatioAndWritesPerRowChangeMatchTheSt
   db.exec("GRANT SELECT ON public.amp TO pge_exporter");
   CollectorRunner runner("write_amplification", make_target(db.dsn("pge_exporter")));
   const Labels l{{"relname", "amp"}};
-  ASSERT_TRUE(test::eventually(
-      [&] {
-        auto hot = test::find_value(runner.run(), "pg_table_hot_update_ratio", l);
-        return hot && *hot > 0;
-      },
-      10));
+  ASSERT_TRUE(eventually_value(
+      runner, "pg_table_hot_update_ratio", l, [](double hot) { return hot > 0; }, 10));
   Snapshot s = runner.run();
   EXPECT_EQ(value(s, "pg_table_indexes", {{"relname", "amp"}, {"access_method", "btree"}}), 2);
   EXPECT_EQ(value(s, "pg_table_indexes", {{"relname", "amp"}, {"access_method", "hash"}}), 1);
@@ -468,9 +455,7 @@ TEST(LockSafety, ExporterNeverQueuesBehindAnAccessExclusiveLock) {
       },
       15);
 
-  pqxx::connection migration(db.dsn());
-  pqxx::work tx(migration);
-  tx.exec("LOCK TABLE public.context_events IN ACCESS EXCLUSIVE MODE");
+  OpenTransaction migration(db.dsn(), "LOCK TABLE public.context_events IN ACCESS EXCLUSIVE MODE");
   std::map<std::string, double> skips_before, success_before;
   const std::vector<std::string> collectors{
       "tables", "indexes", "bloat", "maintenance", "write_amplification", "functions"};
@@ -503,8 +488,7 @@ TEST(LockSafety, ExporterNeverQueuesBehindAnAccessExclusiveLock) {
     EXPECT_GT(skips, skips_before[c]) << c;
   }
   EXPECT_EQ(sample("pg_evolution_exporter_collector_lock_timeouts_total", "bloat"), 0);
-  tx.abort();
 }
 
 }  // namespace
-}  // namespace pge
+}  // namespace pge::test

@@ -12,11 +12,9 @@
 
 #include "tests/support/test_support.h"
 
-namespace pge {
+namespace pge::test {
 namespace {
 
-using test::ExporterProcess;
-using test::http_request;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -157,4 +155,4 @@ TEST(WebSecurity, FailedTlsHandshakesAreAllCountedButLoggedAtMostTenTimesAMinute
 }
 
 }  // namespace
-}  // namespace pge
+}  // namespace pge::test

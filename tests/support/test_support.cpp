@@ -144,6 +144,19 @@ Rows run_sql(const std::string& dsn, const std::string& sql) {
   return to_rows(tx.exec(sql));
 }
 
+struct OpenTransaction::Session {
+  explicit Session(const std::string& dsn) : conn(dsn) {}
+  pqxx::connection conn;
+  pqxx::work tx{conn};
+};
+
+OpenTransaction::OpenTransaction(const std::string& dsn, const std::string& sql)
+    : session_(std::make_unique<Session>(dsn)) {
+  session_->tx.exec(sql);
+}
+
+OpenTransaction::~OpenTransaction() = default;
+
 TestDatabase::TestDatabase() {
   static std::atomic<int> counter{0};
   name_ = "pge_t" + std::to_string(getpid()) + "_" + std::to_string(counter++);
@@ -439,6 +452,16 @@ bool eventually(const std::function<bool()>& pred, double timeout_s) {
   }
 }
 
+bool eventually_value(CollectorRunner& runner, const std::string& name, const Labels& labels,
+                      const std::function<bool(double)>& ok, double timeout_s) {
+  return eventually(
+      [&] {
+        const auto v = find_value(runner.run(), name, labels);
+        return v && ok(*v);
+      },
+      timeout_s);
+}
+
 ExporterProcess::ExporterProcess(const std::string& config_toml,
                                  std::vector<std::string> extra_args) {
   config_path_ = temp_path("exporter_config") + ".toml";
@@ -500,6 +523,14 @@ std::vector<Sample> ExporterProcess::wait_for(
       },
       timeout_s);
   return samples;
+}
+
+std::vector<Sample> ExporterProcess::wait_for_series(
+    const std::string& name, const std::map<std::string, std::string>& labels,
+    double timeout_s) const {
+  return wait_for(
+      [&](const std::vector<Sample>& s) { return find_sample(s, name, labels).has_value(); },
+      timeout_s);
 }
 
 bool ExporterProcess::alive() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }

@@ -65,6 +65,20 @@ class ClusterLock {
 // Runs one statement against any DSN in autocommit (for other databases than a TestDatabase).
 Rows run_sql(const std::string& dsn, const std::string& sql);
 
+// Another session that runs `sql` in a transaction and keeps that transaction open for the object's
+// lifetime: a migration holding its lock, a client idle in transaction.
+class OpenTransaction {
+ public:
+  OpenTransaction(const std::string& dsn, const std::string& sql);
+  ~OpenTransaction();
+  OpenTransaction(const OpenTransaction&) = delete;
+  OpenTransaction& operator=(const OpenTransaction&) = delete;
+
+ private:
+  struct Session;
+  std::unique_ptr<Session> session_;
+};
+
 // A Target for `dsn` with no filters and the default updated_at pattern.
 Target make_target(const std::string& dsn, const std::string& name = "test");
 // Settings of a registered collector with its defaults.
@@ -223,6 +237,10 @@ class ExporterProcess {
   // Polls /metrics until `pred(samples)` holds or `timeout_s` passes; returns the last samples.
   std::vector<Sample> wait_for(const std::function<bool(const std::vector<Sample>&)>& pred,
                                double timeout_s) const;
+  // Polls /metrics until a series `name` whose labels include `labels` is served.
+  std::vector<Sample> wait_for_series(const std::string& name,
+                                      const std::map<std::string, std::string>& labels,
+                                      double timeout_s) const;
   int stop();          // SIGTERM, waits; returns the exit status
   bool alive() const;  // still running (not exited, not a zombie)
 
@@ -243,5 +261,10 @@ std::pair<int, std::string> promtool_check_metrics(const std::string& exposition
 
 // Polls `pred` every 100 ms until true or `timeout_s` passes; returns the last result.
 bool eventually(const std::function<bool()>& pred, double timeout_s);
+// Runs the collector every 100 ms until its series `name` with `labels` exists and its value
+// passes `ok` (statistics reach the cumulative views asynchronously), or `timeout_s` passes;
+// returns whether it did.
+bool eventually_value(CollectorRunner& runner, const std::string& name, const Labels& labels,
+                      const std::function<bool(double)>& ok, double timeout_s);
 
 }  // namespace pge::test

@@ -83,6 +83,61 @@ TEST_F(CollectorRows, ActivityAnswersEachOfItsTwoQueriesWithItsOwnFamilies) {
   EXPECT_FALSE(test::find_value(s, "pg_stat_activity_oldest_xmin_age"));  // NULL: no series
 }
 
+TEST_F(CollectorRows, IoReadsNoPgStatIoFromAServerBeforeSixteen) {
+  const std::vector<std::string> columns{"num_timed",
+                                         "num_requested",
+                                         "restartpoints_timed",
+                                         "restartpoints_req",
+                                         "restartpoints_done",
+                                         "write_time",
+                                         "sync_time",
+                                         "buffers_written",
+                                         "buffers_clean",
+                                         "maxwritten_clean",
+                                         "buffers_alloc",
+                                         "buffers_backend",
+                                         "buffers_backend_fsync"};
+  session.on("FROM pg_stat_bgwriter",
+             test::make_rows(columns, {{"4", "1", "NULL", "NULL", "NULL", "2500", "500", "9", "3",
+                                        "0", "12", "5", "0"}}));
+  Snapshot s = collect("io");  // the fake server is 15.2: a pg_stat_io query would be refused
+  EXPECT_EQ(session.queries().size(), 1u);
+  EXPECT_EQ(test::value(s, "pg_stat_checkpointer_num_timed_total"), 4);
+  EXPECT_DOUBLE_EQ(test::value(s, "pg_stat_checkpointer_write_time_seconds_total"), 2.5);
+  EXPECT_FALSE(test::find_value(s, "pg_stat_checkpointer_restartpoints_done_total"));
+  EXPECT_EQ(test::count_series(s, "pg_stat_io_reads_total"), 0u);
+}
+
+TEST_F(CollectorRows, MaintenanceLeavesOutLockedTablesAndCountsThem) {
+  session.on(
+      "FROM pg_stat_user_tables",
+      test::make_rows(
+          {"datname", "schemaname", "relname", "locked", "dead_ratio", "frozen_xid_age",
+           "frozen_mxid_age", "vacuum_threshold", "analyze_threshold", "insert_threshold",
+           "autovacuum_enabled", "vacuum_due", "analyze_due"},
+          {{"db", "public", "calm", "f", "0.25", "100", "1", "50", "25", "NULL", "1", "0", "1"},
+           {"db", "public", "migrating", "t", "0.5", "200", "2", "50", "25", "1000", "1", "1",
+            "1"}}));
+  session.on("FROM pg_stat_progress_vacuum",
+             test::make_rows({"pid", "datname", "schemaname", "relname", "phase", "heap_blks_total",
+                              "heap_blks_scanned", "heap_blks_vacuumed", "index_vacuum_count",
+                              "max_dead_tuples", "num_dead_tuples", "max_dead_tuple_bytes",
+                              "dead_tuple_bytes", "indexes_total", "indexes_processed", "ratio"},
+                             {}));
+  session.on("FROM pg_stat_progress_create_index",
+             test::make_rows(
+                 {"pid", "datname", "schemaname", "relname", "indexrelname", "command", "phase",
+                  "lockers_total", "lockers_done", "blocks_total", "blocks_done", "tuples_total",
+                  "tuples_done", "partitions_total", "partitions_done", "ratio"},
+                 {}));
+  Snapshot s = collect("maintenance");
+  EXPECT_EQ(session.queries().size(), 3u);
+  EXPECT_EQ(test::value(s, "pg_stat_user_tables_dead_tuple_ratio", {{"relname", "calm"}}), 0.25);
+  EXPECT_EQ(test::count_series(s, "pg_stat_user_tables_dead_tuple_ratio"), 1u);
+  EXPECT_FALSE(test::find_value(s, "pg_table_autovacuum_vacuum_insert_threshold_rows"));
+  EXPECT_EQ(ctx.lock_skips, 1);
+}
+
 Rows trigger_rows() {
   return test::make_rows(
       {"datname", "schemaname", "relname", "trigger", "funcid", "function", "locked"},

@@ -57,11 +57,17 @@ std::future<double> blocked_read(int fd) {
   });
 }
 
-TEST(QueryWatchdog, AStatementPastItsDeadlineIsCancelledThenItsConnectionDropped) {
+// A watchdog attached to one end of a socket pair (the connection), recording what it does.
+class QueryWatchdogTest : public ::testing::Test {
+ protected:
+  QueryWatchdogTest() { dog.attach(sp.fd[0], nullptr); }
+
   SocketPair sp;
   Recorder rec;
-  QueryWatchdog dog(rec.callback());
-  dog.attach(sp.fd[0], nullptr);
+  QueryWatchdog dog{rec.callback()};
+};
+
+TEST_F(QueryWatchdogTest, AStatementPastItsDeadlineIsCancelledThenItsConnectionDropped) {
   auto read = blocked_read(sp.fd[0]);
   dog.arm(200ms, 300ms);
   ASSERT_EQ(read.wait_for(5s), std::future_status::ready) << "the blocked read never returned";
@@ -72,11 +78,7 @@ TEST(QueryWatchdog, AStatementPastItsDeadlineIsCancelledThenItsConnectionDropped
   EXPECT_EQ(rec.get(), (std::vector<Action>{Action::Cancel, Action::Disconnect}));
 }
 
-TEST(QueryWatchdog, AStatementThatFinishesInTimeIsLeftAlone) {
-  SocketPair sp;
-  Recorder rec;
-  QueryWatchdog dog(rec.callback());
-  dog.attach(sp.fd[0], nullptr);
+TEST_F(QueryWatchdogTest, AStatementThatFinishesInTimeIsLeftAlone) {
   for (int i = 0; i < 20; ++i) {
     dog.arm(100ms, 100ms);
     std::this_thread::sleep_for(5ms);
@@ -89,11 +91,7 @@ TEST(QueryWatchdog, AStatementThatFinishesInTimeIsLeftAlone) {
   EXPECT_EQ(recv(sp.fd[0], &c, 1, 0), 1) << "the socket was shut down although no deadline passed";
 }
 
-TEST(QueryWatchdog, ACancelThatWorksWithinTheGraceKeepsTheConnection) {
-  SocketPair sp;
-  Recorder rec;
-  QueryWatchdog dog(rec.callback());
-  dog.attach(sp.fd[0], nullptr);
+TEST_F(QueryWatchdogTest, ACancelThatWorksWithinTheGraceKeepsTheConnection) {
   dog.arm(100ms, 400ms);
   std::this_thread::sleep_for(250ms);  // cancelled, and the statement returns (with its error)
   dog.disarm();
@@ -104,11 +102,7 @@ TEST(QueryWatchdog, ACancelThatWorksWithinTheGraceKeepsTheConnection) {
   EXPECT_EQ(recv(sp.fd[0], &c, 1, 0), 1);
 }
 
-TEST(QueryWatchdog, InterruptEndsALongStatementAtOnceAndEveryLaterOne) {
-  SocketPair sp;
-  Recorder rec;
-  QueryWatchdog dog(rec.callback());
-  dog.attach(sp.fd[0], nullptr);
+TEST_F(QueryWatchdogTest, InterruptEndsALongStatementAtOnceAndEveryLaterOne) {
   auto read = blocked_read(sp.fd[0]);
   dog.arm(1h, 1h);
   std::this_thread::sleep_for(50ms);

@@ -28,5 +28,18 @@ TEST(VersionedSql, RejectsNoVariantsOrVariantsOutOfOrder) {
   EXPECT_THROW(VersionedSql({{170000, "b"}, {150000, "a"}}), std::logic_error);
 }
 
+TEST(VersionedSql, APlainStatementServesEveryVersion) {
+  const VersionedSql plain("SELECT 1");
+  EXPECT_EQ(plain.for_server(90600), "SELECT 1");
+  EXPECT_EQ(plain.for_server(170000), "SELECT 1");
+}
+
+// A view a version lacks (pg_stat_io before 16): its variant is empty, and nothing is read.
+TEST(VersionedSql, AnEmptyVariantStandsForAViewTheVersionLacks) {
+  const VersionedSql io({{0, ""}, {160000, "SELECT * FROM pg_stat_io"}});
+  EXPECT_EQ(io.for_server(150020), "");
+  EXPECT_EQ(io.for_server(160004), "SELECT * FROM pg_stat_io");
+}
+
 }  // namespace
 }  // namespace pge
