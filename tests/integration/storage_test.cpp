@@ -547,6 +547,135 @@ TEST(FunctionsCollector, UpdatedAtTriggerConsolidationFollowsTheCatalog) {
       1);
 }
 
+// Issue 14 item 6, compared with two truths: the catalog as information_schema shows it (triggers
+// BEFORE UPDATE FOR EACH ROW whose function sets the column) and the behaviour (an UPDATE that
+// sets updated_at to an old value keeps it only where no trigger maintains the column).
+double maintaining_triggers(const TestDatabase& db, const std::string& table,
+                            const std::string& column = "updated_at") {
+  return db.scalar(
+      "SELECT count(*) FROM information_schema.triggers t"
+      " JOIN information_schema.routines r ON t.action_statement ~ ('FUNCTION ' || "
+      "r.routine_schema || '\\.' || r.routine_name || '\\(|FUNCTION ' || r.routine_name || '\\(')"
+      " WHERE t.event_object_schema = 'public' AND t.event_object_table = '" +
+      table +
+      "' AND t.action_timing = 'BEFORE' AND t.event_manipulation = 'UPDATE'"
+      " AND t.action_orientation = 'ROW' AND r.routine_definition ~* 'NEW\\.\"?" +
+      column + "\"?\\s*:?='");
+}
+
+bool update_keeps_old_updated_at(const TestDatabase& db, const std::string& table) {
+  return db.scalar("WITH u AS (UPDATE public." + table +
+                   " SET updated_at = '2000-01-01' WHERE ctid = (SELECT ctid FROM public." + table +
+                   " LIMIT 1) RETURNING updated_at) SELECT count(*) FROM u WHERE updated_at = "
+                   "'2000-01-01'") == 1;
+}
+
+double unused_updated_at_functions(const TestDatabase& db) {
+  return db.scalar(
+      "SELECT count(*) FROM information_schema.routines r WHERE r.data_type = 'trigger'"
+      " AND r.routine_schema = 'public' AND r.routine_definition ~* 'NEW\\.\"?updated_at\"?\\s*:?='"
+      " AND NOT EXISTS (SELECT 1 FROM information_schema.triggers t"
+      "   WHERE t.action_statement ~ ('FUNCTION (' || r.routine_schema || '\\.)?' || "
+      "r.routine_name || '\\('))");
+}
+
+TEST(FunctionsCollector, UpdatedAtTriggersPerTableAndLeftoverFunctionsFollowTheCatalog) {
+  TestDatabase db;
+  // No trigger; two (the old per-table one and the shared one added next to it); one disabled
+  // trigger (does not count); moddatetime from contrib spi; and an old function no trigger uses.
+  db.exec("CREATE TABLE public.t_missing (id int, updated_at timestamptz)");
+  db.exec("CREATE TABLE public.t_double (id int, updated_at timestamptz)");
+  db.exec("CREATE TABLE public.t_disabled (id int, updated_at timestamptz)");
+  db.exec("CREATE TABLE public.t_mod (id int, updated_at timestamptz)");
+  for (const char* t : {"t_missing", "t_double", "t_disabled", "t_mod"})
+    db.exec(std::string("INSERT INTO public.") + t + " VALUES (1, now())");
+  db.exec(
+      "CREATE FUNCTION public.update_t_double_updated_at() RETURNS trigger LANGUAGE plpgsql AS"
+      " $$ BEGIN NEW.\"updated_at\" := now(); RETURN NEW; END $$");
+  db.exec(
+      "CREATE TRIGGER update_t_double_updated_at BEFORE UPDATE ON public.t_double FOR EACH ROW"
+      " EXECUTE FUNCTION public.update_t_double_updated_at()");
+  db.exec(
+      "CREATE TRIGGER t_double_shared BEFORE UPDATE ON public.t_double FOR EACH ROW"
+      " EXECUTE FUNCTION update_updated_at_column()");
+  db.exec(
+      "CREATE TRIGGER t_disabled_updated_at BEFORE UPDATE ON public.t_disabled FOR EACH ROW"
+      " EXECUTE FUNCTION update_updated_at_column()");
+  db.exec("ALTER TABLE public.t_disabled DISABLE TRIGGER t_disabled_updated_at");
+  db.exec("CREATE EXTENSION IF NOT EXISTS moddatetime");
+  db.exec(
+      "CREATE TRIGGER t_mod_updated_at BEFORE UPDATE ON public.t_mod FOR EACH ROW"
+      " EXECUTE FUNCTION moddatetime(updated_at)");
+  db.exec(
+      "CREATE FUNCTION public.update_old_table_updated_at() RETURNS trigger LANGUAGE plpgsql AS"
+      " $$ BEGIN NEW.updated_at = now(); RETURN NEW; END $$");
+
+  CollectorRunner runner("functions", make_target(db.dsn("pge_exporter")));
+  Snapshot s = runner.run();
+  const Rows tables = db.query(
+      "SELECT c.relname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+      " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = 'updated_at'"
+      " AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+      " AND n.nspname = 'public' ORDER BY 1");
+  ASSERT_GE(tables.size(), 8u);
+  EXPECT_EQ(test::count_series(s, "pg_updated_at_column_triggers", {{"schemaname", "public"}}),
+            tables.size());
+  for (std::size_t r = 0; r < tables.size(); ++r) {
+    const std::string table = tables.text(r, "relname");
+    const double triggers =
+        value(s, "pg_updated_at_column_triggers", {{"schemaname", "public"}, {"relname", table}});
+    EXPECT_EQ(triggers, maintaining_triggers(db, table) - (table == "t_disabled" ? 1 : 0) +
+                            (table == "t_mod" ? 1 : 0))
+        << table;
+    EXPECT_EQ(triggers == 0, update_keeps_old_updated_at(db, table)) << table;
+  }
+  EXPECT_EQ(value(s, "pg_updated_at_column_triggers", {{"relname", "t_missing"}}), 0);
+  EXPECT_EQ(value(s, "pg_updated_at_column_triggers", {{"relname", "t_double"}}), 2);
+  EXPECT_EQ(value(s, "pg_updated_at_column_triggers", {{"relname", "t_disabled"}}), 0);
+  EXPECT_EQ(value(s, "pg_updated_at_column_triggers", {{"relname", "t_mod"}}), 1);
+  EXPECT_EQ(value(s, "pg_updated_at_column_triggers", {{"relname", "roadmap_items"}}), 1);
+
+  EXPECT_EQ(value(s, "pg_updated_at_unused_functions"), unused_updated_at_functions(db));
+  EXPECT_EQ(value(s, "pg_updated_at_unused_function_info",
+                  {{"schemaname", "public"}, {"function", "update_old_table_updated_at"}}),
+            1);
+
+  // The migration repoints roadmap_items to the shared function: its old function is left over.
+  db.exec(
+      "CREATE OR REPLACE TRIGGER update_roadmap_items_updated_at BEFORE UPDATE ON "
+      "public.roadmap_items FOR EACH ROW EXECUTE FUNCTION update_updated_at_column()");
+  db.exec("DROP TRIGGER update_t_double_updated_at ON public.t_double");
+  s = runner.run();
+  EXPECT_EQ(value(s, "pg_updated_at_column_triggers", {{"relname", "t_double"}}), 1);
+  EXPECT_EQ(value(s, "pg_updated_at_unused_functions"), unused_updated_at_functions(db));
+  EXPECT_EQ(value(s, "pg_updated_at_unused_functions"), 3);  // + the two just unhooked
+  EXPECT_TRUE(test::find_value(s, "pg_updated_at_unused_function_info",
+                               {{"function", "update_roadmap_items_updated_at"}}));
+}
+
+// The column is an option of the collector: a schema whose column is modified_at.
+TEST(FunctionsCollector, UpdatedAtColumnIsConfigurable) {
+  TestDatabase db;
+  db.exec("CREATE TABLE public.t_custom (id int, modified_at timestamptz)");
+  db.exec("CREATE TABLE public.t_custom_bare (id int, modified_at timestamptz)");
+  db.exec(
+      "CREATE FUNCTION public.touch_modified_at() RETURNS trigger LANGUAGE plpgsql AS"
+      " $$ BEGIN NEW.modified_at := now(); RETURN NEW; END $$");
+  db.exec(
+      "CREATE TRIGGER t_custom_touch BEFORE UPDATE ON public.t_custom FOR EACH ROW"
+      " EXECUTE FUNCTION public.touch_modified_at()");
+  CollectorSettings settings = test::default_settings("functions");
+  settings.strings["updated_at_column"] = "modified_at";
+  CollectorRunner runner("functions", make_target(db.dsn("pge_exporter")), settings);
+  const Snapshot s = runner.run();
+  EXPECT_EQ(test::count_series(s, "pg_updated_at_column_triggers", {}), 2u);
+  EXPECT_EQ(value(s, "pg_updated_at_column_triggers", {{"relname", "t_custom"}}),
+            maintaining_triggers(db, "t_custom", "modified_at"));
+  EXPECT_EQ(value(s, "pg_updated_at_column_triggers", {{"relname", "t_custom"}}), 1);
+  EXPECT_EQ(value(s, "pg_updated_at_column_triggers", {{"relname", "t_custom_bare"}}), 0);
+  EXPECT_EQ(value(s, "pg_updated_at_unused_functions"), 0);
+}
+
 // Issue 6 item 5: a migration holds ACCESS EXCLUSIVE on context_events for ~10 s while the exporter
 // collects every second. The exporter never waits on a lock, keeps one connection, its other
 // collectors stay fresh and the skipped relations are counted.
