@@ -185,25 +185,32 @@ LIMIT $1
 
 // GIN indexes, with what the sample estimate needs: the key column or expression and the
 // predicate as the catalog deparses them (identifiers quoted), and the opclass. The estimate covers
-// one-column jsonb indexes (`covered`) on tables the role may read (`readable`).
+// one-column jsonb indexes (`covered`) on tables the role may read (`readable`). The deparsers take
+// a lock on the table, so they run only for the relations no one holds exclusively.
 const std::string kGinIndexes = R"SQL(
-SELECT current_database() AS datname, n.nspname AS schemaname, t.relname, c.relname AS indexrelname,
-       c.oid::text AS relid, )SQL" +
+SELECT g.*,
+       CASE WHEN NOT g.locked THEN pg_get_indexdef(g.indexrelid, 1, true) END AS key_expr,
+       CASE WHEN NOT g.locked THEN pg_get_expr(g.indpred, g.indrelid) END AS predicate
+FROM (
+  SELECT current_database() AS datname, n.nspname AS schemaname, t.relname, c.relname AS indexrelname,
+         c.oid::text AS relid, c.oid AS indexrelid, i.indrelid, i.indpred, )SQL" +
                                 exclusively_locked("c.oid, t.oid") +
                                 R"SQL( AS locked,
-       format('%I.%I', n.nspname, t.relname) AS qualified_table, pg_get_indexdef(c.oid, 1, true) AS key_expr,
-       pg_get_expr(i.indpred, i.indrelid) AS predicate, opc.opcname = 'jsonb_path_ops' AS path_ops,
-       opc.opcname IN ('jsonb_ops', 'jsonb_path_ops') AND i.indnkeyatts = 1 AS covered,
-       has_table_privilege(t.oid, 'SELECT') AS readable,
-       c.relpages::numeric * current_setting('block_size')::numeric AS size_bytes,
-       t.relpages::numeric * current_setting('block_size')::numeric AS table_bytes,
-       t.relpages AS table_pages, t.reltuples, current_setting('block_size')::numeric AS bs
-FROM pg_index i
-JOIN pg_class c ON c.oid = i.indexrelid
-JOIN pg_class t ON t.oid = i.indrelid
-JOIN pg_namespace n ON n.oid = t.relnamespace
-JOIN pg_opclass opc ON opc.oid = i.indclass[0]
-WHERE c.relam = (SELECT oid FROM pg_am WHERE amname = 'gin') AND t.relkind IN ('r', 'm')
+         format('%I.%I', n.nspname, t.relname) AS qualified_table,
+         opc.opcname = 'jsonb_path_ops' AS path_ops,
+         opc.opcname IN ('jsonb_ops', 'jsonb_path_ops') AND i.indnkeyatts = 1 AS covered,
+         has_table_privilege(t.oid, 'SELECT') AS readable,
+         c.relpages::numeric * current_setting('block_size')::numeric AS size_bytes,
+         t.relpages::numeric * current_setting('block_size')::numeric AS table_bytes,
+         t.relpages AS table_pages, t.reltuples, current_setting('block_size')::numeric AS bs
+  FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indexrelid
+  JOIN pg_class t ON t.oid = i.indrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+  JOIN pg_opclass opc ON opc.oid = i.indclass[0]
+  WHERE c.relam = (SELECT oid FROM pg_am WHERE amname = 'gin') AND t.relkind IN ('r', 'm')
+  OFFSET 0
+) g
 )SQL";
 
 // Pages of the GIN index a rebuild would write, from a TABLESAMPLE of its table ($1 percent; $2
