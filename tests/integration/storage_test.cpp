@@ -474,11 +474,8 @@ TEST(FunctionsCollector, CallsAndTimesMatchPgStatUserFunctionsAndTrackFunctionsO
   for (int i = 0; i < 5; ++i) db.exec("SELECT public.slowish(" + std::to_string(i) + ")");
   CollectorRunner runner("functions", make_target(db.dsn("pge_exporter")));
   const Labels l{{"funcname", "slowish"}, {"signature", "n integer"}};
-  ASSERT_TRUE(test::eventually(
-      [&] {
-        auto calls = test::find_value(runner.run(), "pg_stat_user_functions_calls_total", l);
-        return calls && *calls == 5;
-      },
+  ASSERT_TRUE(eventually_value(
+      runner, "pg_stat_user_functions_calls_total", l, [](double calls) { return calls == 5; },
       10));
   Snapshot s = runner.run();
   EXPECT_EQ(value(s, "pg_settings_track_functions_enabled"), 1);
