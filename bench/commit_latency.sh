@@ -12,7 +12,7 @@
 #     defaults: 60 s windows, commit_delay 20000 µs, 100 tps, scale 0.01. The cluster lives in
 #     BUILD_DIR/commit-pg on PORT; the exporter listens on PORT+1. Not a test: it prints figures.
 set -euo pipefail
-source "$(dirname "$0")/../scripts/require.sh"
+source "$(dirname "$0")/reference.sh"
 require psql pgbench curl python3
 usage="usage: commit_latency.sh BUILD_DIR PORT [--window S] [--delay US] [--rate TPS] [--scale S]"
 build=$(cd "${1:?$usage}" && pwd)
@@ -32,17 +32,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 dir=$build/commit-pg work=$build/commit-latency listen=$((port + 1))
 rm -rf "$work" && mkdir -p "$work"
 
-workload_pid="" exporter_pid=""
-cleanup() {
-  [ -n "$exporter_pid" ] && kill "$exporter_pid" 2>/dev/null || true
-  [ -n "$workload_pid" ] && kill "$workload_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  "$root/scripts/pg_local.sh" stop "$dir"
-}
-trap cleanup EXIT
-
-"$root/scripts/pg_local.sh" start "$dir" "$port"
-"$root/scripts/refdb.sh" load --port "$port" --scale "$scale" >/dev/null
+start_reference_cluster "$dir" "$port" "$scale"
 export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres
 # The test clusters run with fsync off, which also turns commit_delay off: this one flushes for real.
 set_commit() { psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "ALTER SYSTEM SET fsync = on" \
@@ -51,13 +41,8 @@ set_commit 0
 
 cp "$root/config/sharedminds.toml" "$work/config.toml"
 printf '\n[collectors.write_probe]\ninterval = "250ms"\n' >>"$work/config.toml"
-export SHAREDMINDS_DSN="host=127.0.0.1 port=$port dbname=sharedminds user=pge_exporter password=exporter"
-export SHAREDMINDS_PROBE_DSN="host=127.0.0.1 port=$port dbname=sharedminds user=pge_probe_writer password=probe"
-"$build/pg_evolution_exporter" --config.file="$work/config.toml" --web.listen-address="127.0.0.1:$listen" \
-  --log.level=warn 2>"$work/exporter.log" &
-exporter_pid=$!
-"$root/scripts/workload.sh" --port "$port" --rate "$rate" --clients 2 >"$work/workload.log" 2>&1 &
-workload_pid=$!
+start_exporter "$build" "$work/config.toml" "$port" "$listen" "$work/exporter.log"
+start_workload "$port" "$rate" "$work/workload.log"
 
 scrape() { curl -sf --max-time 5 -o "$work/$1.prom" "http://127.0.0.1:$listen/metrics"; }
 for _ in $(seq 100); do scrape start && break; sleep 0.2; done

@@ -8,21 +8,13 @@
 # JSONB/GIN indexes, which cost load time but no full-check time; the other collectors still read
 # the loaded database. The database pge_bench_s<SCALE> is kept for re-runs (delete it by hand).
 set -euo pipefail
-source "$(dirname "$0")/../scripts/require.sh"
+source "$(dirname "$0")/reference.sh"
 require psql
 build=$1 port=$2 scale=${3:-1} copies=${4:-1}
-root=$(cd "$(dirname "$0")/.." && pwd)
-db="pge_bench_s${scale//./_}"
 export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGOPTIONS="-c client_min_messages=warning"
+load_kept_database "$port" "$scale"
+db=$bench_db
 q() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-if [ "$(psql -X -At -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = '$db'")" = 0 ]; then
-  t0=$(date +%s)
-  psql -X -q -d postgres -c "CREATE DATABASE $db"
-  q -f "$root/tests/fixtures/schema.sql" >/dev/null
-  q -v scale="$scale" -f "$root/tests/fixtures/data.sql" >/dev/null
-  q -c "CALL ops.refresh_dashboard_statistics()" -c "VACUUM ANALYZE"
-  echo "loaded $db at scale $scale in $(( $(date +%s) - t0 )) s"
-fi
 schema=public
 if [ "$copies" -gt 1 ]; then
   schema="bench_x$copies"

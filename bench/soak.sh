@@ -10,6 +10,8 @@
 #     only). The cluster lives in BUILD_DIR/soak-pg on PORT; the exporter listens on PORT+1.
 # Scrapes are spread evenly over SECONDS (at least one every 10 ms); the run lasts SECONDS.
 set -euo pipefail
+source "$(dirname "$0")/reference.sh"
+require psql pgbench curl
 build=${1:?usage: soak.sh BUILD_DIR PORT [SCRAPES] [SECONDS] [SCALE] [WARMUP]}
 port=${2:?usage: soak.sh BUILD_DIR PORT [SCRAPES] [SECONDS] [SCALE] [WARMUP]}
 scrapes=${3:-10000} seconds=${4:-3600} scale=${5:-0.01}
@@ -18,33 +20,16 @@ build=$(cd "$build" && pwd)
 dir=$build/soak-pg
 listen=$((port + 1))
 
-"$root/scripts/pg_local.sh" start "$dir" "$port"
-"$root/scripts/refdb.sh" load --port "$port" --scale "$scale" >/dev/null
+start_reference_cluster "$dir" "$port" "$scale"
 "$root/scripts/refdb.sh" jobs --port "$port" --fast >/dev/null
-
-workload_pid="" exporter_pid=""
-cleanup() {
-  [ -n "$exporter_pid" ] && kill "$exporter_pid" 2>/dev/null || true
-  [ -n "$workload_pid" ] && kill "$workload_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  "$root/scripts/pg_local.sh" stop "$dir"
-}
-trap cleanup EXIT
-
-"$root/scripts/workload.sh" --port "$port" --rate 50 --clients 2 >/dev/null 2>&1 &
-workload_pid=$!
-
-export SHAREDMINDS_DSN="host=127.0.0.1 port=$port dbname=sharedminds user=pge_exporter password=exporter"
-export SHAREDMINDS_PROBE_DSN="host=127.0.0.1 port=$port dbname=sharedminds user=pge_probe_writer password=probe"
-"$build/pg_evolution_exporter" --config.file="$root/config/sharedminds.toml" \
-  --web.listen-address="127.0.0.1:$listen" --log.level=warn 2>"$build/soak-exporter.log" &
-exporter_pid=$!
+start_workload "$port" 50 /dev/null
+start_exporter "$build" "$root/config/sharedminds.toml" "$port" "$listen" "$build/soak-exporter.log"
 
 usage() {
   local rss fds threads
-  rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$exporter_pid/status")
-  threads=$(awk '/^Threads:/ { print $2 }' "/proc/$exporter_pid/status")
-  fds=$(ls "/proc/$exporter_pid/fd" | wc -l)
+  rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$bench_exporter_pid/status")
+  threads=$(awk '/^Threads:/ { print $2 }' "/proc/$bench_exporter_pid/status")
+  fds=$(ls "/proc/$bench_exporter_pid/fd" | wc -l)
   echo "$rss $fds $threads"
 }
 scrape() { curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$listen/metrics"; }

@@ -1,15 +1,19 @@
-// Table and index bloat, two ways, told apart by the `method` label.
+// Table and index bloat, three ways, told apart by the `method` label.
 //   estimate: every table and btree index, from catalog sizes (relpages, reltuples) and pg_stats
 //             column widths; no relation is read, so it costs a catalog query. It is as fresh as
 //             the last ANALYZE and counts dead index entries not yet vacuumed as bloat.
 //   exact:    pgstattuple_approx (tables) and pgstatindex (btree) on the largest relations, a few
-//   per
-//             cycle: the pass stops when its time budget is spent and the next cycle resumes the
-//             rotation where this one stopped. Figures of relations not visited this cycle are the
-//             ones from their last visit.
+//             per cycle: the pass stops when its time budget is spent and the next cycle resumes
+//             the rotation where this one stopped. Figures of relations not visited this cycle are
+//             the ones from their last visit.
+//   sample:   GIN indexes on jsonb (jsonb_ops, jsonb_path_ops). PostgreSQL has no function that
+//             measures GIN free space (pgstattuple and pgstatindex reject GIN, pgstatginindex
+//             reports the pending list only), so the size a rebuild would give is computed from a
+//             sample of the indexed values: the keys the opclass extracts, one entry per distinct
+//             key with its compressed posting list, on entry pages that a build leaves half full.
 // Bloat = space a rebuild would give back: for a table, dead tuples plus free space beyond its
 // fillfactor reserve; for a btree, leaf space beyond the fillfactor target plus empty and deleted
-// pages. GIN has no such measure (pgstatginindex reports the pending list only). docs/storage.md.
+// pages; for a GIN, its size beyond the rebuilt size (pending list included). docs/storage.md.
 // Tables the role may not read have no visible pg_stats: no estimate, counted as skipped
 // (insufficient_privilege); the exact pass still measures them (pg_stat_scan_tables).
 
@@ -31,11 +35,13 @@ constexpr MetricSpec kTableBytes{"pg_table_bloat_bytes", kGauge, kComputed,
                                  "Bytes of the table's main fork that are bloat (dead tuples and "
                                  "free space beyond the fillfactor reserve)."};
 constexpr MetricSpec kIndexRatio{"pg_index_bloat_ratio", kGauge, kComputed,
-                                 "Share of the btree index that is bloat (leaf space beyond the "
-                                 "fillfactor target, empty and deleted pages), 0..1."};
+                                 "Share of the index that a rebuild would give back (btree: leaf "
+                                 "space beyond the fillfactor target, empty and deleted pages; "
+                                 "GIN: size beyond the rebuilt size), 0..1."};
 constexpr MetricSpec kIndexBytes{"pg_index_bloat_bytes", kGauge, kComputed,
-                                 "Bytes of the btree index that are bloat (leaf space beyond the "
-                                 "fillfactor target, empty and deleted pages)."};
+                                 "Bytes of the index that a rebuild would give back (btree: leaf "
+                                 "space beyond the fillfactor target, empty and deleted pages; "
+                                 "GIN: size beyond the rebuilt size)."};
 constexpr MetricSpec kIndexTableRatio{
     "pg_index_bloat_table_ratio", kGauge, kComputed,
     "Index bloat bytes divided by the size of its table's main fork (the seed alerts above 0.3)."};
@@ -64,6 +70,11 @@ const OptionSpec kMaxRelations{
     .name = "max_relations",
     .help = "How many of the largest tables and btree indexes the exact rotation covers.",
     .default_value = 100.0};
+const OptionSpec kGinSampleRows{
+    .name = "gin_sample_rows",
+    .help =
+        "Rows of the table read (TABLESAMPLE) to estimate the rebuilt size of a jsonb GIN index.",
+    .default_value = 10000.0};
 
 // Locked relations are flagged rather than filtered in SQL so that each one is counted as a skip.
 
@@ -172,16 +183,97 @@ ORDER BY c.relpages DESC, c.oid
 LIMIT $1
 )SQL";
 
+// GIN indexes, with what the sample estimate needs: the key column or expression and the
+// predicate as the catalog deparses them (identifiers quoted), and the opclass. The estimate covers
+// one-column jsonb indexes (`covered`) on tables the role may read (`readable`). The deparsers take
+// a lock on the table, so they run only for the relations no one holds exclusively.
 const std::string kGinIndexes = R"SQL(
-SELECT current_database() AS datname, n.nspname AS schemaname, t.relname, c.relname AS indexrelname,
-       c.oid::text AS relid, )SQL" +
-                                exclusively_locked("c.oid, t.oid") + R"SQL( AS locked
-FROM pg_index i
-JOIN pg_class c ON c.oid = i.indexrelid
-JOIN pg_class t ON t.oid = i.indrelid
-JOIN pg_namespace n ON n.oid = t.relnamespace
-WHERE c.relam = (SELECT oid FROM pg_am WHERE amname = 'gin') AND t.relkind IN ('r', 'm')
+SELECT g.*,
+       CASE WHEN NOT g.locked THEN pg_get_indexdef(g.indexrelid, 1, true) END AS key_expr,
+       CASE WHEN NOT g.locked THEN pg_get_expr(g.indpred, g.indrelid) END AS predicate
+FROM (
+  SELECT current_database() AS datname, n.nspname AS schemaname, t.relname, c.relname AS indexrelname,
+         c.oid::text AS relid, c.oid AS indexrelid, i.indrelid, i.indpred, )SQL" +
+                                exclusively_locked("c.oid, t.oid") +
+                                R"SQL( AS locked,
+         format('%I.%I', n.nspname, t.relname) AS qualified_table,
+         opc.opcname = 'jsonb_path_ops' AS path_ops,
+         opc.opcname IN ('jsonb_ops', 'jsonb_path_ops') AND i.indnkeyatts = 1 AS covered,
+         has_table_privilege(t.oid, 'SELECT') AS readable,
+         c.relpages::numeric * current_setting('block_size')::numeric AS size_bytes,
+         t.relpages::numeric * current_setting('block_size')::numeric AS table_bytes,
+         t.relpages AS table_pages, t.reltuples, current_setting('block_size')::numeric AS bs
+  FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indexrelid
+  JOIN pg_class t ON t.oid = i.indrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+  JOIN pg_opclass opc ON opc.oid = i.indclass[0]
+  WHERE c.relam = (SELECT oid FROM pg_am WHERE amname = 'gin') AND t.relkind IN ('r', 'm')
+  OFFSET 0
+) g
 )SQL";
+
+// Pages of the GIN index a rebuild would write, from a TABLESAMPLE of its table ($1 percent; $2
+// jsonb_path_ops; $3 the table's pages, which spread the heap TIDs that posting lists
+// delta-encode). The keys are those the opclass extracts: jsonb_ops every object key and every
+// scalar (strings over 125 bytes hashed), jsonb_path_ops a 4-byte hash per path-and-scalar. A key
+// seen once in the sample stands for 100 / $1 keys of the table, each in one row (unique values
+// such as ids); a key seen f times is one entry with f * 100 / $1 TIDs. An entry tuple is an 8-byte
+// header, the key and its posting list (a 6-byte first TID, 2 bytes of length, a varbyte delta per
+// further TID); a list over GinMaxItemSize (2712 bytes) moves to a posting tree of full pages.
+// Entry pages: a build splits them in half, so they end half full (measured: rebuilt sizes within
+// 6% of this figure, tests/integration/storage_test.cpp).
+std::string gin_rebuilt_pages_sql(const std::string& table, const std::string& key_expr,
+                                  const std::string& predicate) {
+  return R"SQL(
+WITH s AS (
+  SELECT ()SQL" +
+         key_expr + R"SQL() AS v FROM )SQL" + table + R"SQL( TABLESAMPLE SYSTEM ($1::float4)
+  )SQL" + (predicate.empty() ? "" : "WHERE " + predicate) +
+         R"SQL(
+),
+items AS (  -- the distinct keys of each sampled row, hashed to keep the aggregate small
+  SELECT k.key, k.keylen FROM s CROSS JOIN LATERAL (
+    WITH RECURSIVE w(path, j) AS (
+      SELECT ''::text, s.v
+      UNION ALL
+      SELECT CASE WHEN e.key IS NULL THEN w.path ELSE w.path || chr(1) || e.key END, e.value
+      FROM w CROSS JOIN LATERAL (
+        SELECT key, value FROM jsonb_each(CASE WHEN jsonb_typeof(w.j) = 'object' THEN w.j END)
+        UNION ALL
+        SELECT NULL, value FROM jsonb_array_elements(CASE WHEN jsonb_typeof(w.j) = 'array' THEN w.j END)) e
+    )
+    SELECT DISTINCT hashtextextended(key, 0) AS key, keylen FROM (
+      SELECT CASE WHEN $2 THEN path || chr(2) ELSE 'V' END || jsonb_typeof(j) || (j #>> '{}') AS key,
+             CASE WHEN $2 THEN 4 ELSE 2 + least(octet_length(j #>> '{}'), 125) END AS keylen
+      FROM w WHERE jsonb_typeof(j) NOT IN ('object', 'array')
+      UNION ALL
+      SELECT 'K' || k, 2 + least(octet_length(k), 125)
+      FROM w, substr(w.path, length(w.path) - strpos(reverse(w.path), chr(1)) + 2) AS k
+      WHERE NOT $2 AND strpos(w.path, chr(1)) > 0
+    ) x
+  ) k
+  WHERE s.v IS NOT NULL
+),
+keys AS (
+  SELECT keylen, CASE WHEN f = 1 THEN 100.0::float8 / $1 ELSE 1 END AS entries,
+         CASE WHEN f = 1 THEN 1 ELSE f * 100.0::float8 / $1 END AS tids
+  FROM (SELECT max(keylen) AS keylen, count(*) AS f FROM items GROUP BY key) k
+),
+sized AS (
+  SELECT entries, keylen,
+         (tids - 1) * greatest(1, ceil(ln(greatest($3, 1) * 2048.0 / tids + 1) / ln(2.0::float8) / 7))
+           AS varbytes
+  FROM keys
+)
+SELECT 1 + ceil(COALESCE(sum(entries * (ceil((16 + keylen + CASE WHEN 16 + keylen + varbytes > 2712
+                                                             THEN 0 ELSE varbytes END) / 8.0) * 8 + 4)), 0)
+                / (8160 * 0.5))
+         + COALESCE(sum(CASE WHEN 16 + keylen + varbytes > 2712 THEN entries * ceil(varbytes / 8150.0) ELSE 0 END), 0)
+         AS rebuilt_pages
+FROM sized
+)SQL";
+}
 
 Labels labels_of(const Rows& rows, std::size_t r, bool index) {
   Labels labels{{"datname", rows.text(r, "datname")},
@@ -254,6 +346,8 @@ class BloatCollector final : public Collector {
          ++r) {
       ctx.skip(kSkipPrivilege);
     }
+    const Rows gin = gin_indexes(session, ctx);
+    gin_sample(out, session, ctx, gin);
     const Rows ext = session.query(kExtensionSchema);
     emit(out, kAvailable, {}, ext.empty() ? 0 : 1);
     if (ext.empty()) {
@@ -263,7 +357,7 @@ class BloatCollector final : public Collector {
     } else {
       const std::string schema = quote_ident(ext.text(0, "nspname"));
       exact_pass(out, session, ctx, schema);
-      gin_pending(out, session, ctx, schema);
+      gin_pending(out, session, gin, schema);
     }
     ctx.lock_skips += static_cast<int>(locked_.size());
     return out.take();
@@ -353,18 +447,55 @@ class BloatCollector final : public Collector {
     return Outcome::kMeasured;
   }
 
-  void gin_pending(SnapshotBuilder& out, Session& session, CollectContext& ctx,
+  // The selected GIN indexes not behind another session's exclusive lock.
+  Rows gin_indexes(Session& session, CollectContext& ctx) {
+    const Rows rows = selected_rows(session.query(kGinIndexes), ctx.target);
+    return rows.filter([&](std::size_t r) { return !skip_locked(rows, r); });
+  }
+
+  // The sample estimate of each covered GIN index, under the collector's own statement_timeout.
+  void gin_sample(SnapshotBuilder& out, Session& session, CollectContext& ctx, const Rows& gin) {
+    const double sample_rows = number_option(ctx, kGinSampleRows);
+    // The planner overrates the recursive walk and would JIT-compile it: seconds of compilation
+    // for a query that runs in a fraction of that. For the rest of this transaction only.
+    session.query("SELECT set_config('jit', 'off', true)");
+    for (std::size_t r = 0; r < gin.size(); ++r) {
+      if (!gin.flag(r, "covered")) continue;
+      if (!gin.flag(r, "readable")) {
+        ctx.skip(kSkipPrivilege);
+        continue;
+      }
+      const double rows = gin.number(r, "reltuples").value_or(-1);
+      const double percent = rows > sample_rows ? 100.0 * sample_rows / rows : 100.0;
+      std::string error;
+      const auto m = session.try_query(
+          gin_rebuilt_pages_sql(gin.text(r, "qualified_table"), gin.text(r, "key_expr"),
+                                gin.text(r, "predicate")),
+          &error,
+          {std::to_string(percent), sql_bool(gin.flag(r, "path_ops")), gin.text(r, "table_pages")});
+      if (!m || m->empty()) {
+        log::debug("GIN bloat sample skipped", {{"relid", gin.text(r, "relid")}, {"err", error}});
+        continue;
+      }
+      const double size = gin.number(r, "size_bytes").value_or(0);
+      const double rebuilt =
+          m->number(0, "rebuilt_pages").value_or(0) * gin.number(r, "bs").value_or(8192);
+      emit_bloat(out,
+                 {labels_of(gin, r, true), true, size, std::max(0.0, size - rebuilt),
+                  gin.number(r, "table_bytes").value_or(0)},
+                 "sample");
+    }
+  }
+
+  void gin_pending(SnapshotBuilder& out, Session& session, const Rows& gin,
                    const std::string& schema) {
-    const Rows rows = session.query(kGinIndexes);
-    for (std::size_t r = 0; r < rows.size(); ++r) {
-      if (!ctx.target.selects(rows.text(r, "schemaname"), rows.text(r, "relname"))) continue;
-      if (skip_locked(rows, r)) continue;
+    for (std::size_t r = 0; r < gin.size(); ++r) {
       std::string error;
       const auto m = session.try_query("SELECT pending_pages, pending_tuples FROM " + schema +
                                            ".pgstatginindex($1::oid::regclass)",
-                                       &error, {rows.text(r, "relid")});
+                                       &error, {gin.text(r, "relid")});
       if (!m || m->empty()) continue;
-      const Labels labels = labels_of(rows, r, true);
+      const Labels labels = labels_of(gin, r, true);
       emit(out, kGinPendingPages, labels, m->number(0, "pending_pages").value_or(0));
       emit(out, kGinPendingTuples, labels, m->number(0, "pending_tuples").value_or(0));
     }
@@ -398,14 +529,16 @@ class BloatCollector final : public Collector {
 }  // namespace
 
 CollectorInfo bloat_info() {
-  return {.name = "bloat",
-          .help =
-              "Table and btree bloat: pg_stats estimate for all, pgstattuple exact figures for the "
-              "largest in a time-budgeted rotation; GIN pending lists.",
-          .default_interval = Seconds{300},
-          .default_timeout = Seconds{30},
-          .options = {kBudget, kMaxRelations},
-          .make = make_collector<BloatCollector>};
+  return {
+      .name = "bloat",
+      .help =
+          "Table, btree and GIN bloat: pg_stats estimate for all tables and btrees, pgstattuple "
+          "exact figures for the largest in a time-budgeted rotation, a sampled rebuilt size "
+          "for jsonb GIN indexes; GIN pending lists.",
+      .default_interval = Seconds{300},
+      .default_timeout = Seconds{30},
+      .options = {kBudget, kMaxRelations, kGinSampleRows},
+      .make = make_collector<BloatCollector>};
 }
 
 }  // namespace pge

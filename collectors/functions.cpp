@@ -7,6 +7,12 @@
 // with shared="true" when its function serves more than one table, and the number of distinct
 // functions is the progress measure (goal: 1). Catalog reads only; triggers of tables under ACCESS
 // EXCLUSIVE (a migration replacing them) are left out this cycle and counted as lock skips.
+// Per table, what a trigger does rather than what it is called: for every table with the
+// `updated_at_column` column, the enabled BEFORE UPDATE row triggers whose function assigns
+// NEW.<column> (a PL/pgSQL or SQL body) or that call moddatetime(<column>) (contrib spi, common on
+// Supabase). 0 = the column goes stale on UPDATE, 2+ = the work is done twice. And the trigger
+// functions with such a body that no trigger uses any more: the per-table functions the seed's
+// Stage 2 ends by dropping. Partitions are left out (their triggers are clones of the parent's).
 #include <array>
 #include <map>
 #include <set>
@@ -66,8 +72,71 @@ constexpr MetricSpec kPerTable{
     "pg_updated_at_trigger_per_table_functions", kGauge, kComputed,
     "Functions behind updated_at triggers that serve a single table (still to consolidate)."};
 
+// The body of a function that sets the column: `NEW.col :=` or `NEW.col =`, quoted or not, any
+// case. $1 is the column; every non-word character of it is escaped for the regular expression.
+constexpr const char* kAssignsColumn =
+    R"SQL(('(^|[^[:alnum:]_])new\s*\.\s*"?' || regexp_replace($1, '([^[:alnum:]_])', '\\\1', 'g')
+           || '"?\s*:?='))SQL";
+
+// Enabled BEFORE UPDATE FOR EACH ROW triggers (tgtype bits: ROW 1, BEFORE 2, UPDATE 16).
+const std::string kColumnTriggers = std::string(R"SQL(
+SELECT current_database() AS datname, n.nspname AS schemaname, c.relname,
+       )SQL") + exclusively_locked("c.oid") +
+                                    R"SQL( AS locked,
+       (SELECT count(*) FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
+        WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal AND tg.tgenabled <> 'D'
+          AND tg.tgtype::int & 19 = 19
+          AND (p.prosrc ~* )SQL" + kAssignsColumn +
+                                    R"SQL(
+               OR (p.proname = 'moddatetime' AND tg.tgargs = convert_to($1, 'UTF8') || '\x00'::bytea))
+       ) AS triggers
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped
+  AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+)SQL";
+
+// Trigger functions that set the column and that no trigger calls; extension members are not the
+// application's to drop.
+const std::string kUnusedFunctions = std::string(R"SQL(
+SELECT current_database() AS datname, n.nspname AS schemaname, p.proname AS function,
+       pg_get_function_identity_arguments(p.oid) AS signature
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE p.prorettype = 'trigger'::regtype AND p.prosrc ~* )SQL") +
+                                     kAssignsColumn + R"SQL(
+  AND NOT EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgfoid = p.oid)
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                                              AND d.deptype = 'e')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+)SQL";
+
+constexpr MetricSpec kColumnTriggerCount{
+    "pg_updated_at_column_triggers", kGauge, kComputed,
+    "Enabled BEFORE UPDATE row triggers that set the table's updated_at column "
+    "(updated_at_column): 0 = missing, 2 or more = duplicate."};
+constexpr MetricSpec kUnusedInfo{"pg_updated_at_unused_function_info", kGauge, kComputed,
+                                 "A trigger function that sets updated_at but that no trigger "
+                                 "uses (left over from the consolidation), constant 1."};
+constexpr MetricSpec kUnusedCount{
+    "pg_updated_at_unused_functions", kGauge, kComputed,
+    "Trigger functions that set updated_at and that no trigger uses (goal after the "
+    "consolidation: 0)."};
+
+const OptionSpec kUpdatedAtColumn{
+    .name = "updated_at_column",
+    .help =
+        "The column that updated_at triggers maintain (per-table trigger count, unused "
+        "functions).",
+    .default_value = std::string("updated_at")};
+
 constexpr std::array<const char*, 5> kTriggerLabels{"datname", "schemaname", "relname", "trigger",
                                                     "function"};
+constexpr std::array<const char*, 3> kTableLabels{"datname", "schemaname", "relname"};
+constexpr std::array<const char*, 4> kUnusedLabels{"datname", "schemaname", "function",
+                                                   "signature"};
 
 class FunctionsCollector final : public Collector {
  public:
@@ -76,6 +145,7 @@ class FunctionsCollector final : public Collector {
     emit_rows(out, session.query(kFunctions), kFunctionMetrics, kFunctionLabels);
     emit_rows(out, session.query(kTrackFunctions), kSettingMetrics, {});
     emit_triggers(out, session.query(kTriggers), ctx);
+    emit_column_triggers(out, session, ctx);
     return out.take();
   }
 
@@ -107,6 +177,29 @@ class FunctionsCollector final : public Collector {
     emit(out, kTriggerFunctions, {}, static_cast<double>(tables_of.size()));
     emit(out, kPerTable, {}, per_table);
   }
+
+  // Unused functions are looked for in the schemas of the tables that have the column and pass
+  // the target's patterns (a function belongs to no table).
+  static void emit_column_triggers(SnapshotBuilder& out, Session& session, CollectContext& ctx) {
+    const std::string column = string_option(ctx, kUpdatedAtColumn);
+    const Rows tables = selected_unlocked_rows(
+        selected_rows(session.query(kColumnTriggers, {column}), ctx.target), ctx);
+    declare(out, {kColumnTriggerCount, kUnusedInfo});
+    std::set<std::string> schemas;
+    for (std::size_t r = 0; r < tables.size(); ++r) {
+      schemas.insert(tables.text(r, "schemaname"));
+      emit(out, kColumnTriggerCount, row_labels(tables, r, kTableLabels),
+           tables.number(r, "triggers").value_or(0));
+    }
+    const Rows unused = session.query(kUnusedFunctions, {column});
+    double count = 0;
+    for (std::size_t r = 0; r < unused.size(); ++r) {
+      if (!schemas.count(unused.text(r, "schemaname"))) continue;
+      emit(out, kUnusedInfo, row_labels(unused, r, kUnusedLabels), 1);
+      ++count;
+    }
+    emit(out, kUnusedCount, {}, count);
+  }
 };
 
 }  // namespace
@@ -115,9 +208,10 @@ CollectorInfo functions_info() {
   return {.name = "functions",
           .help =
               "pg_stat_user_functions calls and times, track_functions, updated_at trigger "
-              "consolidation.",
+              "consolidation (per table: missing and duplicate triggers; unused functions).",
           .default_interval = Seconds{60},
           .default_timeout = Seconds{10},
+          .options = {kUpdatedAtColumn},
           .make = make_collector<FunctionsCollector>};
 }
 

@@ -364,12 +364,23 @@ def storage():
                q(f"pg_stat_user_tables_index_size_bytes{{{rel}}}", "indexes {{relname}}")], unit="bytes"),
         row("Triggers"),
         panel("updated_at trigger functions", "stat",
-              [q(f"pg_updated_at_trigger_functions{{{T}}}", "{{target}}")], w=12,
+              [q(f"pg_updated_at_trigger_functions{{{T}}}", "{{target}} functions"),
+               q(f"pg_updated_at_trigger_per_table_functions{{{T}}}", "{{target}} single-table")], w=12,
               thresholds=[(None, "green"), (2, "orange")],
-              description="The Phase 3 plan keeps one shared function; more than one means the consolidation is incomplete."),
+              description="The Phase 3 plan keeps one shared function: more than one function, or any single-table one, means the consolidation is incomplete."),
         panel("track_functions enabled", "stat",
               [q(f"pg_settings_track_functions_enabled{{{T}}}", "{{target}}")], w=12, mappings=YES_NO,
               thresholds=OK_BAD),
+        panel("Tables whose updated_at triggers are not exactly one", "table",
+              [q(f"pg_updated_at_column_triggers{{{rel}}} != 1", instant=True)], w=12,
+              description="Per table with an updated_at column: triggers that set it. 0 = missing "
+                          "(UpdatedAtTriggerMissing), 2+ = duplicate (UpdatedAtTriggerDuplicate); "
+                          "both alert once the trigger_consolidation stage has started."),
+        panel("Unused updated_at trigger functions", "stat",
+              [q(f"pg_updated_at_unused_functions{{{T}}}", "{{target}}")], w=12,
+              thresholds=[(None, "green"), (1, "orange")],
+              description="Trigger functions that set updated_at with no trigger left: the stage "
+                          "ends by dropping them (UpdatedAtTriggerFunctionLeftover after ended_at)."),
     ]
 
 

@@ -94,6 +94,15 @@ Rows trigger_rows() {
 }
 
 TEST_F(CollectorRows, FunctionsCountSharedAndSingleTableUpdatedAtFunctionsAndSkipLockedTables) {
+  // Registered first: these two statements also read pg_trigger.
+  session.on("a.attname = $1",
+             test::make_rows({"datname", "schemaname", "relname", "locked", "triggers"},
+                             {{"db", "public", "a", "f", "1"},
+                              {"db", "public", "b", "f", "0"},
+                              {"db", "public", "e", "t", "2"}}));
+  session.on("p.prorettype = 'trigger'::regtype",
+             test::make_rows({"datname", "schemaname", "function", "signature"},
+                             {{"db", "public", "old_touch", ""}, {"db", "audit", "stamp", ""}}));
   session.on("FROM pg_stat_user_functions",
              test::make_rows({"datname", "schemaname", "funcname", "signature", "calls",
                               "total_time", "self_time"},
@@ -101,7 +110,7 @@ TEST_F(CollectorRows, FunctionsCountSharedAndSingleTableUpdatedAtFunctionsAndSki
   session.on("current_setting('track_functions')", test::make_rows({"enabled"}, {{"1"}}));
   session.on("FROM pg_trigger", trigger_rows());
   Snapshot s = collect("functions");
-  EXPECT_EQ(session.queries().size(), 3u);
+  EXPECT_EQ(session.queries().size(), 5u);
   EXPECT_EQ(test::value(s, "pg_stat_user_functions_calls_total"), 4);
   EXPECT_DOUBLE_EQ(test::value(s, "pg_stat_user_functions_total_time_seconds_total"), 2);
   EXPECT_EQ(test::value(s, "pg_settings_track_functions_enabled"), 1);
@@ -112,7 +121,12 @@ TEST_F(CollectorRows, FunctionsCountSharedAndSingleTableUpdatedAtFunctionsAndSki
   EXPECT_EQ(test::count_series(s, "pg_updated_at_trigger_info"), 3u);  // not audit, not locked e
   EXPECT_EQ(test::value(s, "pg_updated_at_trigger_functions"), 2);
   EXPECT_EQ(test::value(s, "pg_updated_at_trigger_per_table_functions"), 1);
-  EXPECT_EQ(ctx.lock_skips, 1);
+  EXPECT_EQ(test::value(s, "pg_updated_at_column_triggers", {{"relname", "b"}}), 0);
+  EXPECT_EQ(test::count_series(s, "pg_updated_at_column_triggers"), 2u);  // not locked e
+  // Unused functions only in the schemas of the tables with the column.
+  EXPECT_EQ(test::value(s, "pg_updated_at_unused_functions"), 1);
+  EXPECT_EQ(test::value(s, "pg_updated_at_unused_function_info", {{"function", "old_touch"}}), 1);
+  EXPECT_EQ(ctx.lock_skips, 2);
 }
 
 TEST(FakeSession, RefusesAQueryItWasNotToldAbout) {
