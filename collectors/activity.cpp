@@ -71,7 +71,7 @@ constexpr std::array<MetricSpec, 4> kSummaryMetrics{{
 constexpr std::array<const char*, 1> kSummaryLabels{"datname"};
 
 constexpr std::array<MetricSpec, 1> kLockMetrics{{
-    {"pg_locks_count", kGauge, "count",
+    {"pg_locks", kGauge, "count",
      "Heavyweight locks in this database by mode, held or awaited (pg_locks)."},
 }};
 constexpr std::array<const char*, 2> kLockLabels{"datname", "mode"};

@@ -181,11 +181,11 @@ TEST(ActivityCollector, CountsLocksByModeAsPgLocksHasThem) {
       "current_database()) AND pid IS DISTINCT FROM pg_backend_pid()";
   CollectorRunner runner("activity", make_target(db.dsn("pge_exporter")));
   Snapshot s = runner.run();
-  EXPECT_EQ(value(s, "pg_locks_count", {{"mode", "sharelock"}}),
+  EXPECT_EQ(value(s, "pg_locks", {{"mode", "sharelock"}}),
             db.scalar("SELECT count(*) " + in_db + " AND mode = 'ShareLock'"));
-  EXPECT_EQ(value(s, "pg_locks_count", {{"mode", "sharelock"}}), 1);
-  EXPECT_EQ(value(s, "pg_locks_count", {{"mode", "accessexclusivelock"}}), 0);
-  EXPECT_EQ(test::count_series(s, "pg_locks_count", {{"datname", db.name()}}), 9);
+  EXPECT_EQ(value(s, "pg_locks", {{"mode", "sharelock"}}), 1);
+  EXPECT_EQ(value(s, "pg_locks", {{"mode", "accessexclusivelock"}}), 0);
+  EXPECT_EQ(test::count_series(s, "pg_locks", {{"datname", db.name()}}), 9);
 }
 
 TEST(ServerCollector, ReportsVersionAndStartTime) {

@@ -84,8 +84,8 @@ TEST_F(CollectorRows, ActivityAnswersEachOfItsThreeQueriesWithItsOwnFamilies) {
   EXPECT_EQ(test::value(s, "pg_stat_activity_oldest_xact_age_seconds", {{"datname", "db"}}), 42);
   EXPECT_EQ(test::value(s, "pg_stat_activity_waiting_on_locks"), 1);
   EXPECT_FALSE(test::find_value(s, "pg_stat_activity_oldest_xmin_age"));  // NULL: no series
-  EXPECT_EQ(test::value(s, "pg_locks_count", {{"mode", "sharelock"}}), 2);
-  EXPECT_EQ(test::value(s, "pg_locks_count", {{"mode", "sireadlock"}}), 0);
+  EXPECT_EQ(test::value(s, "pg_locks", {{"mode", "sharelock"}}), 2);
+  EXPECT_EQ(test::value(s, "pg_locks", {{"mode", "sireadlock"}}), 0);
 }
 
 Rows trigger_rows() {
