@@ -1,6 +1,6 @@
 // Sessions from pg_stat_activity: connections by state, the oldest open transaction, the longest
-// running query and sessions waiting on locks, for the connected database. The exporter's own
-// session is left out.
+// running query, sessions waiting on locks and heavyweight locks by mode (pg_locks), for the
+// connected database. The exporter's own session is left out.
 #include <array>
 
 #include "collectors/collector.h"
@@ -34,6 +34,22 @@ FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
 )SQL";
 
+// postgres_exporter's modes, one series each (0 when none is held), granted and awaited alike.
+constexpr const char* kLocksQuery = R"SQL(
+WITH modes(mode) AS (
+  VALUES ('accesssharelock'), ('rowsharelock'), ('rowexclusivelock'), ('shareupdateexclusivelock'),
+         ('sharelock'), ('sharerowexclusivelock'), ('exclusivelock'), ('accessexclusivelock'),
+         ('sireadlock')
+)
+SELECT current_database() AS datname, m.mode, count(l.mode) AS count
+FROM modes m
+LEFT JOIN pg_locks l
+  ON lower(l.mode) = m.mode
+ AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+ AND l.pid IS DISTINCT FROM pg_backend_pid()
+GROUP BY m.mode
+)SQL";
+
 constexpr std::array<MetricSpec, 2> kStateMetrics{{
     {"pg_stat_activity_connections", kGauge, "count",
      "Client connections to this database in this state."},
@@ -54,16 +70,24 @@ constexpr std::array<MetricSpec, 4> kSummaryMetrics{{
 }};
 constexpr std::array<const char*, 1> kSummaryLabels{"datname"};
 
+constexpr std::array<MetricSpec, 1> kLockMetrics{{
+    {"pg_locks", kGauge, "count",
+     "Heavyweight locks in this database by mode, held or awaited (pg_locks)."},
+}};
+constexpr std::array<const char*, 2> kLockLabels{"datname", "mode"};
+
 }  // namespace
 
 CollectorInfo activity_info() {
-  return {.name = "activity",
-          .help = "Connections by state, oldest transaction, longest query, lock waits.",
-          .default_interval = Seconds{15},
-          .make = rows_collector({
-              {.sql = kQuery, .metrics = kStateMetrics, .labels = kStateLabels},
-              {.sql = kSummaryQuery, .metrics = kSummaryMetrics, .labels = kSummaryLabels},
-          })};
+  return {
+      .name = "activity",
+      .help = "Connections by state, oldest transaction, longest query, lock waits, locks by mode.",
+      .default_interval = Seconds{15},
+      .make = rows_collector({
+          {.sql = kQuery, .metrics = kStateMetrics, .labels = kStateLabels},
+          {.sql = kSummaryQuery, .metrics = kSummaryMetrics, .labels = kSummaryLabels},
+          {.sql = kLocksQuery, .metrics = kLockMetrics, .labels = kLockLabels},
+      })};
 }
 
 }  // namespace pge

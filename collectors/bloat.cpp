@@ -465,7 +465,10 @@ class BloatCollector final : public Collector {
         ctx.skip(kSkipPrivilege);
         continue;
       }
+      // Never analyzed (reltuples -1): the sample could not be sized, and 100% of a large table is
+      // too much to read every cycle; the next ANALYZE (autovacuum's) brings the series.
       const double rows = gin.number(r, "reltuples").value_or(-1);
+      if (rows < 0) continue;
       const double percent = rows > sample_rows ? 100.0 * sample_rows / rows : 100.0;
       std::string error;
       const auto m = session.try_query(

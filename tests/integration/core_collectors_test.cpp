@@ -153,6 +153,23 @@ TEST(ActivityCollector, SeesAnIdleInTransactionSessionAndItsAge) {
   EXPECT_GE(value(s, "pg_stat_activity_max_tx_duration", {{"state", "idle in transaction"}}), 1.0);
 }
 
+TEST(ActivityCollector, CountsLocksByModeAsPgLocksHasThem) {
+  TestDatabase db;
+  pqxx::connection holder(db.dsn());
+  pqxx::work tx(holder);
+  tx.exec("LOCK TABLE public.context_events IN SHARE MODE");
+  const std::string in_db =
+      "FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = "
+      "current_database()) AND pid IS DISTINCT FROM pg_backend_pid()";
+  CollectorRunner runner("activity", make_target(db.dsn("pge_exporter")));
+  Snapshot s = runner.run();
+  EXPECT_EQ(value(s, "pg_locks", {{"mode", "sharelock"}}),
+            db.scalar("SELECT count(*) " + in_db + " AND mode = 'ShareLock'"));
+  EXPECT_EQ(value(s, "pg_locks", {{"mode", "sharelock"}}), 1);
+  EXPECT_EQ(value(s, "pg_locks", {{"mode", "accessexclusivelock"}}), 0);
+  EXPECT_EQ(test::count_series(s, "pg_locks", {{"datname", db.name()}}), 9);
+}
+
 TEST(ServerCollector, ReportsVersionAndStartTime) {
   TestDatabase db;
   CollectorRunner runner("server", make_target(db.dsn("pge_exporter")));
@@ -161,6 +178,31 @@ TEST(ServerCollector, ReportsVersionAndStartTime) {
   EXPECT_EQ(value(s, "pg_replication_is_replica"), 0);
   EXPECT_NEAR(value(s, "pg_postmaster_start_time_seconds"),
               db.scalar("SELECT extract(epoch FROM pg_postmaster_start_time())"), 0.001);
+  EXPECT_EQ(value(s, "pg_replication_lag_seconds"), 0);
+}
+
+TEST(ServerCollector, SettingsMatchPgSettings) {
+  TestDatabase db;
+  CollectorRunner runner("server", make_target(db.dsn("pge_exporter")));
+  Snapshot s = runner.run();
+  for (const char* name :
+       {"max_connections", "superuser_reserved_connections", "max_locks_per_transaction",
+        "autovacuum_vacuum_threshold", "autovacuum_vacuum_scale_factor"}) {
+    EXPECT_EQ(value(s, std::string("pg_settings_") + name),
+              db.scalar(std::string("SELECT setting::float8 FROM pg_settings WHERE name = '") +
+                        name + "'"))
+        << name;
+  }
+}
+
+TEST(ServerCollector, ReportsEachReplicationSlotAndWhetherItIsActive) {
+  TestDatabase db;
+  const std::string slot = db.name() + "_slot";
+  db.exec("SELECT pg_create_physical_replication_slot('" + slot + "')");
+  CollectorRunner runner("server", make_target(db.dsn("pge_exporter")));
+  Snapshot s = runner.run();
+  db.exec("SELECT pg_drop_replication_slot('" + slot + "')");
+  EXPECT_EQ(value(s, "pg_replication_slots_active", {{"slot_name", slot}, {"database", ""}}), 0);
 }
 
 TEST(Session, CollectorTransactionsAreReadOnlyWithTimeouts) {

@@ -266,9 +266,9 @@ TEST(BloatCollector, GinBloatMatchesWhatReindexGivesBack) {
   }
 }
 
-// GIN opclasses the sample does not model (here array_ops) get no bloat series, and a
-// GIN index on a table the role may not read is counted as skipped.
-TEST(BloatCollector, GinIndexesTheSampleCannotReadAreCountedNotGuessed) {
+// GIN opclasses the sample does not model (here array_ops) get no bloat series, a GIN index on a
+// table the role may not read is counted as skipped, and one on a table never analyzed waits.
+TEST(BloatCollector, GinIndexesTheSampleCannotReadOrSizeAreCountedOrWaitNotGuessed) {
   TestDatabase db;
   db.exec("CREATE TABLE public.gin_arr (id int, tags text[], doc jsonb)");
   db.exec("CREATE INDEX gin_arr_tags ON public.gin_arr USING gin (tags)");
@@ -293,6 +293,19 @@ TEST(BloatCollector, GinIndexesTheSampleCannotReadAreCountedNotGuessed) {
                 : 0,
             skipped - 2)  // the table's estimate and its jsonb GIN index
       << "skips by privilege before the grant: " << skipped;
+
+  // A table never analyzed (reltuples -1) is not sampled until its first ANALYZE.
+  db.exec("CREATE TABLE public.gin_new (doc jsonb)");
+  db.exec("CREATE INDEX gin_new_doc ON public.gin_new USING gin (doc)");
+  db.exec("GRANT SELECT ON public.gin_new TO pge_exporter");
+  db.exec(
+      "INSERT INTO public.gin_new SELECT jsonb_build_object('k', g) FROM generate_series(1, 100) "
+      "g");
+  ASSERT_EQ(db.scalar("SELECT reltuples FROM pg_class WHERE oid = 'public.gin_new'::regclass"), -1);
+  const Labels fresh{{"indexrelname", "gin_new_doc"}, {"method", "sample"}};
+  EXPECT_FALSE(test::find_value(runner.run(), "pg_index_bloat_ratio", fresh));
+  db.exec("ANALYZE public.gin_new");
+  EXPECT_TRUE(test::find_value(runner.run(), "pg_index_bloat_ratio", fresh));
 }
 
 TEST(MaintenanceCollector, DeadRatioXidAgeAndAutovacuumThresholdsHonorReloptions) {

@@ -67,20 +67,25 @@ class CollectorRows : public ::testing::Test {
   test::FakeSession session;
 };
 
-TEST_F(CollectorRows, ActivityAnswersEachOfItsTwoQueriesWithItsOwnFamilies) {
+TEST_F(CollectorRows, ActivityAnswersEachOfItsThreeQueriesWithItsOwnFamilies) {
   session.on("WITH states(state)",
              test::make_rows({"datname", "state", "count", "max_tx_duration"},
                              {{"db", "active", "3", "1.5"}, {"db", "idle", "2", "0"}}));
   session.on("AS oldest_xact_age", test::make_rows({"datname", "oldest_xact_age", "longest_query",
                                                     "waiting_on_locks", "oldest_xmin_age"},
                                                    {{"db", "42", "7", "1", "NULL"}}));
+  session.on("LEFT JOIN pg_locks",
+             test::make_rows({"datname", "mode", "count"},
+                             {{"db", "sharelock", "2"}, {"db", "sireadlock", "0"}}));
   Snapshot s = collect("activity");
-  EXPECT_EQ(session.queries().size(), 2u);
+  EXPECT_EQ(session.queries().size(), 3u);
   EXPECT_EQ(test::value(s, "pg_stat_activity_connections", {{"state", "active"}}), 3);
   EXPECT_EQ(test::value(s, "pg_stat_activity_max_tx_duration", {{"state", "active"}}), 1.5);
   EXPECT_EQ(test::value(s, "pg_stat_activity_oldest_xact_age_seconds", {{"datname", "db"}}), 42);
   EXPECT_EQ(test::value(s, "pg_stat_activity_waiting_on_locks"), 1);
   EXPECT_FALSE(test::find_value(s, "pg_stat_activity_oldest_xmin_age"));  // NULL: no series
+  EXPECT_EQ(test::value(s, "pg_locks", {{"mode", "sharelock"}}), 2);
+  EXPECT_EQ(test::value(s, "pg_locks", {{"mode", "sireadlock"}}), 0);
 }
 
 TEST_F(CollectorRows, IoReadsNoPgStatIoFromAServerBeforeSixteen) {
