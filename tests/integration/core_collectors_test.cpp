@@ -155,9 +155,7 @@ TEST(ActivityCollector, SeesAnIdleInTransactionSessionAndItsAge) {
 
 TEST(ActivityCollector, CountsLocksByModeAsPgLocksHasThem) {
   TestDatabase db;
-  pqxx::connection holder(db.dsn());
-  pqxx::work tx(holder);
-  tx.exec("LOCK TABLE public.context_events IN SHARE MODE");
+  OpenTransaction holder(db.dsn(), "LOCK TABLE public.context_events IN SHARE MODE");
   const std::string in_db =
       "FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = "
       "current_database()) AND pid IS DISTINCT FROM pg_backend_pid()";
