@@ -35,6 +35,7 @@ trap cleanup EXIT
 in_root() { chroot "$root" "$@"; }
 
 echo "== 1. package"
+mkdir -p "$work"
 rm -rf "$pkgdir"
 (cd "$build" && cpack -G DEB -B "$pkgdir" >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log" >&2; fail "cpack"; }
 deb=$(ls "$pkgdir"/*.deb)
