@@ -22,6 +22,8 @@ declare -A PGE_TOOL_PACKAGE=(
   # tests/shell/test_grafana_schema.sh type-checks the dashboards with @grafana/schema from npm.
   [node]=nodejs [npm]=npm
   [help2man]=help2man [dpkg-deb]=dpkg [dpkg-shlibdeps]=dpkg-dev
+  # CPack's Debian generator runs `file` to find the binaries for dpkg-shlibdeps.
+  [file]=file
   # debootstrap and chroot also run the PostgreSQL 17 test server in a Debian 13 root (scripts/pg17_root.sh).
   [debootstrap]=debootstrap [chroot]=coreutils [systemd-analyze]=systemd
 )

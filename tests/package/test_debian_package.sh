@@ -14,7 +14,7 @@ set -euo pipefail
 build=$(cd "${1:?usage: test_debian_package.sh BUILD_DIR}" && pwd)
 root_src=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root_src/scripts/require.sh"
-require debootstrap systemd-analyze dpkg-deb curl
+require debootstrap systemd-analyze dpkg-deb dpkg-shlibdeps file curl
 [ "$(id -u)" -eq 0 ] || { echo "test_debian_package.sh: needs root (debootstrap, chroot)" >&2; exit 2; }
 
 work=$build/package-test
