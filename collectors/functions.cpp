@@ -204,15 +204,8 @@ class FunctionsCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo functions_info() {
-  return {.name = "functions",
-          .help =
-              "pg_stat_user_functions calls and times, track_functions, updated_at trigger "
-              "consolidation (per table: missing and duplicate triggers; unused functions).",
-          .default_interval = Seconds{60},
-          .default_timeout = Seconds{10},
-          .options = {kUpdatedAtColumn},
-          .make = make_collector<FunctionsCollector>};
+CollectorCode functions_code() {
+  return {.options = {kUpdatedAtColumn}, .make = make_collector<FunctionsCollector>};
 }
 
 }  // namespace pge

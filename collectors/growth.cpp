@@ -88,12 +88,6 @@ class GrowthCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo growth_info() {
-  return {.name = "growth",
-          .help = "Rows and bytes per table (partitions rolled up) and the configured thresholds.",
-          .default_interval = Seconds{300},
-          .default_timeout = Seconds{10},
-          .make = make_collector<GrowthCollector>};
-}
+CollectorCode growth_code() { return {.make = make_collector<GrowthCollector>}; }
 
 }  // namespace pge

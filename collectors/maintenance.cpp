@@ -186,14 +186,8 @@ constexpr std::array<const char*, 7> kCreateIndexLabels{
 
 }  // namespace
 
-CollectorInfo maintenance_info() {
-  return {.name = "maintenance",
-          .help =
-              "Dead-tuple ratio, XID age, autovacuum thresholds per table; VACUUM and CREATE "
-              "INDEX/REINDEX progress.",
-          .default_interval = Seconds{30},
-          .default_timeout = Seconds{10},
-          .make = rows_collector({
+CollectorCode maintenance_code() {
+  return {.make = rows_collector({
               {.sql = kTables,
                .metrics = kTableMetrics,
                .labels = kTableLabels,

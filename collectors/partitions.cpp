@@ -327,15 +327,8 @@ class PartitionsCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo partitions_info() {
-  return {.name = "partitions",
-          .help =
-              "Partitioned tables: partition count, runway, gaps, DEFAULT partition, invalid "
-              "indexes, rolled-up statistics, pg_partman settings.",
-          .default_interval = Seconds{60},
-          .default_timeout = Seconds{10},
-          .options = {kPerPartition},
-          .make = make_collector<PartitionsCollector>};
+CollectorCode partitions_code() {
+  return {.options = {kPerPartition}, .make = make_collector<PartitionsCollector>};
 }
 
 }  // namespace pge

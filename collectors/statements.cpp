@@ -350,14 +350,8 @@ class StatementsCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo statements_info() {
-  return {.name = "statements",
-          .help =
-              "Statement latency histograms, calls and rows by command and query class from "
-              "pg_stat_statements (the interval is the sampling period).",
-          .default_interval = Seconds{1},
-          .options = {kFullInterval, kBusyEntries},
-          .make = make_collector<StatementsCollector>};
+CollectorCode statements_code() {
+  return {.options = {kFullInterval, kBusyEntries}, .make = make_collector<StatementsCollector>};
 }
 
 }  // namespace pge

@@ -105,12 +105,8 @@ constexpr std::array<const char*, 4> kSizeColumns{"table_size", "index_size", "t
 
 }  // namespace
 
-CollectorInfo tables_info() {
-  return {.name = "tables",
-          .help = "pg_stat_user_tables, pg_statio_user_tables and table sizes.",
-          .default_interval = Seconds{30},
-          .default_timeout = Seconds{10},
-          .options = {kSizeIntervalOption},
+CollectorCode tables_code() {
+  return {.options = {kSizeIntervalOption},
           .make = rows_collector({{.sql = kQuery,
                                    .metrics = kMetrics,
                                    .labels = kLabels,

@@ -111,15 +111,8 @@ class WriteAmplificationCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo write_amplification_info() {
-  return {.name = "write_amplification",
-          .help =
-              "Indexes per table by access method and their size against the table's; HOT-update "
-              "ratio; estimated index entries written per row change.",
-          .default_interval = Seconds{60},
-          .default_timeout = Seconds{10},
-          .options = {kSizeIntervalOption},
-          .make = make_collector<WriteAmplificationCollector>};
+CollectorCode write_amplification_code() {
+  return {.options = {kSizeIntervalOption}, .make = make_collector<WriteAmplificationCollector>};
 }
 
 }  // namespace pge

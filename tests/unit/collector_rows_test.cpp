@@ -45,7 +45,7 @@ TEST(TablesCollectorRows, FiltersTablesCountsLockSkipsAndOmitsSizesOfLockedTable
   CollectContext ctx{target, settings, std::chrono::system_clock::now()};
   test::FakeSession session;
   session.on("FROM pg_stat_user_tables", table_rows());
-  Snapshot s = find_collector("tables")->make()->collect(session, ctx);
+  Snapshot s = find_collector("tables")->code.make()->collect(session, ctx);
   EXPECT_EQ(test::count_series(s, "pg_stat_user_tables_n_live_tup"), 2u);  // kept, migrating
   EXPECT_EQ(test::value(s, "pg_stat_user_tables_total_size_bytes", {{"relname", "kept"}}), 7);
   EXPECT_FALSE(
@@ -58,7 +58,7 @@ TEST(TablesCollectorRows, FiltersTablesCountsLockSkipsAndOmitsSizesOfLockedTable
 class CollectorRows : public ::testing::Test {
  protected:
   Snapshot collect(const std::string& collector) {
-    return find_collector(collector)->make()->collect(session, ctx);
+    return find_collector(collector)->code.make()->collect(session, ctx);
   }
 
   Target target = test::make_target("host=unused");
@@ -250,7 +250,7 @@ test::FakeSession statements_session(int calls) {
 // Issue 14 item 8: one role for the application and the exporter (postgres on Supabase).
 TEST_F(CollectorRows, StatementsLeaveOutTheExportersMarkedStatementsAndCountTextlessOnesApart) {
   settings.numbers["full_interval"] = 0;
-  auto collector = find_collector("statements")->make();
+  auto collector = find_collector("statements")->code.make();
   test::FakeSession first = statements_session(10), second = statements_session(15);
   collector->collect(first, ctx);  // baseline
   Snapshot s = collector->collect(second, ctx);

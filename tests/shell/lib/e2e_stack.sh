@@ -64,7 +64,7 @@ e2e_start_exporter() {
   {
     sed -n '/^\[\[target\]\]/,/^# Per-collector settings/p' "$root/config/sharedminds.toml" \
       | sed '/^# Per-collector settings/d'
-    sed -n 's/^ *X(\([a-z_]*\)).*/\1/p' "$root/collectors/registry.cpp" | while read -r name; do
+    "$exporter" --help | sed -n 's/^ *--collector\.\([a-z_]*\).*/\1/p' | while read -r name; do
       printf '\n[collectors.%s]\ninterval = "2s"\ntimeout = "2s"\n' "$name"
     done
   } >"$work/exporter.toml"
