@@ -7,6 +7,7 @@
 // side.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <initializer_list>
@@ -115,6 +116,10 @@ void emit(SnapshotBuilder& out, const MetricSpec& spec, const Labels& labels, do
 // One series of a histogram.
 void emit(SnapshotBuilder& out, const MetricSpec& spec, const Labels& labels,
           const latency::Histogram& hist);
+
+// The labels of a per-table series (postgres_exporter's): the columns of a per-relation query that
+// name the table.
+inline constexpr std::array<const char*, 3> kTableLabels{"datname", "schemaname", "relname"};
 
 // Labels named after the given columns of row `r`, with their text values.
 Labels row_labels(const Rows& rows, std::size_t r, std::span<const char* const> columns);

@@ -134,7 +134,6 @@ const OptionSpec kUpdatedAtColumn{
 
 constexpr std::array<const char*, 5> kTriggerLabels{"datname", "schemaname", "relname", "trigger",
                                                     "function"};
-constexpr std::array<const char*, 3> kTableLabels{"datname", "schemaname", "relname"};
 constexpr std::array<const char*, 4> kUnusedLabels{"datname", "schemaname", "function",
                                                    "signature"};
 

@@ -77,8 +77,6 @@ constexpr std::array<MetricSpec, 9> kTableMetrics{{
      "table."},
 }};
 
-constexpr std::array<const char*, 3> kTableLabels{"datname", "schemaname", "relname"};
-
 // `_ratio` is the progress within the current phase, for the phases PostgreSQL gives a counter for.
 // PostgreSQL 17 stores dead item identifiers in a TID store bounded in bytes: max_dead_tuples and
 // num_dead_tuples became max_dead_tuple_bytes, dead_tuple_bytes and num_dead_item_ids (the same
