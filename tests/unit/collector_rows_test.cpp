@@ -229,15 +229,16 @@ test::FakeSession statements_session(int calls) {
   std::vector<std::vector<std::string>> entries;
   const std::string n = std::to_string(calls), ms = std::to_string(calls * 2);
   for (const char* queryid : {"1", "2", "3"}) {
-    entries.push_back(
-        {"3", "0", "", "10", "5", "t", queryid, n, n, ms, "2", "0", "2", "2", "0", "0", "0", "0"});
+    entries.push_back({"3", "0", "", "10", "5", "t", queryid, n, n, ms, "2", "0", "2", "2", "0",
+                       "0", "0", "0", "NULL"});
   }
-  session.on("pg_stat_statements(false)",
-             test::make_rows({"entries", "dealloc", "stats_reset", "userid", "dbid", "toplevel",
-                              "queryid", "calls", "rows", "total_exec_time", "mean_exec_time",
-                              "stddev_exec_time", "min_exec_time", "max_exec_time", "plans",
-                              "total_plan_time", "mean_plan_time", "stddev_plan_time"},
-                             entries));
+  session.on(
+      "pg_stat_statements(false)",
+      test::make_rows({"entries", "dealloc", "stats_reset", "userid", "dbid", "toplevel", "queryid",
+                       "calls", "rows", "total_exec_time", "mean_exec_time", "stddev_exec_time",
+                       "min_exec_time", "max_exec_time", "plans", "total_plan_time",
+                       "mean_plan_time", "stddev_plan_time", "minmax_since"},
+                      entries));
   session.on("pg_stat_statements(true)",
              test::make_rows(
                  {"userid", "queryid", "query"},
