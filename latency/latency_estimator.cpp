@@ -97,6 +97,13 @@ std::vector<std::string> top_level_words(const std::string& q, std::size_t limit
   return words;
 }
 
+// Whether `s`'s min and max describe only the calls since `prev` (PostgreSQL 17): they were reset
+// in between, or `prev` showed them reset (both 0) before any call.
+bool minmax_interval_only(const EntrySample& prev, const EntrySample& s) {
+  if (!(s.minmax_since > 0)) return false;
+  return s.minmax_since != prev.minmax_since || (prev.min_exec == 0 && prev.max_exec == 0);
+}
+
 }  // namespace
 
 std::string statement_command(const std::string& query) {
@@ -242,8 +249,7 @@ bool LatencyEstimator::recreated(const Entry& e, const EntrySample& s, bool minm
 EntryDelta LatencyEstimator::observe(const EntryKey& key, const EntrySample& s, Histogram& hist) {
   auto [it, inserted] = entries_.try_emplace(key);
   Entry& e = it->second;
-  const bool minmax_reset =
-      e.present && s.minmax_since > 0 && s.minmax_since != e.prev.minmax_since;
+  const bool minmax_reset = e.present && minmax_interval_only(e.prev, s);
   const bool restarted = e.present && (full_reset_ || recreated(e, s, minmax_reset));
   if (restarted) lost_calls_ += 0.5 * e.last_calls;
   const bool is_new = !e.present || restarted;

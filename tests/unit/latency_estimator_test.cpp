@@ -301,10 +301,38 @@ TEST(LatencyEstimator, AfterAMinMaxResetEachIntervalLiesBetweenItsOwnMinAndMax) 
     est.end();
     ASSERT_EQ(d.calls, 40) << "interval " << i;
     for (std::size_t b = 0; b < bounds.size(); ++b) {
-      if (bounds[b] < lo) EXPECT_EQ(interval.cumulative()[b], 0) << "interval " << i;
-      if (bounds[b] >= hi) EXPECT_NEAR(interval.cumulative()[b], 40, 1e-9) << "interval " << i;
+      if (bounds[b] < lo) {
+        EXPECT_EQ(interval.cumulative()[b], 0) << "interval " << i;
+      }
+      if (bounds[b] >= hi) {
+        EXPECT_NEAR(interval.cumulative()[b], 40, 1e-9) << "interval " << i;
+      }
     }
   }
+  EXPECT_EQ(est.lost_calls(), 0);
+}
+
+// Between a reset and the entry's next call its min and max read 0; the first call then "raises"
+// the min, which without a reset would mean a re-created entry.
+TEST(LatencyEstimator, AResetEntryWithNoCallYetIsNotTakenForReCreatedWhenCallsCome) {
+  LatencyEstimator est;
+  Histogram hist;
+  FakeEntry entry;
+  for (int c = 0; c < 10; ++c) entry.call(1.0);
+  est.begin("r0");
+  est.observe(kKey, entry.sample(), hist);
+  est.end();
+  for (int i = 0; i < 5; ++i) {
+    entry.reset_minmax(1 + i);
+    est.begin("r0");
+    EXPECT_EQ(est.observe(kKey, entry.sample(), hist).calls, 0) << "round " << i;
+    est.end();
+    for (int c = 0; c < 4; ++c) entry.call(2.0);
+    est.begin("r0");
+    EXPECT_EQ(est.observe(kKey, entry.sample(), hist).calls, 4) << "round " << i;
+    est.end();
+  }
+  EXPECT_EQ(hist.count(), 20);
   EXPECT_EQ(est.lost_calls(), 0);
 }
 
