@@ -686,7 +686,7 @@ int run_live(const Args& args) {
   settings.numbers["full_interval"] = args.interval;
   settings.numbers["busy_entries"] = static_cast<double>(args.hot);
   settings.flags["reset_minmax"] = args.reset_minmax;
-  auto collector = find_collector("statements")->make();
+  auto collector = find_collector("statements")->code.make();
   Connection conn(args.dsn, Seconds{5}, Seconds{5});
   std::string error;
   if (!conn.ensure_open(std::chrono::steady_clock::now(), &error)) {

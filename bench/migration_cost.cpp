@@ -59,7 +59,7 @@ class Bench {
       settings.numbers["full_check_interval"] = 0;
       settings.numbers["full_check_budget_ratio"] = 0;
     }
-    auto collector = info->make();
+    auto collector = info->code.make();
     Connection conn(target_.dsn, Seconds{5}, Seconds{1});
     std::string error;
     if (!conn.ensure_open(std::chrono::steady_clock::now(), &error))

@@ -42,7 +42,7 @@ double gauge(const Snapshot& s, const std::string& name) {
 std::vector<Cycle> run(const Target& target, pqxx::connection& admin, const std::string& name,
                        CollectorSettings settings, int cycles) {
   const CollectorInfo* info = find_collector(name);
-  auto collector = info->make();
+  auto collector = info->code.make();
   Connection conn(target.dsn, Seconds{5}, Seconds{1});
   std::string error;
   if (!conn.ensure_open(std::chrono::steady_clock::now(), &error)) throw std::runtime_error(error);

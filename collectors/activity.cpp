@@ -78,16 +78,12 @@ constexpr std::array<const char*, 2> kLockLabels{"datname", "mode"};
 
 }  // namespace
 
-CollectorInfo activity_info() {
-  return {
-      .name = "activity",
-      .help = "Connections by state, oldest transaction, longest query, lock waits, locks by mode.",
-      .default_interval = Seconds{15},
-      .make = rows_collector({
-          {.sql = kQuery, .metrics = kStateMetrics, .labels = kStateLabels},
-          {.sql = kSummaryQuery, .metrics = kSummaryMetrics, .labels = kSummaryLabels},
-          {.sql = kLocksQuery, .metrics = kLockMetrics, .labels = kLockLabels},
-      })};
+CollectorCode activity_code() {
+  return {.make = rows_collector({
+              {.sql = kQuery, .metrics = kStateMetrics, .labels = kStateLabels},
+              {.sql = kSummaryQuery, .metrics = kSummaryMetrics, .labels = kSummaryLabels},
+              {.sql = kLocksQuery, .metrics = kLockMetrics, .labels = kLockLabels},
+          })};
 }
 
 }  // namespace pge

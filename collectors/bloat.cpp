@@ -531,17 +531,9 @@ class BloatCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo bloat_info() {
-  return {
-      .name = "bloat",
-      .help =
-          "Table, btree and GIN bloat: pg_stats estimate for all tables and btrees, pgstattuple "
-          "exact figures for the largest in a time-budgeted rotation, a sampled rebuilt size "
-          "for jsonb GIN indexes; GIN pending lists.",
-      .default_interval = Seconds{300},
-      .default_timeout = Seconds{30},
-      .options = {kBudget, kMaxRelations, kGinSampleRows},
-      .make = make_collector<BloatCollector>};
+CollectorCode bloat_code() {
+  return {.options = {kBudget, kMaxRelations, kGinSampleRows},
+          .make = make_collector<BloatCollector>};
 }
 
 }  // namespace pge

@@ -1,11 +1,13 @@
-// The collector contract. A collector is one file in collectors/ that defines a `CollectorInfo`
-// (name, default interval, options, factory) and, unless its collect step is `rows_collector`'s, a
-// class derived from `Collector`; registry.cpp lists them. The scheduler creates one instance per
-// target, calls `collect` on the target's worker thread inside a read-only transaction with
-// timeouts, and stores the returned snapshot. A collector may keep state between runs (deltas,
-// cumulative histograms); it never touches the HTTP side.
+// The collector contract. A collector is one file in collectors/ that defines `CollectorCode
+// NAME_code()` (the options it reads and its factory) and, unless its collect step is
+// `rows_collector`'s, a class derived from `Collector`; registry.cpp lists them with their
+// defaults. The scheduler creates one instance per target, calls `collect` on the target's worker
+// thread inside a read-only transaction with timeouts, and stores the returned snapshot. A
+// collector may keep state between runs (deltas, cumulative histograms); it never touches the HTTP
+// side.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <initializer_list>
@@ -53,6 +55,15 @@ class Collector {
   virtual bool idle(const CollectContext&) const { return false; }
 };
 
+// What a collector file defines, as `CollectorCode NAME_code()`: the options its code reads, each
+// with its default, and the factory of its instances.
+struct CollectorCode {
+  std::vector<OptionSpec> options{};
+  std::function<std::unique_ptr<Collector>()> make{};
+};
+
+// A collector as the registry lists it: its name, its one-line help (--help) and its defaults,
+// with its file's code.
 struct CollectorInfo {
   std::string name{};
   std::string help{};
@@ -61,16 +72,15 @@ struct CollectorInfo {
   // spare.
   Seconds default_timeout{5};
   bool enabled_by_default = true;
-  std::vector<OptionSpec> options{};
-  std::function<std::unique_ptr<Collector>()> make{};
+  CollectorCode code{};
 
   // The part config validation needs (core/config.h).
   CollectorSchema schema() const {
-    return {name, enabled_by_default, default_interval, default_timeout, options};
+    return {name, enabled_by_default, default_interval, default_timeout, code.options};
   }
 };
 
-// The factory of a collector class, for CollectorInfo::make.
+// The factory of a collector class, for CollectorCode::make.
 template <class C>
 std::unique_ptr<Collector> make_collector() {
   return std::make_unique<C>();
@@ -106,6 +116,10 @@ void emit(SnapshotBuilder& out, const MetricSpec& spec, const Labels& labels, do
 // One series of a histogram.
 void emit(SnapshotBuilder& out, const MetricSpec& spec, const Labels& labels,
           const latency::Histogram& hist);
+
+// The labels of a per-table series (postgres_exporter's): the columns of a per-relation query that
+// name the table.
+inline constexpr std::array<const char*, 3> kTableLabels{"datname", "schemaname", "relname"};
 
 // Labels named after the given columns of row `r`, with their text values.
 Labels row_labels(const Rows& rows, std::size_t r, std::span<const char* const> columns);
@@ -206,7 +220,7 @@ struct RowQuery {
 };
 
 // The factory of a collector whose whole collect step is running `queries` in order and emitting
-// their rows, for CollectorInfo::make.
+// their rows, for CollectorCode::make.
 std::function<std::unique_ptr<Collector>()> rows_collector(std::vector<RowQuery> queries);
 
 // The connected database's name, for the `datname` label of series that come from the config.

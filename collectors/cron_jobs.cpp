@@ -196,13 +196,8 @@ class CronJobsCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo cron_jobs_info() {
+CollectorCode cron_jobs_code() {
   return {
-      .name = "cron_jobs",
-      .help =
-          "pg_cron jobs (status, last success, failures, overdue against the schedule) and the "
-          "retention job's run record.",
-      .default_interval = Seconds{60},
       .options = {kRecentRuns, migration::kCronJobTableOption, migration::kCronRunDetailsOption},
       .make = make_collector<CronJobsCollector>};
 }

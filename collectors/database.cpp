@@ -65,11 +65,8 @@ constexpr std::array<const char*, 1> kSizeColumns{"size_bytes"};
 
 // pg_database_size stats every file of the database (40,000 relations at 10,000 tables): it is read
 // every size_interval.
-CollectorInfo database_info() {
+CollectorCode database_code() {
   return {
-      .name = "database",
-      .help = "pg_stat_database counters and the database size.",
-      .default_interval = Seconds{15},
       .options = {kSizeIntervalOption},
       .make = rows_collector(
           {{.sql = kQuery, .metrics = kMetrics, .labels = kLabels, .size_columns = kSizeColumns}})};

@@ -134,7 +134,6 @@ const OptionSpec kUpdatedAtColumn{
 
 constexpr std::array<const char*, 5> kTriggerLabels{"datname", "schemaname", "relname", "trigger",
                                                     "function"};
-constexpr std::array<const char*, 3> kTableLabels{"datname", "schemaname", "relname"};
 constexpr std::array<const char*, 4> kUnusedLabels{"datname", "schemaname", "function",
                                                    "signature"};
 
@@ -204,15 +203,8 @@ class FunctionsCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo functions_info() {
-  return {.name = "functions",
-          .help =
-              "pg_stat_user_functions calls and times, track_functions, updated_at trigger "
-              "consolidation (per table: missing and duplicate triggers; unused functions).",
-          .default_interval = Seconds{60},
-          .default_timeout = Seconds{10},
-          .options = {kUpdatedAtColumn},
-          .make = make_collector<FunctionsCollector>};
+CollectorCode functions_code() {
+  return {.options = {kUpdatedAtColumn}, .make = make_collector<FunctionsCollector>};
 }
 
 }  // namespace pge

@@ -56,8 +56,6 @@ constexpr std::array<MetricSpec, 3> kMetrics{{
      "n_live_tup instead."},
 }};
 
-constexpr std::array<const char*, 3> kLabels{"datname", "schemaname", "relname"};
-
 constexpr MetricSpec kRowsThreshold{
     "pg_table_rows_threshold", kGauge, kComputed,
     "Configured row count at which this table needs action (target.table_threshold.rows)."};
@@ -79,7 +77,7 @@ class GrowthCollector final : public Collector {
   Snapshot collect(Session& session, CollectContext& ctx) override {
     Rows rows = query_selected(session, kQuery, ctx);
     SnapshotBuilder out;
-    emit_rows(out, rows, kMetrics, kLabels);
+    emit_rows(out, rows, kMetrics, kTableLabels);
     const std::string datname = current_database(session);
     emit_thresholds(out, ctx.target, datname);
     return out.take();
@@ -88,12 +86,6 @@ class GrowthCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo growth_info() {
-  return {.name = "growth",
-          .help = "Rows and bytes per table (partitions rolled up) and the configured thresholds.",
-          .default_interval = Seconds{300},
-          .default_timeout = Seconds{10},
-          .make = make_collector<GrowthCollector>};
-}
+CollectorCode growth_code() { return {.make = make_collector<GrowthCollector>}; }
 
 }  // namespace pge

@@ -76,13 +76,8 @@ class IndexesCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo indexes_info() {
-  return {.name = "indexes",
-          .help = "pg_stat_user_indexes, pg_statio_user_indexes, index sizes and validity.",
-          .default_interval = Seconds{30},
-          .default_timeout = Seconds{10},
-          .options = {kSizeIntervalOption},
-          .make = make_collector<IndexesCollector>};
+CollectorCode indexes_code() {
+  return {.options = {kSizeIntervalOption}, .make = make_collector<IndexesCollector>};
 }
 
 }  // namespace pge

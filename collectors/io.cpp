@@ -104,13 +104,8 @@ constexpr std::array<const char*, 3> kIoLabels{"backend_type", "object", "contex
 
 }  // namespace
 
-CollectorInfo io_info() {
-  return {.name = "io",
-          .help =
-              "Checkpoints and the background writer (pg_stat_checkpointer, pg_stat_bgwriter), I/O "
-              "by backend type (pg_stat_io, 16+).",
-          .default_interval = Seconds{30},
-          .make = rows_collector({
+CollectorCode io_code() {
+  return {.make = rows_collector({
               {.sql = kCheckpoints, .metrics = kCheckpointMetrics},
               {.sql = kIo, .metrics = kIoMetrics, .labels = kIoLabels},
           })};

@@ -77,8 +77,6 @@ constexpr std::array<MetricSpec, 9> kTableMetrics{{
      "table."},
 }};
 
-constexpr std::array<const char*, 3> kTableLabels{"datname", "schemaname", "relname"};
-
 // `_ratio` is the progress within the current phase, for the phases PostgreSQL gives a counter for.
 // PostgreSQL 17 stores dead item identifiers in a TID store bounded in bytes: max_dead_tuples and
 // num_dead_tuples became max_dead_tuple_bytes, dead_tuple_bytes and num_dead_item_ids (the same
@@ -186,14 +184,8 @@ constexpr std::array<const char*, 7> kCreateIndexLabels{
 
 }  // namespace
 
-CollectorInfo maintenance_info() {
-  return {.name = "maintenance",
-          .help =
-              "Dead-tuple ratio, XID age, autovacuum thresholds per table; VACUUM and CREATE "
-              "INDEX/REINDEX progress.",
-          .default_interval = Seconds{30},
-          .default_timeout = Seconds{10},
-          .make = rows_collector({
+CollectorCode maintenance_code() {
+  return {.make = rows_collector({
               {.sql = kTables,
                .metrics = kTableMetrics,
                .labels = kTableLabels,

@@ -123,14 +123,8 @@ class MatviewsCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo matviews_info() {
-  return {.name = "matviews",
-          .help =
-              "Materialized views: populated, size, last refresh time, duration, outcome and "
-              "staleness (from the refresh log or pg_cron).",
-          .default_interval = Seconds{60},
-          .options = {migration::kCronRunDetailsOption},
-          .make = make_collector<MatviewsCollector>};
+CollectorCode matviews_code() {
+  return {.options = {migration::kCronRunDetailsOption}, .make = make_collector<MatviewsCollector>};
 }
 
 }  // namespace pge

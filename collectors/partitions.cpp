@@ -211,7 +211,6 @@ constexpr std::array<MetricSpec, 3> kPartmanMetrics{{
      "pg_partman part_config.retention for id-based sets, in key values (absent when unset)."},
 }};
 
-constexpr std::array<const char*, 3> kLabels{"datname", "schemaname", "relname"};
 constexpr std::array<const char*, 4> kPartitionLabels{"datname", "schemaname", "relname", "parent"};
 
 constexpr std::array<const char*, 6> kInfoLabels{"datname",  "schemaname", "relname",
@@ -248,7 +247,7 @@ class PartitionsCollector final : public Collector {
  private:
   static void emit_rollups(Session& session, CollectContext& ctx, SnapshotBuilder& out) {
     Rows rows = query_selected(session, kRollupQuery, ctx);
-    emit_rows(out, rows, kRollupMetrics, kLabels);
+    emit_rows(out, rows, kRollupMetrics, kTableLabels);
   }
 
   static void emit_structure(Session& session, CollectContext& ctx, SnapshotBuilder& out) {
@@ -256,7 +255,7 @@ class PartitionsCollector final : public Collector {
     std::vector<Value> default_bytes;
     declare(out, {kInfo, kDefaultRows});
     for (std::size_t r = 0; r < rows.size(); ++r) {
-      const Labels labels = row_labels(rows, r, kLabels);
+      const Labels labels = row_labels(rows, r, kTableLabels);
       emit(out, kInfo, row_labels(rows, r, kInfoLabels), 1);
       default_bytes.push_back(Value{});
       if (!rows.at(r, "default_relname")) continue;
@@ -282,7 +281,8 @@ class PartitionsCollector final : public Collector {
       emit(out, kDefaultRows, with_method(labels, "count"), *count.number(0, "n"));
       default_bytes.back() = count.at(0, "bytes");
     }
-    emit_rows(out, with_column(rows, "default_bytes", default_bytes), kStructureMetrics, kLabels);
+    emit_rows(out, with_column(rows, "default_bytes", default_bytes), kStructureMetrics,
+              kTableLabels);
   }
 
   static Labels with_method(Labels labels, const char* method) {
@@ -321,21 +321,14 @@ class PartitionsCollector final : public Collector {
     if (!readable) return;
     const std::string sql =
         migration::replace_all(kPartmanConfigQuery, "{schema}", quote_ident(ext.text(0, "schema")));
-    emit_rows(out, session.query(sql), kPartmanMetrics, kLabels);
+    emit_rows(out, session.query(sql), kPartmanMetrics, kTableLabels);
   }
 };
 
 }  // namespace
 
-CollectorInfo partitions_info() {
-  return {.name = "partitions",
-          .help =
-              "Partitioned tables: partition count, runway, gaps, DEFAULT partition, invalid "
-              "indexes, rolled-up statistics, pg_partman settings.",
-          .default_interval = Seconds{60},
-          .default_timeout = Seconds{10},
-          .options = {kPerPartition},
-          .make = make_collector<PartitionsCollector>};
+CollectorCode partitions_code() {
+  return {.options = {kPerPartition}, .make = make_collector<PartitionsCollector>};
 }
 
 }  // namespace pge

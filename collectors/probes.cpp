@@ -66,11 +66,6 @@ class ProbesCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo probes_info() {
-  return {.name = "probes",
-          .help = "Configured canary queries timed by the exporter (target.probe).",
-          .default_interval = Seconds{15},
-          .make = make_collector<ProbesCollector>};
-}
+CollectorCode probes_code() { return {.make = make_collector<ProbesCollector>}; }
 
 }  // namespace pge

@@ -544,14 +544,8 @@ WHERE i.indrelid = to_regclass($1) AND a.attname = $2
 
 }  // namespace
 
-CollectorInfo promoted_columns_info() {
-  return {.name = "promoted_columns",
-          .help =
-              "JSONB keys promoted to columns: missing, mismatched and invalid rows, recent "
-              "dual-write health, constraints and cutover readiness.",
-          .default_interval = Seconds{60},
-          .default_timeout = Seconds{300},
-          .options = {kFullCheckInterval, kFullCheckBudgetRatio, kWatermarkLag},
+CollectorCode promoted_columns_code() {
+  return {.options = {kFullCheckInterval, kFullCheckBudgetRatio, kWatermarkLag},
           .make = make_collector<PromotedColumnsCollector>};
 }
 

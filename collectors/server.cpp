@@ -80,11 +80,6 @@ class ServerCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo server_info() {
-  return {.name = "server",
-          .help = "Server version, start time, replication state and connection/vacuum settings.",
-          .default_interval = Seconds{60},
-          .make = make_collector<ServerCollector>};
-}
+CollectorCode server_code() { return {.make = make_collector<ServerCollector>}; }
 
 }  // namespace pge

@@ -28,11 +28,6 @@ class StagesCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo stages_info() {
-  return {.name = "stages",
-          .help = "The configured Phase 3 stages ([[target.stage]]) with their start and end.",
-          .default_interval = Seconds{300},
-          .make = make_collector<StagesCollector>};
-}
+CollectorCode stages_code() { return {.make = make_collector<StagesCollector>}; }
 
 }  // namespace pge

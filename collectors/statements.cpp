@@ -404,13 +404,8 @@ class StatementsCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo statements_info() {
-  return {.name = "statements",
-          .help =
-              "Statement latency histograms, calls and rows by command and query class from "
-              "pg_stat_statements (the interval is the sampling period).",
-          .default_interval = Seconds{1},
-          .options = {kFullInterval, kBusyEntries, kResetMinmax},
+CollectorCode statements_code() {
+  return {.options = {kFullInterval, kBusyEntries, kResetMinmax},
           .make = make_collector<StatementsCollector>};
 }
 

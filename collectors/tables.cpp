@@ -99,21 +99,16 @@ constexpr std::array<MetricSpec, 32> kMetrics{{
      "Disk space used by the table, its indexes and TOAST: pg_total_relation_size."},
 }};
 
-constexpr std::array<const char*, 3> kLabels{"datname", "schemaname", "relname"};
 constexpr std::array<const char*, 4> kSizeColumns{"table_size", "index_size", "toast_size",
                                                   "total_size"};
 
 }  // namespace
 
-CollectorInfo tables_info() {
-  return {.name = "tables",
-          .help = "pg_stat_user_tables, pg_statio_user_tables and table sizes.",
-          .default_interval = Seconds{30},
-          .default_timeout = Seconds{10},
-          .options = {kSizeIntervalOption},
+CollectorCode tables_code() {
+  return {.options = {kSizeIntervalOption},
           .make = rows_collector({{.sql = kQuery,
                                    .metrics = kMetrics,
-                                   .labels = kLabels,
+                                   .labels = kTableLabels,
                                    .relations = Relations::selected,
                                    .size_columns = kSizeColumns}})};
 }

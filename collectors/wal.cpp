@@ -37,11 +37,8 @@ constexpr std::array<MetricSpec, 9> kMetrics{{
 
 }  // namespace
 
-CollectorInfo wal_info() {
-  return {.name = "wal",
-          .help = "WAL activity and WAL write/sync time from pg_stat_wal.",
-          .default_interval = Seconds{15},
-          .make = rows_collector({{.sql = kQuery, .metrics = kMetrics}})};
+CollectorCode wal_code() {
+  return {.make = rows_collector({{.sql = kQuery, .metrics = kMetrics}})};
 }
 
 }  // namespace pge

@@ -57,7 +57,6 @@ constexpr std::array<MetricSpec, 4> kTableMetrics{{
      "Total size of the table's indexes divided by the size of its main fork."},
 }};
 
-constexpr std::array<const char*, 3> kLabels{"datname", "schemaname", "relname"};
 constexpr std::array<const char*, 2> kSizeColumns{"index_bytes", "index_table_ratio"};
 
 constexpr const char* kByAccessMethod = R"SQL(
@@ -86,7 +85,7 @@ class WriteAmplificationCollector final : public Collector {
   Snapshot collect(Session& session, CollectContext& ctx) override {
     SnapshotBuilder out;
     const Value read_sizes = sql_bool(sizes_.due(ctx));
-    const Rows all = sizes_.apply(session.query(kTables, {read_sizes}), kLabels, kSizeColumns);
+    const Rows all = sizes_.apply(session.query(kTables, {read_sizes}), kTableLabels, kSizeColumns);
     std::set<std::string> locked;
     const Rows tables = all.filter([&](std::size_t r) {
       if (!ctx.target.selects(all.text(r, "schemaname"), all.text(r, "relname"))) return false;
@@ -95,7 +94,7 @@ class WriteAmplificationCollector final : public Collector {
       return !all.flag(r, "locked");
     });
     ctx.lock_skips += static_cast<int>(locked.size());
-    emit_rows(out, tables, kTableMetrics, kLabels);
+    emit_rows(out, tables, kTableMetrics, kTableLabels);
     const Rows by_am = session.query(kByAccessMethod);
     emit_rows(out, by_am.filter([&](std::size_t r) {
       return ctx.target.selects(by_am.text(r, "schemaname"), by_am.text(r, "relname")) &&
@@ -111,15 +110,8 @@ class WriteAmplificationCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo write_amplification_info() {
-  return {.name = "write_amplification",
-          .help =
-              "Indexes per table by access method and their size against the table's; HOT-update "
-              "ratio; estimated index entries written per row change.",
-          .default_interval = Seconds{60},
-          .default_timeout = Seconds{10},
-          .options = {kSizeIntervalOption},
-          .make = make_collector<WriteAmplificationCollector>};
+CollectorCode write_amplification_code() {
+  return {.options = {kSizeIntervalOption}, .make = make_collector<WriteAmplificationCollector>};
 }
 
 }  // namespace pge

@@ -81,13 +81,6 @@ class WriteProbeCollector final : public Collector {
 
 }  // namespace
 
-CollectorInfo write_probe_info() {
-  return {
-      .name = "write_probe",
-      .help =
-          "Opt-in INSERT+COMMIT latency probe on the exporter's own table (target.write_probe).",
-      .default_interval = Seconds{15},
-      .make = make_collector<WriteProbeCollector>};
-}
+CollectorCode write_probe_code() { return {.make = make_collector<WriteProbeCollector>}; }
 
 }  // namespace pge

@@ -101,7 +101,7 @@ TargetWorker::TargetWorker(const Config& config, const Target& target, SnapshotS
 
 TargetWorker::Scheduled TargetWorker::schedule(const CollectorInfo& info,
                                                const CollectorSettings& settings) const {
-  return {&info, &settings, info.make(), Clock::time_point{}, {}};
+  return {&info, &settings, info.code.make(), Clock::time_point{}, {}};
 }
 
 void TargetWorker::declare() {

@@ -30,12 +30,10 @@ notifications="$work/notifications.jsonl"
 source "$root/scripts/require.sh"
 source "$root/tests/shell/lib/e2e_stack.sh"
 fail() { e2e_fail "$@"; }
-require prometheus prometheus-alertmanager curl psql python3
+require prometheus promtool prometheus-alertmanager curl psql python3
 require_python_module yaml
-[ -x "$exporter" ] || fail "$exporter not built"
-trap e2e_cleanup EXIT
-trap 'exit 1' INT TERM
-rm -rf "$work" && mkdir -p "$work/tsdb" "$work/am"
+e2e_begin
+mkdir -p "$work/am"
 
 echo "== PostgreSQL on $pg_port with the reference database, workload"
 e2e_start_refdb "$pg_port"
@@ -87,25 +85,7 @@ echo "== Prometheus on $prom_addr (rules with compressed time)"
 sed -E -e 's/^( +for:) ([0-9]+)m$/\1 \2s/; s/^( +for:) ([0-9]+)h$/\1 \2m/' \
     -e 's/\[1h\] offset 1d/[1m] offset 3m/g; s/\[5m\]/[30s]/g' \
     "$root/alerts/pg_evolution.rules.yml" >"$work/rules.yml"
-cat >"$work/prometheus.yml" <<YML
-global:
-  scrape_interval: 2s
-  evaluation_interval: 2s
-rule_files:
-  - $work/rules.yml
-alerting:
-  alertmanagers:
-    - static_configs:
-        - targets: ['$am_addr']
-scrape_configs:
-  - job_name: pg_evolution_exporter
-    static_configs:
-      - targets: ['$exporter_addr']
-YML
-e2e_start_bg "$work/prometheus.log" prometheus --config.file="$work/prometheus.yml" \
-  --storage.tsdb.path="$work/tsdb" --web.listen-address="$prom_addr" --rules.alert.resend-delay=2s
-wait_for 30 "Prometheus ready" curl -sf "http://$prom_addr/-/ready" -o /dev/null
-wait_for 30 "scrape target up" has_result 'up{job="pg_evolution_exporter"} == 1'
+e2e_start_prometheus pg_evolution_exporter --alertmanager "$am_addr" "$work/rules.yml"
 faults() { "$root/scripts/faults.sh" --port "$pg_port" "$@" >>"$work/faults.log" 2>&1 || fail "faults.sh $*"; }
 touch "$notifications"
 

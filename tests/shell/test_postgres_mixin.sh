@@ -36,10 +36,7 @@ source "$root/tests/shell/lib/e2e_stack.sh"
 fail() { e2e_fail "$@"; }
 require prometheus promtool curl psql
 require_python_module yaml
-[ -x "$exporter" ] || fail "$exporter not built"
-trap e2e_cleanup EXIT
-trap 'exit 1' INT TERM
-rm -rf "$work" && mkdir -p "$work/tsdb"
+e2e_begin
 
 echo "== promtool check rules"
 promtool check rules "$fixtures/alerts.yml" "$compat" >"$work/check-rules.log" 2>&1 \
@@ -55,23 +52,7 @@ echo "== exporter on $exporter_addr (every collector every 2s)"
 e2e_start_exporter "$pg_port" "$exporter_addr"
 
 echo "== Prometheus on $prom_addr with the compat rules and the mixin's alerts"
-cat >"$work/prometheus.yml" <<YML
-global:
-  scrape_interval: 2s
-  evaluation_interval: 2s
-rule_files:
-  - $compat
-  - $fixtures/alerts.yml
-scrape_configs:
-  - job_name: postgres
-    static_configs:
-      - targets: ['$exporter_addr']
-YML
-promtool check config "$work/prometheus.yml" >"$work/check-config.log" 2>&1 || fail "promtool check config"
-e2e_start_bg "$work/prometheus.log" prometheus --config.file="$work/prometheus.yml" \
-  --storage.tsdb.path="$work/tsdb" --web.listen-address="$prom_addr"
-wait_for 30 "Prometheus ready" curl -sf "http://$prom_addr/-/ready" -o /dev/null
-wait_for 30 "scrape target up" has_result 'up{job="postgres"} == 1'
+e2e_start_prometheus postgres "$compat" "$fixtures/alerts.yml"
 e2e_start_bg "$work/workload.log" "$root/scripts/workload.sh" --port "$pg_port" --rate 50 --duration 60
 # rate() and irate() need two samples of each recorded series.
 wait_for 60 "two evaluations of the compat rules" \

@@ -30,11 +30,8 @@ source "$root/tests/shell/lib/e2e_stack.sh"
 fail() { e2e_fail "$@"; }
 require prometheus promtool curl psql
 require_python_module yaml
-[ -x "$exporter" ] || fail "$exporter not built"
 [ -x "$root/scripts/refdb.sh" ] || fail "scripts/refdb.sh missing"
-trap e2e_cleanup EXIT
-trap 'exit 1' INT TERM
-rm -rf "$work" && mkdir -p "$work/tsdb"
+e2e_begin
 
 echo "== PostgreSQL on $pg_port with the reference database"
 e2e_start_refdb "$pg_port"
@@ -48,22 +45,7 @@ promtool check metrics <"$work/metrics.txt" >"$work/check-metrics.log" 2>&1 \
 
 echo "== Prometheus on $prom_addr"
 sed -E 's/^( +for:) .*/\1 10s/' "$root/alerts/pg_evolution.rules.yml" >"$work/rules.yml"
-cat >"$work/prometheus.yml" <<YML
-global:
-  scrape_interval: 2s
-  evaluation_interval: 2s
-rule_files:
-  - $work/rules.yml
-scrape_configs:
-  - job_name: pg_evolution_exporter
-    static_configs:
-      - targets: ['$exporter_addr']
-YML
-promtool check config "$work/prometheus.yml" >"$work/check-config.log" 2>&1 || fail "promtool check config"
-e2e_start_bg "$work/prometheus.log" prometheus --config.file="$work/prometheus.yml" \
-  --storage.tsdb.path="$work/tsdb" --web.listen-address="$prom_addr"
-wait_for 30 "Prometheus ready" curl -sf "http://$prom_addr/-/ready" -o /dev/null
-wait_for 30 "scrape target up" has_result 'up{job="pg_evolution_exporter"} == 1'
+e2e_start_prometheus pg_evolution_exporter "$work/rules.yml"
 has_result 'pg_up{target="sharedminds"} == 1' || fail "pg_up is not 1"
 
 echo "== recording rules"

@@ -216,7 +216,7 @@ CollectorRunner::CollectorRunner(const std::string& collector, Target target,
     : target_(std::move(target)), settings_(settings ? *settings : default_settings(collector)) {
   const CollectorInfo* info = find_collector(collector);
   if (!info) throw std::invalid_argument("no collector named " + collector);
-  collector_ = info->make();
+  collector_ = info->code.make();
   conn_ = std::make_unique<Connection>(target_.dsn, Seconds{5}, Seconds{1});
 }
 

@@ -45,7 +45,7 @@ TEST(TablesCollectorRows, FiltersTablesCountsLockSkipsAndOmitsSizesOfLockedTable
   CollectContext ctx{target, settings, std::chrono::system_clock::now()};
   test::FakeSession session;
   session.on("FROM pg_stat_user_tables", table_rows());
-  Snapshot s = find_collector("tables")->make()->collect(session, ctx);
+  Snapshot s = find_collector("tables")->code.make()->collect(session, ctx);
   EXPECT_EQ(test::count_series(s, "pg_stat_user_tables_n_live_tup"), 2u);  // kept, migrating
   EXPECT_EQ(test::value(s, "pg_stat_user_tables_total_size_bytes", {{"relname", "kept"}}), 7);
   EXPECT_FALSE(
@@ -58,7 +58,7 @@ TEST(TablesCollectorRows, FiltersTablesCountsLockSkipsAndOmitsSizesOfLockedTable
 class CollectorRows : public ::testing::Test {
  protected:
   Snapshot collect(const std::string& collector) {
-    return find_collector(collector)->make()->collect(session, ctx);
+    return find_collector(collector)->code.make()->collect(session, ctx);
   }
 
   Target target = test::make_target("host=unused");
@@ -229,15 +229,16 @@ test::FakeSession statements_session(int calls) {
   std::vector<std::vector<std::string>> entries;
   const std::string n = std::to_string(calls), ms = std::to_string(calls * 2);
   for (const char* queryid : {"1", "2", "3"}) {
-    entries.push_back(
-        {"3", "0", "", "10", "5", "t", queryid, n, n, ms, "2", "0", "2", "2", "0", "0", "0", "0"});
+    entries.push_back({"3", "0", "", "10", "5", "t", queryid, n, n, ms, "2", "0", "2", "2", "0",
+                       "0", "0", "0", "NULL"});
   }
-  session.on("pg_stat_statements(false)",
-             test::make_rows({"entries", "dealloc", "stats_reset", "userid", "dbid", "toplevel",
-                              "queryid", "calls", "rows", "total_exec_time", "mean_exec_time",
-                              "stddev_exec_time", "min_exec_time", "max_exec_time", "plans",
-                              "total_plan_time", "mean_plan_time", "stddev_plan_time"},
-                             entries));
+  session.on(
+      "pg_stat_statements(false)",
+      test::make_rows({"entries", "dealloc", "stats_reset", "userid", "dbid", "toplevel", "queryid",
+                       "calls", "rows", "total_exec_time", "mean_exec_time", "stddev_exec_time",
+                       "min_exec_time", "max_exec_time", "plans", "total_plan_time",
+                       "mean_plan_time", "stddev_plan_time", "minmax_since"},
+                      entries));
   session.on("pg_stat_statements(true)",
              test::make_rows(
                  {"userid", "queryid", "query"},
@@ -250,7 +251,7 @@ test::FakeSession statements_session(int calls) {
 // Issue 14 item 8: one role for the application and the exporter (postgres on Supabase).
 TEST_F(CollectorRows, StatementsLeaveOutTheExportersMarkedStatementsAndCountTextlessOnesApart) {
   settings.numbers["full_interval"] = 0;
-  auto collector = find_collector("statements")->make();
+  auto collector = find_collector("statements")->code.make();
   test::FakeSession first = statements_session(10), second = statements_session(15);
   collector->collect(first, ctx);  // baseline
   Snapshot s = collector->collect(second, ctx);

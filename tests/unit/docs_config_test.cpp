@@ -45,7 +45,7 @@ TEST(Docs, EveryCollectorAndOptionIsInTheConfigReference) {
   const std::string doc = read_doc("config.md");
   for (const auto& info : collector_registry()) {
     EXPECT_NE(doc.find("`collectors." + info.name + "`"), std::string::npos) << info.name;
-    for (const auto& opt : info.options) {
+    for (const auto& opt : info.code.options) {
       EXPECT_NE(doc.find("`collectors." + info.name + "." + opt.name + "`"), std::string::npos)
           << info.name << "." << opt.name;
     }
@@ -87,7 +87,7 @@ TEST(Docs, EveryCollectorOptionDefaultIsTheDocumentedOne) {
   const std::string doc = read_doc("config.md");
   int options = 0;
   for (const auto& info : collector_registry()) {
-    for (const auto& opt : info.options) {
+    for (const auto& opt : info.code.options) {
       const std::string key = "collectors." + info.name + "." + opt.name;
       const auto cells = row_cells(doc, key);
       ASSERT_GE(cells.size(), 3u) << key << " has no row of key | type | default | meaning";

@@ -31,10 +31,11 @@ class SchedulerStep : public ::testing::Test {
       b.gauge("pg_" + name, "help", {}, *count);
       return b.take();
     };
-    collectors_.push_back({.name = name, .make = [counted, idle, instances] {
-                             ++*instances;
-                             return std::make_unique<test::ScriptedCollector>(counted, false, idle);
-                           }});
+    collectors_.push_back({.name = name, .code = {.make = [counted, idle, instances] {
+                                           ++*instances;
+                                           return std::make_unique<test::ScriptedCollector>(
+                                               counted, false, idle);
+                                         }}});
   }
 
   TargetWorker& worker() {

@@ -1,7 +1,8 @@
 # Sourced by the end-to-end tests in tests/shell: PostgreSQL with the reference database, the exporter
-# with every collector every 2 s, and helpers to wait on Prometheus. The caller sets `root`, `work`,
-# `pgdir` and `exporter` and calls `e2e_cleanup` on exit (it stops what e2e_start_bg started and
-# the cluster). A caller that sets `exporter_log` gets the exporter's log there in JSON, for
+# with every collector every 2 s, Prometheus scraping it, and helpers to wait on Prometheus. The
+# caller sets `root`, `work`, `pgdir`, `exporter` (and `exporter_addr`, `prom_addr` for Prometheus)
+# and calls `e2e_cleanup` on exit (it stops what e2e_start_bg started and the cluster). A caller
+# that sets `exporter_log` gets the exporter's log there in JSON, for
 # tests/logs/check_exporter_logs.py.
 
 e2e_pids=()
@@ -22,6 +23,15 @@ e2e_cleanup() {
   for pid in "${e2e_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${e2e_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   "$root/scripts/pg_local.sh" stop "$pgdir" || true
+}
+
+# e2e_begin: checks that the exporter is built, stops everything started here on exit, and starts
+# from an empty $work (with $work/tsdb for Prometheus).
+e2e_begin() {
+  [ -x "$exporter" ] || e2e_fail "$exporter not built"
+  trap e2e_cleanup EXIT
+  trap 'exit 1' INT TERM
+  rm -rf "$work" && mkdir -p "$work/tsdb"
 }
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: retry once a second
@@ -54,7 +64,7 @@ e2e_start_exporter() {
   {
     sed -n '/^\[\[target\]\]/,/^# Per-collector settings/p' "$root/config/sharedminds.toml" \
       | sed '/^# Per-collector settings/d'
-    sed -n 's/^ *X(\([a-z_]*\)).*/\1/p' "$root/collectors/registry.cpp" | while read -r name; do
+    "$exporter" --help | sed -n 's/^ *--collector\.\([a-z_]*\).*/\1/p' | while read -r name; do
       printf '\n[collectors.%s]\ninterval = "2s"\ntimeout = "2s"\n' "$name"
     done
   } >"$work/exporter.toml"
@@ -72,4 +82,34 @@ e2e_start_exporter() {
   wait_for 30 "exporter /metrics with pg_up 1" \
     sh -c "curl -sf http://$addr/metrics | grep -q '^pg_up{target=\"sharedminds\"} 1'"
   sleep 5  # every collector has run at least once
+}
+
+# e2e_start_prometheus JOB [--alertmanager ADDR] RULE_FILE...: Prometheus on $prom_addr, its data in
+# $work/tsdb, scraping the exporter on $exporter_addr as job JOB and evaluating RULE_FILEs every 2 s
+# (sending alerts to the Alertmanager at ADDR, resent every 2 s); returns once the target is up.
+e2e_start_prometheus() {
+  local job=$1 alerting="" resend=()
+  shift
+  if [ "$1" = --alertmanager ]; then
+    alerting="alerting: {alertmanagers: [{static_configs: [{targets: ['$2']}]}]}"
+    resend=(--rules.alert.resend-delay=2s)
+    shift 2
+  fi
+  cat >"$work/prometheus.yml" <<YML
+global:
+  scrape_interval: 2s
+  evaluation_interval: 2s
+rule_files:
+$(printf '  - %s\n' "$@")
+$alerting
+scrape_configs:
+  - job_name: $job
+    static_configs:
+      - targets: ['$exporter_addr']
+YML
+  promtool check config "$work/prometheus.yml" >"$work/check-config.log" 2>&1 || e2e_fail "promtool check config"
+  e2e_start_bg "$work/prometheus.log" prometheus --config.file="$work/prometheus.yml" \
+    --storage.tsdb.path="$work/tsdb" --web.listen-address="$prom_addr" "${resend[@]}"
+  wait_for 30 "Prometheus ready" curl -sf "http://$prom_addr/-/ready" -o /dev/null
+  wait_for 30 "scrape target up" has_result "up{job=\"$job\"} == 1"
 }
