@@ -44,9 +44,9 @@ void warn_about_start_only_keys(const Config& running, const Config& next) {
 }  // namespace
 
 ConfigReloader::ConfigReloader(Flags flags, std::shared_ptr<const Config> running,
-                               Scheduler& scheduler)
+                               TargetDiscovery& targets)
     : flags_(std::move(flags)),
-      scheduler_(scheduler),
+      targets_(targets),
       running_(std::move(running)),
       last_success_unix_(unix_now()) {}
 
@@ -75,7 +75,7 @@ ReloadOutcome ConfigReloader::apply(Config next_config,
   auto next = std::make_shared<const Config>(std::move(next_config));
   warn_about_start_only_keys(*running_, *next);
   log::setup(*log::parse_format(next->log_format), *log::parse_level(next->log_level));
-  const ConfigChanges changes = scheduler_.apply(next);
+  const ConfigChanges changes = targets_.apply(next);
   running_ = next;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -111,7 +111,9 @@ std::vector<prometheus::MetricFamily> ConfigReloader::metric_families() const {
       "Configuration reloads (SIGHUP, POST /-/reload) by result; the start is not one.";
   out.counter(ns + "config_reloads_total", reloads_help, {{"result", "success"}}, successes_);
   out.counter(ns + "config_reloads_total", reloads_help, {{"result", "failure"}}, failures_);
-  return out.take().families;
+  std::vector<prometheus::MetricFamily> families = out.take().families;
+  for (auto& family : targets_.metric_families()) families.push_back(std::move(family));
+  return families;
 }
 
 }  // namespace pge
