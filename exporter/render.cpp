@@ -3,7 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <functional>
+#include <vector>
 
 namespace pge {
 namespace {
@@ -96,11 +96,16 @@ SerializedSnapshot self_metrics(const SnapshotStore::View& view) {
   return serialize_snapshot(out.take());
 }
 
-// Calls `emit` with every piece of the page in order: per family name, the first block's header,
-// then the samples of every block of that name and type.
-void walk_page(const SnapshotStore::View& view, const SerializedSnapshot& process,
-               const std::function<void(const std::string&, const DeflatePiece&)>& emit) {
-  const SerializedSnapshot self = self_metrics(view);
+// A piece of the page: one family block's text and the same bytes as a deflate piece.
+struct PagePiece {
+  const std::string* text;
+  const DeflatePiece* gz;
+};
+
+// The page in order: per family name, the first block's header, then the samples of every block of
+// that name and type. The pieces point into `self`, `process` and the snapshots of `view`.
+std::vector<PagePiece> page_pieces(const SnapshotStore::View& view, const SerializedSnapshot& self,
+                                   const SerializedSnapshot& process) {
   std::vector<const FamilyBytes*> blocks;
   for (const auto& f : self.families) blocks.push_back(&f);
   for (const auto& f : process.families) blocks.push_back(&f);
@@ -111,13 +116,16 @@ void walk_page(const SnapshotStore::View& view, const SerializedSnapshot& proces
   }
   std::stable_sort(blocks.begin(), blocks.end(),
                    [](const FamilyBytes* a, const FamilyBytes* b) { return a->name < b->name; });
+  std::vector<PagePiece> pieces;
   for (std::size_t i = 0; i < blocks.size();) {
     const FamilyBytes& first = *blocks[i];
-    emit(first.header, first.header_gz);
+    pieces.push_back({&first.header, &first.header_gz});
     for (; i < blocks.size() && blocks[i]->name == first.name; ++i) {
-      if (blocks[i]->type == first.type) emit(blocks[i]->samples, blocks[i]->samples_gz);
+      if (blocks[i]->type == first.type)
+        pieces.push_back({&blocks[i]->samples, &blocks[i]->samples_gz});
     }
   }
+  return pieces;
 }
 
 void put_le32(std::string& out, std::uint32_t v) {
@@ -126,23 +134,37 @@ void put_le32(std::string& out, std::uint32_t v) {
 
 }  // namespace
 
+// Both renderings size the page before filling it: a page grown by appending leaves a trail of
+// freed buffers of every size behind it, which the heap keeps.
 std::string render_text(const SnapshotStore::View& view, const SerializedSnapshot& process) {
+  const SerializedSnapshot self = self_metrics(view);
+  const std::vector<PagePiece> pieces = page_pieces(view, self, process);
+  std::size_t size = 0;
+  for (const PagePiece& p : pieces) size += p.text->size();
   std::string out;
-  walk_page(view, process, [&](const std::string& text, const DeflatePiece&) { out += text; });
+  out.reserve(size);
+  for (const PagePiece& p : pieces) out += *p.text;
   return out;
 }
 
 std::string render_gzip(const SnapshotStore::View& view, const SerializedSnapshot& process) {
+  static constexpr std::size_t kHeader = 10, kTrailer = 2 + 4 + 4;
+  const SerializedSnapshot self = self_metrics(view);
+  const std::vector<PagePiece> pieces = page_pieces(view, self, process);
+  std::size_t size = kHeader + kTrailer;
+  for (const PagePiece& p : pieces) size += p.gz->data.size();
+  std::string out;
+  out.reserve(size);
   // gzip header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
-  std::string out("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);
+  out.append("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", kHeader);
   uLong crc = crc32(0L, Z_NULL, 0);
   std::uint64_t length = 0;
-  walk_page(view, process, [&](const std::string&, const DeflatePiece& piece) {
-    out += piece.data;
-    crc = crc32_combine(crc, piece.crc, static_cast<z_off_t>(piece.length));
-    length += piece.length;
-  });
-  out += std::string("\x03\x00", 2);  // an empty final block (fixed Huffman, end-of-block only)
+  for (const PagePiece& p : pieces) {
+    out += p.gz->data;
+    crc = crc32_combine(crc, p.gz->crc, static_cast<z_off_t>(p.gz->length));
+    length += p.gz->length;
+  }
+  out.append("\x03\x00", 2);  // an empty final block (fixed Huffman, end-of-block only)
   put_le32(out, static_cast<std::uint32_t>(crc));
   put_le32(out, static_cast<std::uint32_t>(length));
   return out;
