@@ -12,7 +12,7 @@
 # FILE_COPY: files copied, no per-table DDL), kept in /tmp/pge-discovery-PORT for re-runs. The
 # template itself is no target: discovery leaves templates out. The exporter listens on PORT+1.
 # Prints, over the measured window (after every target's collectors have run once):
-#   targets     databases discovered and up
+#   targets     databases discovered and up at the end
 #   RSS         peak resident set (VmHWM) of the exporter at the end
 #   CPU         exporter CPU seconds per second of wall time (collectors and scrapes)
 #   DB          database time (pg_stat_statements exec + plan, of the exporter's role, every
@@ -20,6 +20,8 @@
 #   scrape      wall time of one target's gzip /probe scrape: median / p95 / worst over all
 #               targets and rounds; series per target (median); one full /metrics scrape
 #   load        the machine's load average at the start and the end (the machine may be shared)
+# The wait for the first cycle gives up after PGE_BENCH_READY_TIMEOUT seconds (1800) and measures
+# anyway, saying how many collectors have never succeeded.
 set -euo pipefail
 exe=$(readlink -f "$1") port=$2 databases=${3:-50} tables=${4:-1000} rounds=${5:-5} interval=${6:-15}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,6 +42,7 @@ if [ "$(sql "SHOW max_connections")" -lt $((databases + 20)) ]; then
 fi
 sql "DO \$\$BEGIN CREATE ROLE $role LOGIN IN ROLE pg_monitor;
      EXCEPTION WHEN duplicate_object THEN NULL; END\$\$" >/dev/null
+sql "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null  # read from postgres
 
 if [ "$(sql "SELECT count(*) FROM pg_database WHERE datname = '$template'")" = 0 ]; then
   echo "discovery_scale: loading $template ($tables tables)..." >&2
@@ -81,12 +84,13 @@ quantile() {  # quantile Q < numbers (nearest rank)
 }
 load_average() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# Ready when every database is a target that is up and each of its collectors has succeeded or
-# failed once.
+# Ready when every database is a target and each of its collectors has succeeded or failed once
+# (on an overloaded machine some targets may be reconnecting at any moment: "targets up" below).
 wait_ready() {
-  for _ in $(seq 1 1800); do
-    if curl -s "http://127.0.0.1:$exporter_port/metrics" | awk -v want="$databases" '
-        /^pg_up\{/ && $NF == 1 {up++}
+  for _ in $(seq 1 "${PGE_BENCH_READY_TIMEOUT:-1800}"); do
+    if curl -s -H 'Accept-Encoding: gzip' "http://127.0.0.1:$exporter_port/metrics" | gzip -dc |
+      awk -v want="$databases" '
+        /^pg_up\{/ {up++}
         /^pg_evolution_exporter_collector_last_success_timestamp_seconds\{/ {
           k = $1; sub(/^[a-z_]*/, "", k); n++; if ($NF + 0 == 0) pending[k] = 1 }
         /^pg_evolution_exporter_collector_errors_total\{/ {
@@ -96,8 +100,8 @@ wait_ready() {
     fi
     sleep 1
   done
-  echo "discovery_scale: the exporter did not finish its first cycle on every database" >&2
-  return 1
+  echo "discovery_scale: not every collector of every database has run after" \
+    "${PGE_BENCH_READY_TIMEOUT:-1800} s (the machine is saturated): measuring anyway" >&2
 }
 
 load_start=$(load_average)
@@ -106,7 +110,7 @@ started=$(date +%s)
   --log.level=warn >"$dir/exporter.log" 2>&1 &
 pid=$!
 wait_ready
-echo "discovery_scale: first cycle on every database after $(($(date +%s) - started)) s" >&2
+echo "discovery_scale: measuring after $(($(date +%s) - started)) s" >&2
 
 sql "SELECT pg_stat_statements_reset(oid) FROM pg_roles WHERE rolname = '$role'" >/dev/null
 db0=$(db_ms); cpu0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
@@ -137,3 +141,5 @@ printf '| %d × %d | %d | %d | %.3f | %.1f | %.0f | %.4f / %.4f / %.4f | %d | %.
   "$(quantile 0.5 <"$dir/probe_times")" "$(quantile 0.95 <"$dir/probe_times")" \
   "$(quantile 1 <"$dir/probe_times")" "$(quantile 0.5 <"$dir/probe_series")" \
   "$full" "$load_start" "$(load_average)"
+gzip -dc "$dir/metrics.gz" | awk '/^pg_evolution_exporter_collector_last_success_timestamp_seconds\{/ {
+  n++; if ($NF + 0 == 0) p++ } END {print "collector runs (target x collector):", n, "never succeeded:", p + 0}'

@@ -2,19 +2,10 @@
 
 #include "core/log.h"
 #include "core/snapshot.h"
+#include "exporter/log_values.h"
 
 namespace pge {
 namespace {
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
-  return out;
-}
 
 // Keys the HTTP server reads once, when it starts listening.
 struct StartOnlyKey {

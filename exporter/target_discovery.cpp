@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/session.h"
 #include "core/snapshot.h"
+#include "exporter/log_values.h"
 
 namespace pge {
 namespace {
@@ -17,16 +18,6 @@ constexpr const char* kListDatabases =
     "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate "
     "ORDER BY datname";
 constexpr Seconds kListTimeout{5};
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
-  return out;
-}
 
 // The names in `a` that are not in `b` (both sorted).
 std::vector<std::string> missing_from(const std::vector<std::string>& a,
