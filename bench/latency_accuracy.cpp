@@ -22,6 +22,7 @@
 // tuning the estimator.
 //
 //   latency_accuracy --dsn DSN --csvlog FILE [--duration S] [--interval S] [--trace FILE]
+//                    [--reset-minmax on|off]
 //                    [--fault-cmd CMD [--heal-cmd CMD] --target-class CLASS | --repeat N]
 //   latency_accuracy --replay TRACE --csvlog FILE [--every N[,N...]] [--hot N] [--target-class
 //   CLASS]
@@ -51,9 +52,10 @@ using namespace pge;
 struct Args {
   std::string dsn, csvlog, fault_cmd, heal_cmd, target_class, trace, replay;
   double duration = 90, interval = 5;
-  std::vector<int> every;  // replay sampling periods, in trace steps (seconds)
-  std::size_t hot = 20;    // busiest entries sampled every second between full samples (0 = off)
-  int repeat = 1;          // consecutive fresh windows without a fault
+  std::vector<int> every;     // replay sampling periods, in trace steps (seconds)
+  std::size_t hot = 20;       // busiest entries sampled every second between full samples (0 = off)
+  int repeat = 1;             // consecutive fresh windows without a fault
+  bool reset_minmax = false;  // the collector's reset_minmax (PostgreSQL 17)
 };
 
 std::vector<int> parse_every(const std::string& v) {
@@ -96,6 +98,8 @@ Args parse_args(int argc, char** argv) {
       a.hot = std::stoul(v);
     else if (k == "--repeat")
       a.repeat = std::max(1, std::stoi(v));
+    else if (k == "--reset-minmax")
+      a.reset_minmax = v == "on";
     else {
       std::cerr << "latency_accuracy: unknown option " << k << "\n";
       std::exit(2);
@@ -107,7 +111,7 @@ Args parse_args(int argc, char** argv) {
   const bool replay_ok = !a.replay.empty() && a.dsn.empty();
   if (a.csvlog.empty() || !(live_ok || replay_ok)) {
     std::cerr << "usage: latency_accuracy --dsn DSN --csvlog FILE [--duration S] [--interval S] "
-                 "[--trace FILE]"
+                 "[--trace FILE] [--reset-minmax on|off]"
                  " [--fault-cmd CMD [--heal-cmd CMD] --target-class CLASS | --repeat N]\n"
                  "       latency_accuracy --replay TRACE --csvlog FILE [--every N[,N...]] [--hot "
                  "N] [--target-class CLASS]\n";
@@ -681,6 +685,7 @@ int run_live(const Args& args) {
   settings.interval = Seconds{1};
   settings.numbers["full_interval"] = args.interval;
   settings.numbers["busy_entries"] = static_cast<double>(args.hot);
+  settings.flags["reset_minmax"] = args.reset_minmax;
   auto collector = find_collector("statements")->make();
   Connection conn(args.dsn, Seconds{5}, Seconds{5});
   std::string error;
@@ -724,8 +729,8 @@ int run_live(const Args& args) {
   }
   std::this_thread::sleep_for(std::chrono::seconds(2));  // csvlog flush
   std::printf(
-      "== live collector: full samples every %.0f s, the %zu busiest entries every 1 s ==\n",
-      args.interval, args.hot);
+      "== live collector: full samples every %.0f s, the %zu busiest entries every 1 s%s ==\n",
+      args.interval, args.hot, args.reset_minmax ? ", min/max reset after each full sample" : "");
   report(points, args.csvlog, args.interval, args.target_class);
   if (trace) {
     trace.reset();

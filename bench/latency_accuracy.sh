@@ -7,6 +7,11 @@
 #
 #   bench/latency_accuracy.sh BUILD_DIR [--scale S] [--duration S] [--interval S] [--rate TPS]
 #                             [--warmup S] [--read-ratio R] [--sensitivity CLASS | --repeat N]
+#                             [--reset-minmax]
+#
+# PGE_TEST_PG=17 runs it on PostgreSQL 17 (scripts/pg17_root.sh). --reset-minmax (17 only) turns on
+# the collector's reset_minmax, granting the exporter's role EXECUTE on the min/max-only reset; the
+# 1 s trace is then not recorded (its replay assumes cumulative min/max).
 #
 # --warmup S (default 60): the workload runs this long before the first sample. The cluster has just
 # been restarted (cold shared buffers) and autovacuum is analyzing the freshly loaded tables: without
@@ -30,14 +35,16 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/require.sh"
 require psql pgbench
 root=$(cd "$(dirname "$0")/.." && pwd)
-usage="usage: latency_accuracy.sh BUILD_DIR [--scale S] [--duration S] [--interval S] [--rate TPS] [--warmup S] [--read-ratio R] [--sensitivity CLASS | --repeat N]"
+usage="usage: latency_accuracy.sh BUILD_DIR [--scale S] [--duration S] [--interval S] [--rate TPS] [--warmup S] [--read-ratio R] [--sensitivity CLASS | --repeat N] [--reset-minmax]"
 build=$(cd "${1:?$usage}" && pwd)
 shift
 scale=0.05 duration=90 interval=5 rate=300 port=25511 sensitivity="" warmup=60 repeat=1 read_ratio=()
+reset_minmax=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) scale=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
+    --reset-minmax) reset_minmax=1; shift ;;
     --interval) interval=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --sensitivity) sensitivity=$2; shift 2 ;;
@@ -90,14 +97,20 @@ ALTER ROLE app SET auto_explain.log_min_duration = 0;
 ALTER ROLE app SET log_min_duration_statement = 0;
 SQL
 "$root/scripts/pg_local.sh" restart "$dir"
-rm -f "$dir/log/bench.csv"
+csvlog=$("$root/scripts/pg_local.sh" datadir "$dir")/log/bench.csv
+rm -f "$csvlog"
 psql -X -q -d postgres -c "SELECT pg_rotate_logfile()" >/dev/null
+trace_args=(--trace "$build/latency_trace.txt")
+if [ "$reset_minmax" = 1 ]; then
+  psql -X -q -d sharedminds -c "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint, boolean) TO pge_exporter"
+  trace_args=(--reset-minmax on)
+fi
 "$root/scripts/workload.sh" --port "$port" --rate "$rate" "${read_ratio[@]}" --duration $(( warmup + windows * (${duration%.*} + ${interval%.*}) + 20 )) >/dev/null 2>&1 &
 workload=$!
 sleep $(( warmup > 3 ? warmup : 3 ))
 "$build/bench/latency_accuracy" --dsn "host=127.0.0.1 port=$port dbname=sharedminds user=pge_exporter password=exporter" \
-  --csvlog "$dir/log/bench.csv" --duration "$duration" --interval "$interval" --trace "$build/latency_trace.txt" \
+  --csvlog "$csvlog" --duration "$duration" --interval "$interval" "${trace_args[@]}" \
   --repeat "$repeat" "${fault_args[@]}"
 kill "$workload" 2>/dev/null || true
 wait "$workload" 2>/dev/null || true
-cp "$dir/log/bench.csv" "$build/latency_trace.csv"
+cp "$csvlog" "$build/latency_trace.csv"

@@ -73,6 +73,18 @@ const OptionSpec kBusyEntries{.name = "busy_entries",
                                   "interval between full samples; 0 = full "
                                   "samples only",
                               .default_value = 20.0};
+const OptionSpec kResetMinmax{
+    .name = "reset_minmax",
+    .help =
+        "PostgreSQL 17+: after each full sample, reset only pg_stat_statements' min and max "
+        "(calls and times untouched), so that each interval has its own and bounds its latency "
+        "tail; needs EXECUTE on pg_stat_statements_reset(oid, oid, bigint, boolean)",
+    .default_value = false};
+constexpr MetricSpec kMinmaxReset{
+    "pg_stat_statements_minmax_reset_enabled", kGauge, kComputed,
+    "1 when the exporter resets pg_stat_statements' min/max after each full sample "
+    "(reset_minmax, PostgreSQL 17+ and EXECUTE on the reset function), so every interval's "
+    "min and max bound its latency estimate; 0 otherwise."};
 
 // Who may read what: checked first so that a missing extension or privilege is one clear message.
 const std::string kSetupQuery = R"SQL(
@@ -83,9 +95,17 @@ SELECT current_database() AS datname,
        current_setting('pg_stat_statements.track_planning', true) AS track_planning
 )SQL";
 
+// When an entry's min/max were last reset: a column from PostgreSQL 17 (pg_stat_statements 1.11).
+const VersionedSql kMinmaxSince({{0, "NULL::float8"},
+                                 {170000, "extract(epoch FROM s.minmax_stats_since)::float8"}});
+
+// Whether the role may reset min/max only; NULL before PostgreSQL 17 (no such signature).
+const std::string kMayResetMinmaxQuery =
+    "SELECT has_function_privilege(f, 'EXECUTE') AS may FROM to_regprocedure($1) f";
+
 // One scan: the whole view is counted for `entries`, the LEFT JOIN keeps one row when none match.
 // `busy_only` keeps only the queryids in $1 (a sample between full samples).
-std::string sample_query(const std::string& schema, bool busy_only) {
+std::string sample_query(const std::string& schema, int server_version, bool busy_only) {
   return "WITH s AS MATERIALIZED (SELECT * FROM " + quote_ident(schema) +
          ".pg_stat_statements(false)),"
          " c AS (SELECT (SELECT count(*) FROM s) AS entries, i.dealloc, i.stats_reset::text AS "
@@ -96,7 +116,8 @@ std::string sample_query(const std::string& schema, bool busy_only) {
          " SELECT c.entries, c.dealloc, c.stats_reset, s.userid, s.dbid, s.toplevel, s.queryid, "
          "s.calls,"
          " s.rows, s.total_exec_time, s.mean_exec_time, s.stddev_exec_time, s.min_exec_time,"
-         " s.max_exec_time, s.plans, s.total_plan_time, s.mean_plan_time, s.stddev_plan_time"
+         " s.max_exec_time, s.plans, s.total_plan_time, s.mean_plan_time, s.stddev_plan_time, " +
+         kMinmaxSince.for_server(server_version) + " AS minmax_since" +
          " FROM c LEFT JOIN s ON s.dbid = (SELECT oid FROM pg_database WHERE datname = "
          "current_database())"
          " AND s.toplevel AND s.queryid IS NOT NULL" +
@@ -138,7 +159,8 @@ EntrySample read_sample(const Rows& rows, std::size_t r) {
           num("plans"),
           num("total_plan_time"),
           num("mean_plan_time"),
-          num("stddev_plan_time")};
+          num("stddev_plan_time"),
+          num("minmax_since")};
 }
 
 EntryKey read_key(const Rows& rows, std::size_t r) {
@@ -154,7 +176,7 @@ class StatementsCollector final : public Collector {
   Snapshot collect(Session& session, CollectContext& ctx) override {
     if (idle(ctx)) return last_;
     const bool full = full_due(ctx);
-    if (full) read_setup(session);
+    if (full) read_setup(session, flag_option(ctx, kResetMinmax));
     if (!estimator_) {
       estimator_.emplace(
           static_cast<int>(std::ceil(3600 / std::max(full_interval(ctx).count(), 0.1))));
@@ -163,6 +185,7 @@ class StatementsCollector final : public Collector {
     fetch_new_labels(session, ctx.target, rows);
     book(rows, !full);
     if (full) {
+      if (reset_minmax_) session.query(reset_minmax_query(schema_));
       pick_busy(ctx);
       prune_labels();
     }
@@ -185,8 +208,10 @@ class StatementsCollector final : public Collector {
     // Shortest-exact floats: S2 = Δ[calls·(sd² + mean²)] cancels badly with rounded inputs.
     session.query("SET LOCAL extra_float_digits = 1");
     std::string error;
-    auto rows = full ? session.try_query(sample_query(schema_, false), &error)
-                     : session.try_query(sample_query(schema_, true), &error, {busy_ids()});
+    const int version = session.server_version();
+    auto rows = full
+                    ? session.try_query(sample_query(schema_, version, false), &error)
+                    : session.try_query(sample_query(schema_, version, true), &error, {busy_ids()});
     if (!rows) {
       throw std::runtime_error("cannot read pg_stat_statements in database " + datname_ + ": " +
                                error.substr(0, error.find('\n')) +
@@ -204,12 +229,38 @@ class StatementsCollector final : public Collector {
     last_full_ = ctx.now;
   }
 
-  void read_setup(Session& session) {
+  void read_setup(Session& session, bool reset_minmax) {
     const Rows setup = session.query(kSetupQuery);
     datname_ = setup.text(0, "datname");
     check_setup(setup, datname_);
     schema_ = setup.text(0, "ext_schema");
     plan_time_ = setup.text(0, "track_planning") == "on";
+    reset_minmax_ = reset_minmax && may_reset_minmax(session);
+  }
+
+  static std::string reset_function(const std::string& schema) {
+    return quote_ident(schema) + ".pg_stat_statements_reset";
+  }
+
+  static std::string reset_minmax_query(const std::string& schema) {
+    return "SELECT " + reset_function(schema) + "(0, 0, 0, true)";
+  }
+
+  // Said once per change, not at every full sample: the option asks for what this server or role
+  // cannot give.
+  bool may_reset_minmax(Session& session) {
+    const Rows may = session.query(kMayResetMinmaxQuery,
+                                   {reset_function(schema_) + "(oid, oid, bigint, boolean)"});
+    const bool allowed = may.flag(0, "may");
+    if (!allowed && !warned_minmax_) {
+      log::warn(
+          "reset_minmax is set but pg_stat_statements cannot reset min/max only here (PostgreSQL "
+          "17+ and EXECUTE on pg_stat_statements_reset(oid, oid, bigint, boolean) are needed): "
+          "min/max stay cumulative",
+          {{"collector", "statements"}, {"datname", datname_}});
+    }
+    warned_minmax_ = !allowed;
+    return allowed;
   }
 
   std::string busy_ids() const {
@@ -332,11 +383,14 @@ class StatementsCollector final : public Collector {
     emit(out, kUnattributed, db, unattributed_.calls);
     if (!rows.empty()) emit(out, kEntries, db, rows.number(0, "entries").value_or(0));
     emit(out, kBasis, {{"datname", datname_}, {"basis", plan_time_ ? "plan+exec" : "exec"}}, 1);
+    emit(out, kMinmaxReset, db, reset_minmax_ ? 1 : 0);
     return out.take();
   }
 
   std::string datname_, schema_;
   bool plan_time_ = false;
+  bool reset_minmax_ = false;  // reset_minmax asked for, and this server and role allow it
+  bool warned_minmax_ = false;
   std::optional<std::chrono::system_clock::time_point> last_full_;
   std::vector<EntryKey> busy_;  // sampled every run between full samples
   Snapshot last_;
@@ -356,7 +410,7 @@ CollectorInfo statements_info() {
               "Statement latency histograms, calls and rows by command and query class from "
               "pg_stat_statements (the interval is the sampling period).",
           .default_interval = Seconds{1},
-          .options = {kFullInterval, kBusyEntries},
+          .options = {kFullInterval, kBusyEntries, kResetMinmax},
           .make = make_collector<StatementsCollector>};
 }
 

@@ -97,6 +97,13 @@ std::vector<std::string> top_level_words(const std::string& q, std::size_t limit
   return words;
 }
 
+// Whether `s`'s min and max describe only the calls since `prev` (PostgreSQL 17): they were reset
+// in between, or `prev` showed them reset (both 0) before any call.
+bool minmax_interval_only(const EntrySample& prev, const EntrySample& s) {
+  if (!(s.minmax_since > 0)) return false;
+  return s.minmax_since != prev.minmax_since || (prev.min_exec == 0 && prev.max_exec == 0);
+}
+
 }  // namespace
 
 std::string statement_command(const std::string& query) {
@@ -153,6 +160,13 @@ void Histogram::add_lognormal(double w, double mean, double var) {
     return;
   }
   add_lognormal_sigma(w, mean, std::sqrt(std::log1p(var / (mean * mean))));
+}
+
+void Histogram::add_clamped(const Histogram& part, double w, double lo, double hi) {
+  const auto& bounds = bucket_bounds();
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    if (bounds[i] >= lo) cumulative_[i] += bounds[i] >= hi ? w : part.cumulative_[i];
+  }
 }
 
 double histogram_quantile(double q, const std::vector<double>& bounds,
@@ -223,18 +237,20 @@ void LatencyEstimator::begin(const std::string& stats_reset, bool partial) {
   stats_reset_ = stats_reset;
 }
 
-bool LatencyEstimator::recreated(const Entry& e, const EntrySample& s) const {
+bool LatencyEstimator::recreated(const Entry& e, const EntrySample& s, bool minmax_reset) const {
   const EntrySample& p = e.prev;
   // An entry may exist with calls = 0 and min = max = 0 (planned, not executed yet).
   if (p.calls <= 0) return s.calls < p.calls || s.plans < p.plans;
-  return s.calls < p.calls || s.total_exec < p.total_exec || s.min_exec > p.min_exec ||
-         s.max_exec < p.max_exec || s.plans < p.plans || s.total_plan < p.total_plan;
+  const bool minmax_shrank = !minmax_reset && (s.min_exec > p.min_exec || s.max_exec < p.max_exec);
+  return s.calls < p.calls || s.total_exec < p.total_exec || minmax_shrank || s.plans < p.plans ||
+         s.total_plan < p.total_plan;
 }
 
 EntryDelta LatencyEstimator::observe(const EntryKey& key, const EntrySample& s, Histogram& hist) {
   auto [it, inserted] = entries_.try_emplace(key);
   Entry& e = it->second;
-  const bool restarted = e.present && (full_reset_ || recreated(e, s));
+  const bool minmax_reset = e.present && minmax_interval_only(e.prev, s);
+  const bool restarted = e.present && (full_reset_ || recreated(e, s, minmax_reset));
   if (restarted) lost_calls_ += 0.5 * e.last_calls;
   const bool is_new = !e.present || restarted;
   const EntrySample base = is_new ? EntrySample{} : e.prev;
@@ -246,7 +262,7 @@ EntryDelta LatencyEstimator::observe(const EntryKey& key, const EntrySample& s, 
     d.seconds = (s.total_exec - base.total_exec + s.total_plan - base.total_plan) * kMs;
     if (d.calls > 0) {
       hist.add_exact(d.calls, d.seconds);
-      estimate(e, s, base, is_new, hist);
+      estimate(e, s, base, is_new, minmax_reset && !restarted, hist);
     }
   }
   e.prev_max = s.max_exec;
@@ -259,7 +275,7 @@ EntryDelta LatencyEstimator::observe(const EntryKey& key, const EntrySample& s, 
 }
 
 void LatencyEstimator::estimate(Entry& e, const EntrySample& s, const EntrySample& base,
-                                bool is_new, Histogram& hist) {
+                                bool is_new, bool minmax_reset, Histogram& hist) {
   double n = s.calls - base.calls;
   double s1 = s.total_exec - base.total_exec;
   double s2 = sum_sq(s.calls, s.mean_exec, s.stddev_exec) -
@@ -281,15 +297,32 @@ void LatencyEstimator::estimate(Entry& e, const EntrySample& s, const EntrySampl
   s2 = std::max(s2, 0.0) + 2 * p * s1 + n * (p * p + vp);
   s1 += n * p;
 
-  // 1. A rise of the cumulative max is one exact call of this interval: take it out.
-  if (is_new || (e.prev_max >= 0 && s.max_exec > e.prev_max)) {
-    const double x = s.max_exec + p;
+  // 1. Exact calls, taken out: a rise of the cumulative max is one call of this interval; after a
+  // min/max reset (PostgreSQL 17) the max and the min both are.
+  const auto take_call = [&](double x) {
     hist.add_point(1, x * kMs);
     n -= 1;
     s1 -= x;
     s2 -= x * x;
-    if (n <= 0) return;
+  };
+  if (is_new || minmax_reset || (e.prev_max >= 0 && s.max_exec > e.prev_max)) {
+    take_call(s.max_exec + p);
   }
+  if (minmax_reset && n >= 1 && s.min_exec < s.max_exec) take_call(s.min_exec + p);
+  if (n <= 0) return;
+  if (!minmax_reset) {
+    estimate_spread(e, n, s1, s2, hist);
+    return;
+  }
+  // The other calls lay between this interval's min and max.
+  Histogram spread;
+  estimate_spread(e, n, s1, s2, spread);
+  hist.add_clamped(spread, n, (s.min_exec + p) * kMs, (s.max_exec + p) * kMs);
+}
+
+// Steps 2 and 3 of the estimator (docs/latency.md): the `n` calls of an interval with time sums
+// `s1` and `s2` (ms, ms²) that no exact value accounts for.
+void LatencyEstimator::estimate_spread(Entry& e, double n, double s1, double s2, Histogram& hist) {
   s1 = std::max(s1, 1e-9 * n);
   s2 = std::max(s2, s1 * s1 / n);
   const double m = s1 / n;

@@ -35,6 +35,10 @@ class Histogram {
   // `w` observations from the log-normal with this mean and variance (a point mass when the
   // variance is negligible).
   void add_lognormal(double w, double mean, double var);
+  // `part`'s `w` observations, those below `lo` moved to `lo` and those above `hi` to `hi`: an
+  // interval whose min and max are known (PostgreSQL 17's per-interval min/max) had no call
+  // outside them.
+  void add_clamped(const Histogram& part, double w, double lo, double hi);
   // The exact number and total time of the observations whose placement the add_* calls estimate:
   // kept apart so that _count and _sum stay exact while buckets carry fractional expectations.
   void add_exact(double count, double seconds) {
@@ -84,6 +88,9 @@ struct EntrySample {
   double total_exec = 0, mean_exec = 0, stddev_exec = 0, min_exec = 0, max_exec = 0;
   double plans = 0;
   double total_plan = 0, mean_plan = 0, stddev_plan = 0;
+  // PostgreSQL 17: when min_exec and max_exec were last reset (Unix seconds; 0 = not known). When
+  // it moved since the previous sample, min and max describe only this interval's calls.
+  double minmax_since = 0;
 };
 
 // What an entry contributed in one interval: exact counts and time (seconds).
@@ -157,9 +164,10 @@ class LatencyEstimator {
     double m_b = 0, cv2_b = 0;
   };
 
-  bool recreated(const Entry& e, const EntrySample& s) const;
+  bool recreated(const Entry& e, const EntrySample& s, bool minmax_reset) const;
   void estimate(Entry& e, const EntrySample& s, const EntrySample& base, bool is_new,
-                Histogram& hist);
+                bool minmax_reset, Histogram& hist);
+  void estimate_spread(Entry& e, double n, double s1, double s2, Histogram& hist);
   void push_pool(Entry& e, double n, double s1, double s2);
   static void two_speed_body(Entry& e);
   static bool add_slow_mode(Entry& e, double n, double a, double b, double k, double x,

@@ -6,6 +6,7 @@
 #   pg17_root.sh start DIR PORT    initdb (first time) and start a cluster; DIR is a host path
 #   pg17_root.sh stop DIR          fast shutdown; no-op when not running
 #   pg17_root.sh restart DIR
+#   pg17_root.sh datadir DIR       print where the cluster's data directory is on the host
 # DIR is scripts/pg_local.sh's argument, so callers need not know the version. The chrooted server
 # cannot see host paths: its data and server.log live in the root under /srv/pge/<DIR with / turned
 # into _>, and DIR on the host holds only the file PG17_CLUSTER naming them. As with 15, removing DIR
@@ -23,7 +24,7 @@ PGBIN=/usr/lib/postgresql/17/bin
 PACKAGES=(postgresql-17 postgresql-contrib postgresql-17-cron postgresql-17-partman)
 READY_MARK=$ROOT/.pge-ready
 
-usage() { echo "usage: pg17_root.sh root | start DIR PORT | stop DIR | restart DIR" >&2; exit 2; }
+usage() { echo "usage: pg17_root.sh root | start DIR PORT | stop DIR | restart DIR | datadir DIR" >&2; exit 2; }
 
 in_root() { chroot "$ROOT" "$@"; }
 as_postgres() { chroot --userspec=postgres:postgres "$ROOT" env HOME=/var/lib/postgresql "$@"; }
@@ -53,7 +54,7 @@ cluster_path() { printf '/srv/pge/%s' "$(printf '%s' "$1" | tr '/' '_')"; }
 cmd=${1:-}
 case "$cmd" in
   root) make_root; echo "$ROOT"; exit 0 ;;
-  start|stop|restart) ;;
+  start|stop|restart|datadir) ;;
   *) usage ;;
 esac
 dir=${2:-}
@@ -102,4 +103,5 @@ case "$cmd" in
   restart)
     pg_ctl -l "$data/server.log" -m fast -w -t 60 restart >/dev/null
     ;;
+  datadir) echo "$ROOT$data" ;;
 esac

@@ -4,6 +4,7 @@
 #   pg_local.sh start DIR PORT   initdb into DIR (first time), start, wait until it accepts connections
 #   pg_local.sh stop DIR         fast shutdown; no-op when not running
 #   pg_local.sh restart DIR
+#   pg_local.sh datadir DIR      print the data directory on the host (DIR itself for 15)
 # The server runs as the calling user, or as `postgres` when called as root (PostgreSQL refuses root).
 # The superuser is `postgres` with trust authentication on 127.0.0.1 only.
 set -euo pipefail
@@ -52,5 +53,6 @@ case "$cmd" in
   restart)
     as_owner "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -m fast -w -t 60 restart >/dev/null
     ;;
+  datadir) realpath -m "$dir" ;;
   *) echo "pg_local.sh: unknown command '$cmd'" >&2; exit 2 ;;
 esac

@@ -129,6 +129,33 @@ TEST_F(StatementsTest, QuantilesOfKnownSleepsLandWithinOneBucketAndSumCountAreEx
             db.scalar("SELECT count(*) FROM pg_stat_statements"));
 }
 
+// reset_minmax: on PostgreSQL 17 the collector resets only min and max after each full sample, so
+// a later call sets them anew while calls and times keep counting; before 17 it cannot, says so
+// (gauge 0) and carries on with cumulative min/max.
+TEST_F(StatementsTest, ResetMinmaxResetsOnlyMinAndMaxAfterEachFullSampleOnSeventeen) {
+  const bool seventeen = db.scalar("SELECT current_setting('server_version_num')::int") >= 170000;
+  if (seventeen) {
+    db.exec(
+        "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint, boolean) TO "
+        "pge_exporter");
+  }
+  runner->settings().flags["reset_minmax"] = true;
+  const Shape& mid = kShapes[1];
+  pqxx::nontransaction(*app).exec("/* q:mid */ SELECT pge_sleep_ms(200), 1");  // mid's entry
+  const Snapshot s = runner->run();
+  run_shape(mid, 2);
+
+  EXPECT_EQ(value(s, "pg_stat_statements_minmax_reset_enabled"), seventeen ? 1 : 0);
+  EXPECT_EQ(pgss(mid, "calls"), 3);
+  EXPECT_GE(pgss(mid, "total_exec_time"), 200 + 2 * mid.ms);
+  if (seventeen) {
+    EXPECT_LT(pgss(mid, "max_exec_time"), 200);  // the slow call was before the reset
+    EXPECT_EQ(pgss(mid, "(minmax_stats_since > stats_since)::int"), 1);
+  } else {
+    EXPECT_GE(pgss(mid, "max_exec_time"), 200);
+  }
+}
+
 TEST_F(StatementsTest, ExporterOwnStatementsAreNotCounted) {
   for (int i = 0; i < 3; ++i) runner->run();
   Snapshot s = runner->run();

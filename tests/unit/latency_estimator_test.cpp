@@ -20,8 +20,16 @@ class FakeEntry {
     const double old_mean = mean_;
     mean_ += (ms - old_mean) / calls_;
     m2_ += (ms - old_mean) * (ms - mean_);
-    min_ = calls_ == 1 ? ms : std::min(min_, ms);
-    max_ = calls_ == 1 ? ms : std::max(max_, ms);
+    const bool first = calls_ == 1 || minmax_cleared_;
+    min_ = first ? ms : std::min(min_, ms);
+    max_ = first ? ms : std::max(max_, ms);
+    minmax_cleared_ = false;
+  }
+  // pg_stat_statements_reset(..., minmax_only => true) of PostgreSQL 17 at Unix time `at`.
+  void reset_minmax(double at) {
+    min_ = max_ = 0;
+    minmax_cleared_ = true;
+    minmax_since_ = at;
   }
   EntrySample sample() const {
     EntrySample s;
@@ -32,11 +40,14 @@ class FakeEntry {
     s.stddev_exec = calls_ > 0 ? std::sqrt(m2_ / calls_) : 0;
     s.min_exec = min_;
     s.max_exec = max_;
+    s.minmax_since = minmax_since_;
     return s;
   }
 
  private:
   double calls_ = 0, total_ = 0, mean_ = 0, m2_ = 0, min_ = 0, max_ = 0;
+  double minmax_since_ = 0;
+  bool minmax_cleared_ = false;
 };
 
 double true_quantile(std::vector<double> v, double q) {  // nearest rank
@@ -258,6 +269,103 @@ TEST(LatencyEstimator, RecreatedEntryIsDetectedByCallsBackwardsOrMinRisingOrMaxF
     EXPECT_EQ(d.calls, second.sample().calls) << c.name;
     EXPECT_NEAR(d.seconds, second.sample().total_exec / 1000, 1e-12) << c.name;
   }
+}
+
+// PostgreSQL 17 with reset_minmax: every interval's min and max are its own, so no call of the
+// interval is placed below its min or above its max, and a reset is neither a re-created entry nor
+// lost calls.
+TEST(LatencyEstimator, AfterAMinMaxResetEachIntervalLiesBetweenItsOwnMinAndMax) {
+  std::mt19937 rng(5);
+  std::lognormal_distribution<double> dist(std::log(2.0), 0.8);  // wide: its fit spills far
+  LatencyEstimator est;
+  FakeEntry entry;
+  entry.reset_minmax(1);
+  entry.call(dist(rng));
+  Histogram baseline;
+  est.begin("r0");
+  est.observe(kKey, entry.sample(), baseline);
+  est.end();
+  const auto& bounds = bucket_bounds();
+  for (int i = 0; i < 50; ++i) {
+    entry.reset_minmax(2 + i);
+    double lo = 1e9, hi = 0;
+    for (int c = 0; c < 40; ++c) {
+      const double ms = dist(rng);
+      entry.call(ms);
+      lo = std::min(lo, ms / 1000);
+      hi = std::max(hi, ms / 1000);
+    }
+    Histogram interval;
+    est.begin("r0");
+    const EntryDelta d = est.observe(kKey, entry.sample(), interval);
+    est.end();
+    ASSERT_EQ(d.calls, 40) << "interval " << i;
+    for (std::size_t b = 0; b < bounds.size(); ++b) {
+      if (bounds[b] < lo) {
+        EXPECT_EQ(interval.cumulative()[b], 0) << "interval " << i;
+      }
+      if (bounds[b] >= hi) {
+        EXPECT_NEAR(interval.cumulative()[b], 40, 1e-9) << "interval " << i;
+      }
+    }
+  }
+  EXPECT_EQ(est.lost_calls(), 0);
+}
+
+// Between a reset and the entry's next call its min and max read 0; the first call then "raises"
+// the min, which without a reset would mean a re-created entry.
+TEST(LatencyEstimator, AResetEntryWithNoCallYetIsNotTakenForReCreatedWhenCallsCome) {
+  LatencyEstimator est;
+  Histogram hist;
+  FakeEntry entry;
+  for (int c = 0; c < 10; ++c) entry.call(1.0);
+  est.begin("r0");
+  est.observe(kKey, entry.sample(), hist);
+  est.end();
+  for (int i = 0; i < 5; ++i) {
+    entry.reset_minmax(1 + i);
+    est.begin("r0");
+    EXPECT_EQ(est.observe(kKey, entry.sample(), hist).calls, 0) << "round " << i;
+    est.end();
+    for (int c = 0; c < 4; ++c) entry.call(2.0);
+    est.begin("r0");
+    EXPECT_EQ(est.observe(kKey, entry.sample(), hist).calls, 4) << "round " << i;
+    est.end();
+  }
+  EXPECT_EQ(hist.count(), 20);
+  EXPECT_EQ(est.lost_calls(), 0);
+}
+
+// Without a reset the same wide entry's fit places calls beyond every interval's max: what the
+// reset buys.
+TEST(LatencyEstimator, WithoutAMinMaxResetTheFitSpillsBeyondTheIntervalsMax) {
+  std::mt19937 rng(5);
+  std::lognormal_distribution<double> dist(std::log(2.0), 0.8);
+  LatencyEstimator est;
+  Histogram all;
+  FakeEntry entry;
+  double spilled = 0;
+  entry.call(dist(rng));
+  est.begin("r0");
+  est.observe(kKey, entry.sample(), all);
+  est.end();
+  const auto& bounds = bucket_bounds();
+  for (int i = 0; i < 50; ++i) {
+    double hi = 0;
+    for (int c = 0; c < 40; ++c) {
+      const double ms = dist(rng);
+      entry.call(ms);
+      hi = std::max(hi, ms / 1000);
+    }
+    Histogram interval;
+    est.begin("r0");
+    est.observe(kKey, entry.sample(), interval);
+    est.end();
+    const auto above =
+        std::find_if(bounds.begin(), bounds.end(), [&](double b) { return b >= hi; });
+    spilled += 40 - interval.cumulative()[static_cast<std::size_t>(above - bounds.begin())];
+  }
+  EXPECT_GT(spilled, 5);
 }
 
 // An entry with two speeds (ms, log-sd): 10 % of its calls hit the slow one, like a hub context.
