@@ -21,18 +21,26 @@ std::string ConfigError::render() const {
   return out.str();
 }
 
+namespace {
+
+bool any_matches(const std::vector<Pattern>& patterns, const std::string& s) {
+  return std::any_of(patterns.begin(), patterns.end(),
+                     [&](const Pattern& p) { return p.matches(s); });
+}
+
+}  // namespace
+
 bool Target::selects(const std::string& schema, const std::string& table) const {
-  auto any = [](const std::vector<Pattern>& ps, const std::string& s) {
-    for (const auto& p : ps) {
-      if (p.matches(s)) return true;
-    }
-    return false;
-  };
   const std::string qualified = schema + "." + table;
-  if (any(exclude_schemas, schema) || any(exclude_tables, qualified)) return false;
-  if (!include_schemas.empty() && !any(include_schemas, schema)) return false;
-  if (!include_tables.empty() && !any(include_tables, qualified)) return false;
+  if (any_matches(exclude_schemas, schema) || any_matches(exclude_tables, qualified)) return false;
+  if (!include_schemas.empty() && !any_matches(include_schemas, schema)) return false;
+  if (!include_tables.empty() && !any_matches(include_tables, qualified)) return false;
   return true;
+}
+
+bool Target::selects_database(const std::string& datname) const {
+  if (any_matches(exclude_databases, datname)) return false;
+  return include_databases.empty() || any_matches(include_databases, datname);
 }
 
 namespace {
@@ -390,12 +398,33 @@ void read_stage(Reader& r, Target& t) {
   t.stages.push_back(std::move(st));
 }
 
+// discover_databases and the keys that shape it; those are refused without it, where they would
+// silently do nothing.
+void read_discovery(Reader& r, Target& t) {
+  t.discover_databases = r.boolean("discover_databases").value_or(false);
+  t.include_databases = r.patterns("include_databases");
+  t.exclude_databases = r.patterns("exclude_databases");
+  t.discovery_interval =
+      r.duration("discovery_interval", Seconds{1}).value_or(t.discovery_interval);
+  if (t.discover_databases) return;
+  for (const char* key : {"include_databases", "exclude_databases", "discovery_interval"}) {
+    if (const toml::node* n = r.table().get(key)) {
+      r.error(n, key, "needs discover_databases = true");
+    }
+  }
+}
+
 void read_target(Reader& r, Config& cfg, std::set<std::string>& names) {
   Target t;
   t.name = r.string("name", true).value_or("");
   if (!t.name.empty() && !names.insert(t.name).second) {
     r.error(r.table().get("name"), "name", "duplicate target name \"" + t.name + "\"");
   }
+  if (t.name.find('/') != std::string::npos) {
+    r.error(r.table().get("name"), "name",
+            "must not contain '/': discovered databases are the targets named TARGET/DATABASE");
+  }
+  read_discovery(r, t);
   read_dsn(r, t);
   t.labels = r.string_map("labels");
   for (const auto& [k, v] : t.labels) {

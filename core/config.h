@@ -175,9 +175,18 @@ struct Target {
   // Most series the target's collectors may export together; per-relation series beyond it are
   // rolled up per schema (exporter/series_budget.h). 0 = no budget.
   std::size_t series_budget = kDefaultSeriesBudget;
+  // Database discovery: the target stands for every database of its cluster that allows
+  // connections, is no template and passes include/exclude_databases (exclude wins), each run as a
+  // target of its own named "NAME/DATABASE" (exporter/target_discovery.h). Listed again every
+  // discovery_interval.
+  bool discover_databases = false;
+  std::vector<Pattern> include_databases, exclude_databases;
+  Seconds discovery_interval{60};
 
   // True when schema.table passes the include/exclude patterns (exclude wins).
   bool selects(const std::string& schema, const std::string& table) const;
+  // True when a discovered database passes include/exclude_databases (exclude wins).
+  bool selects_database(const std::string& datname) const;
 
   bool operator==(const Target&) const = default;
 };

@@ -121,4 +121,8 @@ std::string dsn_with_password(const std::string& dsn, const std::string& passwor
   return appended(dsn, "password", password);
 }
 
+std::string dsn_with_dbname(const std::string& dsn, const std::string& dbname) {
+  return appended(dsn, "dbname", dbname);
+}
+
 }  // namespace pge

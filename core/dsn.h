@@ -23,5 +23,8 @@ std::string augment_dsn(const std::string& dsn, Seconds connect_timeout);
 // The DSN with `password` added (percent-encoded in a URI, quoted in key=value form); for
 // DATA_SOURCE_PASS_FILE, whose DSN carries no password of its own.
 std::string dsn_with_password(const std::string& dsn, const std::string& password);
+// The DSN with its database replaced by `dbname` (appended: libpq keeps the last value it reads),
+// in the DSN's own form; for the databases a target discovers.
+std::string dsn_with_dbname(const std::string& dsn, const std::string& dbname);
 
 }  // namespace pge

@@ -2,19 +2,10 @@
 
 #include "core/log.h"
 #include "core/snapshot.h"
+#include "exporter/log_values.h"
 
 namespace pge {
 namespace {
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
-  return out;
-}
 
 // Keys the HTTP server reads once, when it starts listening.
 struct StartOnlyKey {
@@ -44,9 +35,9 @@ void warn_about_start_only_keys(const Config& running, const Config& next) {
 }  // namespace
 
 ConfigReloader::ConfigReloader(Flags flags, std::shared_ptr<const Config> running,
-                               Scheduler& scheduler)
+                               TargetDiscovery& targets)
     : flags_(std::move(flags)),
-      scheduler_(scheduler),
+      targets_(targets),
       running_(std::move(running)),
       last_success_unix_(unix_now()) {}
 
@@ -75,7 +66,7 @@ ReloadOutcome ConfigReloader::apply(Config next_config,
   auto next = std::make_shared<const Config>(std::move(next_config));
   warn_about_start_only_keys(*running_, *next);
   log::setup(*log::parse_format(next->log_format), *log::parse_level(next->log_level));
-  const ConfigChanges changes = scheduler_.apply(next);
+  const ConfigChanges changes = targets_.apply(next);
   running_ = next;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -111,7 +102,9 @@ std::vector<prometheus::MetricFamily> ConfigReloader::metric_families() const {
       "Configuration reloads (SIGHUP, POST /-/reload) by result; the start is not one.";
   out.counter(ns + "config_reloads_total", reloads_help, {{"result", "success"}}, successes_);
   out.counter(ns + "config_reloads_total", reloads_help, {{"result", "failure"}}, failures_);
-  return out.take().families;
+  std::vector<prometheus::MetricFamily> families = out.take().families;
+  for (auto& family : targets_.metric_families()) families.push_back(std::move(family));
+  return families;
 }
 
 }  // namespace pge

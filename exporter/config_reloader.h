@@ -1,12 +1,13 @@
 // Config reload (SIGHUP, POST /-/reload): reads the configuration again as at start (flag, then
-// environment, then file) and, when it is valid, moves the scheduler to it (Scheduler::apply) and
-// applies the new log level and format. A configuration with problems is logged, problem by problem
+// environment, then file) and, when it is valid, moves the scheduler to it (through
+// TargetDiscovery::apply, which expands discovering targets into their databases) and applies the
+// new log level and format. A configuration with problems is logged, problem by problem
 // with file, line and key, and the running one stays. Keys read only at start (listen address,
 // telemetry path, web threads and connections, healthz_without_auth) keep their running values with
 // a warning. Exports the outcome as Prometheus does its own (config_last_reload_successful,
 // config_last_reload_success_timestamp_seconds; the start counts as a successful load) plus a count
-// of reloads by result. Thread-safe: the main thread (SIGHUP) and HTTP threads may call it at once;
-// reloads run one at a time.
+// of reloads by result, and the discovery's metrics. Thread-safe: the main thread (SIGHUP) and HTTP
+// threads may call it at once; reloads run one at a time.
 #pragma once
 
 #include <prometheus/metric_family.h>
@@ -20,6 +21,7 @@
 #include "core/config.h"
 #include "exporter/flags.h"
 #include "exporter/scheduler.h"
+#include "exporter/target_discovery.h"
 
 namespace pge {
 
@@ -30,8 +32,8 @@ struct ReloadOutcome {
 
 class ConfigReloader {
  public:
-  // `running` is the configuration the scheduler started with; `scheduler` must outlive this.
-  ConfigReloader(Flags flags, std::shared_ptr<const Config> running, Scheduler& scheduler);
+  // `running` is the configuration the exporter started with; `targets` must outlive this.
+  ConfigReloader(Flags flags, std::shared_ptr<const Config> running, TargetDiscovery& targets);
 
   ReloadOutcome reload();
   std::vector<prometheus::MetricFamily> metric_families() const;
@@ -41,7 +43,7 @@ class ConfigReloader {
   ReloadOutcome apply(Config next, std::chrono::steady_clock::time_point started);
 
   const Flags flags_;
-  Scheduler& scheduler_;
+  TargetDiscovery& targets_;
   // Held through a reload, which may wait for a worker's connect; mu_ is held only briefly, so a
   // scrape never waits for a reload.
   std::mutex reload_mu_;

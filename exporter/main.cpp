@@ -21,6 +21,7 @@
 #include "exporter/http.h"
 #include "exporter/scheduler.h"
 #include "exporter/store.h"
+#include "exporter/target_discovery.h"
 #include "exporter/web_config.h"
 
 namespace {
@@ -126,8 +127,11 @@ int main(int argc, char** argv) {
   std::signal(SIGHUP, on_reload);
 
   pge::SnapshotStore store;
-  pge::Scheduler scheduler(config, store);
-  pge::ConfigReloader reloader(flags, config, scheduler);
+  // Discovering targets start with no databases: the discovery lists them once running.
+  pge::Scheduler scheduler(
+      std::make_shared<const pge::Config>(pge::expand_discovered_targets(*config, {})), store);
+  pge::TargetDiscovery discovery(config, scheduler);
+  pge::ConfigReloader reloader(flags, config, discovery);
   std::unique_ptr<pge::HttpServer> http;
   try {
     http = std::make_unique<pge::HttpServer>(*web, store, reloader);
@@ -137,9 +141,12 @@ int main(int argc, char** argv) {
   }
   log_listeners(*web, http->ports());
   for (const auto& t : config->targets) {
-    pge::log::info("target", {{"name", t.name}, {"dsn", pge::redact_dsn(t.dsn)}});
+    pge::log::info("target", {{"name", t.name},
+                              {"dsn", pge::redact_dsn(t.dsn)},
+                              {"discover_databases", t.discover_databases}});
   }
   scheduler.start();
+  discovery.start();
   while (g_signal == 0) {
     if (g_reload) {
       g_reload = 0;
@@ -152,10 +159,12 @@ int main(int argc, char** argv) {
   pge::log::info("shutting down: cancelling statements in flight, closing connections",
                  {{"signal", static_cast<int>(g_signal)}});
   // SIGTERM must end the process within 5 s (service managers escalate to SIGKILL): statements in
-  // flight are cancelled; a worker still blocked after 4 s (in a connect) is left to the exit.
-  if (!scheduler.stop(pge::Seconds{4})) {
+  // flight are cancelled; a worker or listing still blocked after 4 s (in a connect) is left to the
+  // exit.
+  if (!discovery.stop(pge::Seconds{1}) || !scheduler.stop(pge::Seconds{3})) {
     pge::log::warn(
-        "a target worker did not stop within 4 s (blocked connecting); exiting without it");
+        "a target worker or the database discovery did not stop within 4 s (blocked connecting); "
+        "exiting without it");
     spdlog::shutdown();
     std::_Exit(0);
   }

@@ -6,6 +6,7 @@
 
 #include "collectors/registry.h"
 #include "core/log.h"
+#include "exporter/log_values.h"
 
 namespace pge {
 
@@ -15,10 +16,6 @@ using Clock = std::chrono::steady_clock;
 
 // Runs that built at least this many series give their memory back to the system afterwards.
 constexpr std::size_t kTrimAfterSeries = 10000;
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // A snapshot older than this is not served: three missed runs, the last one running to its timeout.
 Seconds staleness_limit(const CollectorSettings& settings) {

@@ -69,6 +69,16 @@ TEST(Config, SharedMindsExampleLoads) {
             "host=127.0.0.1 port=15432 dbname=sharedminds user=pge_probe_writer");
 }
 
+TEST(Config, ClusterDiscoveryExampleLoads) {
+  setenv("CLUSTER_DSN", "host=127.0.0.1 dbname=postgres user=pge_exporter", 0);
+  ConfigResult r = load_config(test::source_dir() + "/config/cluster.toml", known_collectors());
+  for (const auto& e : r.errors) ADD_FAILURE() << e.render();
+  ASSERT_TRUE(r.config);
+  ASSERT_EQ(r.config->targets.size(), 1u);
+  EXPECT_TRUE(r.config->targets[0].discover_databases);
+  EXPECT_EQ(r.config->targets[0].include_databases.size(), 2u);
+}
+
 TEST(Config, DefaultsComeFromTheCollectorRegistry) {
   ConfigResult r = load_config_text("[[target]]\nname = \"a\"\ndsn = \"host=x\"\n", "d.toml",
                                     known_collectors());

@@ -1,5 +1,5 @@
 // docs/config.md stays in step with the code: every collector and option in the registry, and every
-// key of the SharedMinds example, is documented.
+// key of the example configurations (SharedMinds, a discovered cluster), is documented.
 #include <gtest/gtest.h>
 #include <toml++/toml.h>
 
@@ -98,12 +98,21 @@ TEST(Docs, EveryCollectorOptionDefaultIsTheDocumentedOne) {
   EXPECT_GE(options, 10);
 }
 
-TEST(Docs, EveryKeyOfTheSharedMindsExampleIsInTheConfigReference) {
-  const std::string doc = read_doc("config.md");
-  toml::table root = toml::parse_file(test::source_dir() + "/config/sharedminds.toml");
+// The keys of an example configuration in config/.
+std::vector<std::string> example_keys(const std::string& file) {
+  toml::table root = toml::parse_file(test::source_dir() + "/config/" + file);
   std::vector<std::string> keys;
   collect_keys(root, "", keys);
+  return keys;
+}
+
+TEST(Docs, EveryKeyOfTheExampleConfigurationsIsInTheConfigReference) {
+  const std::string doc = read_doc("config.md");
+  std::vector<std::string> keys = example_keys("sharedminds.toml");
   EXPECT_GT(keys.size(), 20u);
+  const std::vector<std::string> cluster = example_keys("cluster.toml");
+  EXPECT_GE(cluster.size(), 5u);
+  keys.insert(keys.end(), cluster.begin(), cluster.end());
   for (const auto& key : keys) {
     if (key.rfind("collectors.NAME.", 0) == 0) {
       const std::string leaf = key.substr(16);

@@ -1,6 +1,7 @@
 #include "core/dsn.h"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 namespace pge {
 namespace {
@@ -49,6 +50,35 @@ TEST(Dsn, PasswordAddedFromAFileReadsBackUnchangedInBothForms) {
       const std::string with = dsn_with_password(dsn, password);
       EXPECT_EQ(dsn_password(with), password) << with;
       EXPECT_EQ(redact_dsn(with).find(password), std::string::npos) << with;
+    }
+  }
+}
+
+// The value libpq reads for `keyword` from `dsn` ("" when unset or unparseable).
+std::string libpq_value(const std::string& dsn, const std::string& keyword) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+  if (error) PQfreemem(error);
+  std::string value;
+  for (const PQconninfoOption* o = options; o && o->keyword; ++o) {
+    if (keyword == o->keyword && o->val) value = o->val;
+  }
+  PQconninfoFree(options);
+  return value;
+}
+
+// A discovered database's DSN: the parent's, pointed at the database, in either form, whatever the
+// database is called; the password and the other keywords stay.
+TEST(Dsn, DsnWithDbnameReplacesTheDatabaseInBothForms) {
+  for (const std::string name : {"app_2", "my db", "o'neil\\x", "a=b", "caf\xc3\xa9/1?&"}) {
+    for (const std::string dsn :
+         {"host=h dbname=postgres user=u password=s3cret", "host=h user=u",
+          "postgresql://u:s3cret@h:5432/postgres?sslmode=disable", "postgresql://u@h/postgres"}) {
+      const std::string with = dsn_with_dbname(dsn, name);
+      EXPECT_EQ(libpq_value(with, "dbname"), name) << with;
+      EXPECT_EQ(libpq_value(with, "host"), "h") << with;
+      EXPECT_EQ(libpq_value(with, "user"), "u") << with;
+      EXPECT_EQ(dsn_password(with), dsn_password(dsn)) << with;
     }
   }
 }
