@@ -456,9 +456,6 @@ class BloatCollector final : public Collector {
   // The sample estimate of each covered GIN index, under the collector's own statement_timeout.
   void gin_sample(SnapshotBuilder& out, Session& session, CollectContext& ctx, const Rows& gin) {
     const double sample_rows = number_option(ctx, kGinSampleRows);
-    // The planner overrates the recursive walk and would JIT-compile it: seconds of compilation
-    // for a query that runs in a fraction of that. For the rest of this transaction only.
-    session.query("SELECT set_config('jit', 'off', true)");
     for (std::size_t r = 0; r < gin.size(); ++r) {
       if (!gin.flag(r, "covered")) continue;
       if (!gin.flag(r, "readable")) {

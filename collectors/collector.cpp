@@ -225,7 +225,7 @@ class RowsCollector final : public Collector {
       if (sql.empty()) continue;
       emit_rows(out, read_rows(session, ctx, query, sql, sizes_[i]), query.metrics, query.labels);
     }
-    return out.take();
+    return out.take(ctx.cut);
   }
 
  private:

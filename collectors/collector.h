@@ -37,6 +37,9 @@ struct CollectContext {
   int lock_skips = 0;
   // Relations left out (or only estimated) for another reason, by reason (kSkipPrivilege).
   std::map<std::string, int> relations_skipped{};
+  // The series budget of this run: a per-relation collector builds its snapshot with
+  // `out.take(ctx.cut)`, so that the series it leaves out never become objects.
+  SeriesCut cut{};
   void skip(const std::string& reason) { relations_skipped[reason] += 1; }
 };
 

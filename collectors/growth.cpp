@@ -80,7 +80,7 @@ class GrowthCollector final : public Collector {
     emit_rows(out, rows, kMetrics, kTableLabels);
     const std::string datname = current_database(session);
     emit_thresholds(out, ctx.target, datname);
-    return out.take();
+    return out.take(ctx.cut);
   }
 };
 

@@ -67,7 +67,7 @@ class IndexesCollector final : public Collector {
       labels.emplace_back("unique", rows.flag(r, "is_unique") ? "true" : "false");
       emit(out, kInfo, labels, 1);
     }
-    return out.take();
+    return out.take(ctx.cut);
   }
 
  private:

@@ -40,6 +40,7 @@ Labels target_labels(const Target& target) {
 
 RunResult run_once(Collector& collector, Database& db, const RunRequest& request) {
   CollectContext ctx{request.target, request.settings, std::chrono::system_clock::now()};
+  ctx.cut = request.cut;
   RunResult result;
   try {
     if (collector.idle(ctx)) {

@@ -43,6 +43,7 @@ struct RunRequest {
   const Target& target;
   const CollectorSettings& settings;
   Seconds lock_timeout;
+  SeriesCut cut{};  // for CollectContext::cut
 };
 
 RunResult run_once(Collector& collector, Database& db, const RunRequest& request);

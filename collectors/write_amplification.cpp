@@ -101,7 +101,7 @@ class WriteAmplificationCollector final : public Collector {
              !locked.count(by_am.text(r, "relname") + "." + by_am.text(r, "schemaname"));
     }),
               kAccessMethodMetrics, kAccessMethodLabels);
-    return out.take();
+    return out.take(ctx.cut);
   }
 
  private:

@@ -581,6 +581,7 @@ ConfigResult from_table(const toml::table& root, const std::string& file,
     cfg.max_backoff = e.duration("max_backoff", Seconds{1}).value_or(cfg.max_backoff);
     cfg.query_deadline_margin =
         e.duration("query_deadline_margin", Seconds{0.05}).value_or(cfg.query_deadline_margin);
+    cfg.duty_cycle = e.number("duty_cycle", 0.001, 1).value_or(cfg.duty_cycle);
   });
   std::set<std::string> names;
   r.each_table("target", [&](Reader& t) { read_target(t, cfg, names); });

@@ -207,6 +207,10 @@ struct Config {
   // Client-side deadline of a statement = its collector's timeout + this; cancel then, drop the
   // connection one margin later (a server that hangs cannot enforce statement_timeout).
   Seconds query_deadline_margin{1};
+  // The share of wall time a target's collectors may keep its connection busy: when their last
+  // runs' durations over their intervals add up to more, the most expensive ones are spread out
+  // (docs/scaling.md). 1 stretches only a target that cannot keep up at all.
+  double duty_cycle = 0.04;
   std::vector<Target> targets;
   std::map<std::string, CollectorSettings>
       collectors;  // every registered collector, defaults filled

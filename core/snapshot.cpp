@@ -21,29 +21,36 @@ std::vector<prometheus::ClientMetric::Label> to_client_labels(const Labels& labe
 
 }  // namespace
 
-prometheus::MetricFamily& SnapshotBuilder::family(const std::string& name, const std::string& help,
-                                                  prometheus::MetricType type) {
+std::uint32_t SnapshotBuilder::family_index(const std::string& name, const std::string& help,
+                                            prometheus::MetricType type) {
   auto it = index_.find(name);
-  if (it != index_.end()) return families_[it->second];
+  if (it != index_.end()) return static_cast<std::uint32_t>(it->second);
   index_.emplace(name, families_.size());
   families_.push_back(prometheus::MetricFamily{name, help, type, {}});
-  return families_.back();
+  return static_cast<std::uint32_t>(families_.size() - 1);
+}
+
+prometheus::MetricFamily& SnapshotBuilder::family(const std::string& name, const std::string& help,
+                                                  prometheus::MetricType type) {
+  return families_[family_index(name, help, type)];
+}
+
+// Series are added row by row, so a label set equal to the previous one is the same row's.
+void SnapshotBuilder::add(std::uint32_t family, const Labels& labels, double value) {
+  if (table_.label_sets.empty() || table_.label_sets.back() != labels)
+    table_.label_sets.push_back(labels);
+  table_.series.push_back(
+      {family, static_cast<std::uint32_t>(table_.label_sets.size() - 1), value});
 }
 
 void SnapshotBuilder::gauge(const std::string& name, const std::string& help, const Labels& labels,
                             double value) {
-  prometheus::ClientMetric m;
-  m.label = to_client_labels(labels);
-  m.gauge.value = value;
-  family(name, help, prometheus::MetricType::Gauge).metric.push_back(std::move(m));
+  add(family_index(name, help, prometheus::MetricType::Gauge), labels, value);
 }
 
 void SnapshotBuilder::counter(const std::string& name, const std::string& help,
                               const Labels& labels, double value) {
-  prometheus::ClientMetric m;
-  m.label = to_client_labels(labels);
-  m.counter.value = value;
-  family(name, help, prometheus::MetricType::Counter).metric.push_back(std::move(m));
+  add(family_index(name, help, prometheus::MetricType::Counter), labels, value);
 }
 
 void SnapshotBuilder::histogram(const std::string& name, const std::string& help,
@@ -59,10 +66,20 @@ void SnapshotBuilder::histogram(const std::string& name, const std::string& help
   family(name, help, prometheus::MetricType::Histogram).metric.push_back(std::move(m));
 }
 
-Snapshot SnapshotBuilder::take() {
+Snapshot SnapshotBuilder::take(const SeriesCut& cut) {
+  if (cut) cut(families_, table_);
+  for (const auto& series : table_.series) {
+    prometheus::MetricFamily& family = families_[series.family];
+    prometheus::ClientMetric m;
+    m.label = to_client_labels(table_.label_sets[series.labels]);
+    (family.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value) =
+        series.value;
+    family.metric.push_back(std::move(m));
+  }
   Snapshot s{std::move(families_)};
   families_.clear();
   index_.clear();
+  table_ = {};
   return s;
 }
 

@@ -28,9 +28,13 @@ void add_target_metrics(SnapshotBuilder& out, const std::string& target, const T
 
 void add_freshness_metrics(SnapshotBuilder& out, const Labels& l, const CollectorStatus& st) {
   const std::string ns = kNs;
+  out.gauge(ns + "collector_effective_interval_seconds",
+            "Interval the collector runs at: the configured one, or longer when the target's "
+            "collectors would keep its connection busy beyond exporter.duty_cycle.",
+            l, st.effective_interval_seconds);
   out.gauge(ns + "collector_staleness_limit_seconds",
             "Age of the collector's last success after which its snapshot is no longer served "
-            "(3 x interval + timeout).",
+            "(3 x effective interval + timeout).",
             l, st.staleness_limit_seconds);
   out.gauge(
       ns + "collector_stale",

@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "collectors/registry.h"
 #include "core/log.h"
@@ -18,8 +19,23 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kTrimAfterSeries = 10000;
 
 // A snapshot older than this is not served: three missed runs, the last one running to its timeout.
-Seconds staleness_limit(const CollectorSettings& settings) {
-  return 3 * settings.interval + settings.timeout;
+// `interval` is the effective one, so a collector spread out by its cost does not look stale.
+Seconds staleness_limit(const CollectorSettings& settings, Seconds interval) {
+  return 3 * interval + settings.timeout;
+}
+
+// The largest duty (run duration / interval) one collector may have so that the collectors' duties,
+// each capped at it, add up to at most `duty_cycle`: the cheap ones keep theirs and the expensive
+// ones share the rest equally. Infinite when the uncapped duties fit.
+double duty_cap(std::vector<double> duties, double duty_cycle) {
+  std::sort(duties.begin(), duties.end());
+  double left = duty_cycle;
+  for (std::size_t i = 0; i < duties.size(); ++i) {
+    const double equal_share = left / static_cast<double>(duties.size() - i);
+    if (duties[i] > equal_share) return equal_share;
+    left -= duties[i];
+  }
+  return std::numeric_limits<double>::infinity();
 }
 
 // Back-off never beyond the shortest collector interval: a healed database is back within one
@@ -78,6 +94,9 @@ struct TargetWorker::Scheduled {
   std::unique_ptr<Collector> collector;
   Clock::time_point next_run;
   CollectorStatus status;
+
+  Seconds interval() const { return Seconds{status.effective_interval_seconds}; }
+  void set_interval(Seconds interval) { status.effective_interval_seconds = interval.count(); }
 };
 
 TargetWorker::TargetWorker(const Config& config, const Target& target, SnapshotStore& store,
@@ -98,15 +117,37 @@ TargetWorker::TargetWorker(const Config& config, const Target& target, SnapshotS
 
 TargetWorker::Scheduled TargetWorker::schedule(const CollectorInfo& info,
                                                const CollectorSettings& settings) const {
-  return {&info, &settings, info.code.make(), Clock::time_point{}, {}};
+  Scheduled s{&info, &settings, info.code.make(), Clock::time_point{}, {}};
+  s.set_interval(settings.interval);
+  return s;
 }
 
 void TargetWorker::declare() {
   std::vector<std::pair<std::string, double>> limits;
   for (const auto& s : scheduled_)
-    limits.emplace_back(s.info->name, staleness_limit(*s.settings).count());
+    limits.emplace_back(s.info->name, staleness_limit(*s.settings, s.interval()).count());
   store_.declare(target_->name, limits);
   store_.set_series_budget(target_->name, budget_.budget());
+}
+
+// After a run: every collector's interval is its configured one, or longer when that would keep the
+// connection busy beyond the duty cycle (a collector's cost is its last run's duration). A changed
+// interval moves the collector's next run and its staleness limit at once.
+void TargetWorker::spread_out() {
+  std::vector<double> duties;
+  for (const auto& s : scheduled_)
+    duties.push_back(s.status.duration_seconds / s.settings->interval.count());
+  const double cap = duty_cap(duties, config_->duty_cycle);
+  for (std::size_t i = 0; i < scheduled_.size(); ++i) {
+    Scheduled& s = scheduled_[i];
+    const Seconds interval =
+        duties[i] > cap ? Seconds{s.status.duration_seconds / cap} : s.settings->interval;
+    if (interval == s.interval()) continue;
+    if (s.status.ran)
+      s.next_run += std::chrono::duration_cast<Clock::duration>(interval - s.interval());
+    s.set_interval(interval);
+    store_.declare(target_->name, {{s.info->name, staleness_limit(*s.settings, interval).count()}});
+  }
 }
 
 void TargetWorker::reconfigure(const Config& config, const Target& target) {
@@ -126,9 +167,11 @@ void TargetWorker::reconfigure(const Config& config, const Target& target) {
       old->settings = &settings;
       next.push_back(std::move(*old));
     } else {
-      // A stateful collector may depend on its options, so it starts over; its counters go on.
+      // A stateful collector may depend on its options, so it starts over; its counters go on, and
+      // its interval is the new configured one until its first run says what it costs.
       next.push_back(schedule(info, settings));
       next.back().status = old->status;
+      next.back().set_interval(settings.interval);
     }
   }
   scheduled_ = std::move(next);
@@ -169,21 +212,23 @@ void TargetWorker::record_idle(Scheduled& s) {
 
 // Folds one run into the collector's status and stores it. A failed run drops the collector's
 // snapshot: stale data must not pass for current.
-void TargetWorker::record(Scheduled& s, RunResult&& result) {
+void TargetWorker::record(Scheduled& s, RunResult&& result, const Cut& cut) {
   CollectorStatus& st = s.status;
   const bool was_failing = !st.success && st.errors_total > 0;
   const double finished = unix_now();
   st.ran = true;
   st.last_run_unix = finished - result.duration.count();
   st.duration_seconds = result.duration.count();
+  spread_out();  // before the status is stored: it shows the interval the next run is due at
   st.lock_skips_total += result.lock_skips;
   for (const auto& [reason, n] : result.relations_skipped) st.relations_skipped_total[reason] += n;
   st.success = result.ok();
   std::shared_ptr<const Snapshot> snapshot;
   std::size_t raw_series = 0;  // before the series budget
   if (st.success) {
-    raw_series = result.snapshot().series();
-    st.series_dropped = budget_.apply(s.info->name, result.snapshot());
+    if (!cut.applied) budget_.count(s.info->name, result.snapshot().series());
+    st.series_dropped = cut.dropped;
+    raw_series = result.snapshot().series() + cut.dropped;
     snapshot = std::make_shared<const Snapshot>(std::move(result.snapshot()));
     st.last_success_unix = finished;
     st.series = snapshot->series();
@@ -207,10 +252,18 @@ void TargetWorker::record(Scheduled& s, RunResult&& result) {
                                {"duration_seconds", st.duration_seconds},
                                {"success", st.success}});
   store_.put(target_->name, s.info->name, std::move(snapshot), st);
-  // A big run's uncut snapshot (hundreds of MB of ClientMetric objects at 10,000 tables) is freed
-  // by now, but glibc keeps the pages resident; measured at 10,000 tables, handing them back drops
-  // RSS between runs from about 850 to 645 MiB. Small runs skip it: trimming walks the whole heap.
+  // A big run's rows and series are freed by now, but glibc keeps the pages resident; handing them
+  // back keeps RSS between runs near what the stored snapshots need. Small runs skip it: trimming
+  // walks the whole heap.
   if (raw_series >= kTrimAfterSeries) malloc_trim(0);
+}
+
+// One interval after the run that was due at `due`; after a stall, one interval from `now` instead
+// of catching up.
+TargetWorker::Clock::time_point TargetWorker::next_run(const Scheduled& s, Clock::time_point due,
+                                                       Clock::time_point now) {
+  const auto interval = std::chrono::duration_cast<Clock::duration>(s.interval());
+  return due + interval > now ? due + interval : now + interval;
 }
 
 TargetWorker::Clock::time_point TargetWorker::step(Clock::time_point now,
@@ -218,17 +271,24 @@ TargetWorker::Clock::time_point TargetWorker::step(Clock::time_point now,
   if (!db_->is_open() && !connect(now)) return db_->next_attempt();
   for (auto& s : scheduled_) {
     if (stopping || now < s.next_run) continue;
-    const auto interval = std::chrono::duration_cast<Clock::duration>(s.settings->interval);
-    s.next_run += interval;
-    if (s.next_run <= now) s.next_run = now + interval;
-    RunResult result = run_once(*s.collector, *db_, {*target_, *s.settings, config_->lock_timeout});
+    const Clock::time_point due = s.next_run;
+    Cut cut;
+    const SeriesCut apply_budget = [&](const std::vector<prometheus::MetricFamily>& families,
+                                       SeriesTable& table) {
+      cut.applied = true;
+      return cut.dropped = budget_.apply(s.info->name, families, table);
+    };
+    RunResult result =
+        run_once(*s.collector, *db_, {*target_, *s.settings, config_->lock_timeout, apply_budget});
     if (!result.ran) {
       record_idle(s);
+      s.next_run = next_run(s, due, now);
       continue;
     }
     const bool lost = !result.ok() && result.error().connection_lost;
     const std::string message = lost ? result.error().message : "";
-    record(s, std::move(result));
+    record(s, std::move(result), cut);
+    s.next_run = next_run(s, due, now);
     if (lost) {
       db_->drop(now);
       if (!stopping) log::warn("connection lost", {{"target", target_->name}, {"err", message}});

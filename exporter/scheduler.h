@@ -66,11 +66,20 @@ class TargetWorker {
 
  private:
   struct Scheduled;
+  // What the series budget did to a run (it runs inside the collector's SnapshotBuilder::take).
+  struct Cut {
+    bool applied = false;  // the collector built its snapshot through the budget
+    std::size_t dropped = 0;
+  };
   Scheduled schedule(const CollectorInfo& info, const CollectorSettings& settings) const;
   // Tells the store the collectors' staleness limits and the series budget.
   void declare();
+  // Sets the collectors' effective intervals from their last runs' durations and the duty cycle.
+  void spread_out();
+  static Clock::time_point next_run(const Scheduled& s, Clock::time_point due,
+                                    Clock::time_point now);
   bool connect(Clock::time_point now);
-  void record(Scheduled& s, RunResult&& result);
+  void record(Scheduled& s, RunResult&& result, const Cut& cut);
   void record_idle(Scheduled& s);
 
   const Config* config_;

@@ -5,7 +5,6 @@
 namespace pge {
 namespace {
 
-using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
@@ -15,30 +14,26 @@ std::string table_key(const std::string& schema, const std::string& table) {
   return schema + kSep + table;
 }
 
-const std::string* label(const ClientMetric& m, const char* name) {
-  for (const auto& l : m.label) {
-    if (l.name == name) return &l.value;
+const std::string* label(const Labels& labels, const char* name) {
+  for (const auto& [n, v] : labels) {
+    if (n == name) return &v;
   }
   return nullptr;
 }
 
-// "" when the series has no relation labels.
-std::string relation_key(const ClientMetric& m) {
-  const std::string* schema = label(m, "schemaname");
-  const std::string* rel = label(m, "relname");
+// "" when the label set has no relation labels.
+std::string relation_key(const Labels& labels) {
+  const std::string* schema = label(labels, "schemaname");
+  const std::string* rel = label(labels, "relname");
   if (!schema || !rel) return "";
   std::string key = table_key(*schema, *rel);
-  if (const std::string* index = label(m, "indexrelname")) key += kSep + *index;
+  if (const std::string* index = label(labels, "indexrelname")) key += kSep + *index;
   return key;
 }
 
 std::string table_part(const std::string& key) {
   const auto second = key.find(kSep, key.find(kSep) + 1);
   return second == std::string::npos ? key : key.substr(0, second);
-}
-
-double value(const ClientMetric& m, MetricType type) {
-  return type == MetricType::Counter ? m.counter.value : m.gauge.value;
 }
 
 // Gauges whose per-schema sum means something (row counts); every `_bytes` gauge and every counter
@@ -57,16 +52,18 @@ bool summable(const MetricFamily& f) {
          (f.name.size() > 6 && f.name.compare(f.name.size() - 6, 6, "_bytes") == 0);
 }
 
-// Values of `families` per relation key, summed over the families.
-std::unordered_map<std::string, double> scores(const Snapshot& snapshot,
-                                               const std::vector<std::string>& families) {
+// Values of the families named `names` per relation key (`keys`: per label set), summed over them.
+std::unordered_map<std::string, double> scores(const std::vector<MetricFamily>& families,
+                                               const SeriesTable& table,
+                                               const std::vector<std::string>& keys,
+                                               const std::vector<std::string>& names) {
+  std::vector<bool> wanted(families.size());
+  for (std::size_t f = 0; f < families.size(); ++f)
+    wanted[f] = std::find(names.begin(), names.end(), families[f].name) != names.end();
   std::unordered_map<std::string, double> out;
-  for (const auto& f : snapshot.families) {
-    if (std::find(families.begin(), families.end(), f.name) == families.end()) continue;
-    for (const auto& m : f.metric) {
-      const std::string key = relation_key(m);
-      if (!key.empty()) out[key] += value(m, f.type);
-    }
+  for (const auto& series : table.series) {
+    const std::string& key = keys[series.labels];
+    if (wanted[series.family] && !key.empty()) out[key] += series.value;
   }
   return out;
 }
@@ -85,17 +82,17 @@ std::vector<std::string> ranked(const std::unordered_map<std::string, double>& s
 }
 
 // The labels of a schema's rollup series: the series' labels with the relation names emptied.
-std::vector<ClientMetric::Label> rollup_labels(const ClientMetric& m) {
-  std::vector<ClientMetric::Label> out = m.label;
-  for (auto& l : out) {
-    if (l.name == "relname" || l.name == "indexrelname") l.value.clear();
+Labels rollup_labels(const Labels& labels) {
+  Labels out = labels;
+  for (auto& [name, value] : out) {
+    if (name == "relname" || name == "indexrelname") value.clear();
   }
   return out;
 }
 
-std::string labels_id(const std::vector<ClientMetric::Label>& labels) {
+std::string labels_id(const Labels& labels) {
   std::string id;
-  for (const auto& l : labels) id += l.name + '=' + l.value + kSep;
+  for (const auto& [name, value] : labels) id += name + '=' + value + kSep;
   return id;
 }
 
@@ -107,18 +104,23 @@ SeriesBudget::SeriesBudget(const Target& target) : budget_(target.series_budget)
   for (const auto& m : target.matviews) configured_.insert(table_key(m.schema, m.name));
 }
 
-void SeriesBudget::learn_ranking(const std::string& collector, const Snapshot& snapshot) {
+void SeriesBudget::learn_ranking(const std::string& collector,
+                                 const std::vector<MetricFamily>& families,
+                                 const SeriesTable& table, const std::vector<std::string>& keys) {
+  const auto scores_of = [&](const std::vector<std::string>& names) {
+    return scores(families, table, keys, names);
+  };
   if (collector == "tables") {
     table_criteria_ = {
-        ranked(scores(snapshot, {"pg_stat_user_tables_total_size_bytes"})),
-        ranked(scores(snapshot,
-                      {"pg_stat_user_tables_seq_scan_total", "pg_stat_user_tables_idx_scan_total",
+        ranked(scores_of({"pg_stat_user_tables_total_size_bytes"})),
+        ranked(
+            scores_of({"pg_stat_user_tables_seq_scan_total", "pg_stat_user_tables_idx_scan_total",
                        "pg_stat_user_tables_n_tup_ins_total", "pg_stat_user_tables_n_tup_upd_total",
                        "pg_stat_user_tables_n_tup_del_total"})),
-        ranked(scores(snapshot, {"pg_stat_user_tables_n_dead_tup"}))};
+        ranked(scores_of({"pg_stat_user_tables_n_dead_tup"}))};
   } else if (collector == "indexes") {
-    const auto size = scores(snapshot, {"pg_stat_user_indexes_size_bytes"});
-    const auto scans = scores(snapshot, {"pg_stat_user_indexes_idx_scan_total"});
+    const auto size = scores_of({"pg_stat_user_indexes_size_bytes"});
+    const auto scans = scores_of({"pg_stat_user_indexes_idx_scan_total"});
     std::unordered_map<std::string, double> unused;
     for (const auto& [key, bytes] : size) {
       auto it = scans.find(key);
@@ -126,7 +128,7 @@ void SeriesBudget::learn_ranking(const std::string& collector, const Snapshot& s
     }
     index_criteria_ = {ranked(size), ranked(scans), ranked(unused)};
     invalid_indexes_.clear();
-    for (const auto& [key, valid] : scores(snapshot, {"pg_index_valid"})) {
+    for (const auto& [key, valid] : scores_of({"pg_index_valid"})) {
       if (valid == 0) invalid_indexes_.insert(key);
     }
   } else {
@@ -151,55 +153,63 @@ void SeriesBudget::rebuild_priority() {
 }
 
 std::size_t SeriesBudget::share(const std::string& collector) const {
-  std::size_t fixed = 0, cuttable = 0;
+  std::size_t fixed = 0, cuttable = 0, kept_by_others = 0;
   for (const auto& [name, c] : counts_) {
     fixed += c.fixed;
     cuttable += c.cuttable;
+    if (name != collector) kept_by_others += c.kept;
   }
   const std::size_t mine = counts_.at(collector).cuttable;
   if (budget_ <= fixed) return 0;
   const std::size_t remaining = budget_ - fixed;
   if (cuttable <= remaining) return mine;
-  return static_cast<std::size_t>(static_cast<double>(remaining) * mine / cuttable);
+  const auto proportional =
+      static_cast<std::size_t>(static_cast<double>(remaining) * mine / cuttable);
+  return std::min(proportional, remaining > kept_by_others ? remaining - kept_by_others : 0);
 }
 
-std::size_t SeriesBudget::apply(const std::string& collector, Snapshot& snapshot) {
-  learn_ranking(collector, snapshot);
+void SeriesBudget::count(const std::string& collector, std::size_t series) {
+  counts_[collector] = {series, 0, 0};
+}
+
+std::size_t SeriesBudget::apply(const std::string& collector,
+                                const std::vector<MetricFamily>& families, SeriesTable& table) {
+  std::vector<std::string> keys;  // the relation key of every label set, computed once
+  keys.reserve(table.label_sets.size());
+  for (const auto& labels : table.label_sets) keys.push_back(relation_key(labels));
+  learn_ranking(collector, families, table, keys);
   const bool budgeted =
       budget_ > 0 && std::find(kBudgetedCollectors.begin(), kBudgetedCollectors.end(), collector) !=
                          kBudgetedCollectors.end();
-  // The cuttable relation key of every series ("" = never cut), computed once.
-  std::vector<std::vector<std::string>> keys(snapshot.families.size());
-  std::map<std::string, std::size_t> groups;  // per relation key, its cuttable series
+  for (auto& key : keys) {
+    if (!budgeted || configured_.count(table_part(key)) || invalid_indexes_.count(key)) key.clear();
+  }
+  std::map<std::string, std::size_t> groups;  // per cuttable relation key, its series
   Counts counts;
-  for (std::size_t f = 0; f < snapshot.families.size(); ++f) {
-    for (const auto& m : snapshot.families[f].metric) {
-      std::string key = budgeted ? relation_key(m) : "";
-      if (!key.empty() && (configured_.count(table_part(key)) || invalid_indexes_.count(key)))
-        key.clear();
-      if (key.empty()) {
-        ++counts.fixed;
-      } else {
-        ++counts.cuttable;
-        ++groups[key];
-      }
-      keys[f].push_back(std::move(key));
+  for (const auto& f : families) counts.fixed += f.metric.size();  // histograms: never cut
+  for (const auto& series : table.series) {
+    const std::string& key = keys[series.labels];
+    if (key.empty()) {
+      ++counts.fixed;
+    } else {
+      ++counts.cuttable;
+      ++groups[key];
     }
   }
+  counts.kept = counts.cuttable;
   counts_[collector] = counts;
   if (counts.cuttable == 0) return 0;
   const std::size_t allowed = share(collector);
   if (counts.cuttable <= allowed) return 0;
 
+  std::vector<bool> sum(families.size());
+  for (std::size_t f = 0; f < families.size(); ++f) sum[f] = summable(families[f]);
   // Room for the rollups (one per schema and label set of each summable family) comes first.
   std::unordered_set<std::string> rollups;
-  for (std::size_t f = 0; f < snapshot.families.size(); ++f) {
-    const MetricFamily& family = snapshot.families[f];
-    if (!summable(family)) continue;
-    for (std::size_t i = 0; i < family.metric.size(); ++i) {
-      if (!keys[f][i].empty())
-        rollups.insert(family.name + kSep + labels_id(rollup_labels(family.metric[i])));
-    }
+  for (const auto& series : table.series) {
+    if (sum[series.family] && !keys[series.labels].empty())
+      rollups.insert(families[series.family].name + kSep +
+                     labels_id(rollup_labels(table.label_sets[series.labels])));
   }
   std::vector<std::string> order;
   for (const auto& [key, n] : groups) order.push_back(key);
@@ -216,31 +226,31 @@ std::size_t SeriesBudget::apply(const std::string& collector, Snapshot& snapshot
     used += groups[key];
     kept.insert(key);
   }
+  counts_[collector].kept = used;
 
   std::size_t dropped = 0;
-  for (std::size_t f = 0; f < snapshot.families.size(); ++f) {
-    MetricFamily& family = snapshot.families[f];
-    const bool sum = summable(family);
-    std::vector<ClientMetric> out;
-    std::map<std::string, ClientMetric> rolled;  // by label set, ordered for a stable output
-    for (std::size_t i = 0; i < family.metric.size(); ++i) {
-      ClientMetric& m = family.metric[i];
-      const std::string& key = keys[f][i];
-      if (key.empty() || kept.count(key)) {
-        out.push_back(std::move(m));
-        continue;
-      }
-      ++dropped;
-      if (!sum) continue;
-      auto labels = rollup_labels(m);
-      ClientMetric& r = rolled[labels_id(labels)];
-      r.label = std::move(labels);
-      (family.type == MetricType::Counter ? r.counter.value : r.gauge.value) +=
-          value(m, family.type);
+  std::vector<SeriesTable::Series> out;
+  // Rollups by family and label set, ordered for a stable output: their labels and sum.
+  std::map<std::pair<std::uint32_t, std::string>, std::pair<Labels, double>> rolled;
+  for (const auto& series : table.series) {
+    const std::string& key = keys[series.labels];
+    if (key.empty() || kept.count(key)) {
+      out.push_back(series);
+      continue;
     }
-    for (auto& [id, m] : rolled) out.push_back(std::move(m));
-    family.metric = std::move(out);
+    ++dropped;
+    if (!sum[series.family]) continue;
+    Labels labels = rollup_labels(table.label_sets[series.labels]);
+    auto& entry = rolled[{series.family, labels_id(labels)}];
+    entry.first = std::move(labels);
+    entry.second += series.value;
   }
+  for (auto& [id, rollup] : rolled) {
+    table.label_sets.push_back(std::move(rollup.first));
+    out.push_back(
+        {id.first, static_cast<std::uint32_t>(table.label_sets.size() - 1), rollup.second});
+  }
+  table.series = std::move(out);
   return dropped;
 }
 

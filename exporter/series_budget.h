@@ -10,9 +10,11 @@
 // gates).
 //
 // Shares: the budget minus the series that are never cut is shared among the budgeted collectors in
-// proportion to the per-relation series each would export (the latest run of each counts).
+// proportion to the per-relation series each would export (the latest run of each counts), but a
+// run never takes more than what the others' latest runs left: the target stays within its
+// budget while the shares settle (spread-out collectors may take minutes to run again).
 //
-// Ranking (docs/scaling.md): the tables and indexes collectors' uncut snapshots rank relations by
+// Ranking (docs/scaling.md): the tables and indexes collectors' uncut series rank relations by
 // several criteria, and the kept relations are taken from those rankings in turn (first of each,
 // then second of each, ...), so one criterion cannot fill the budget alone:
 //   tables:  largest (pg_stat_user_tables_total_size_bytes), most active (scans + rows written),
@@ -47,9 +49,14 @@ class SeriesBudget {
  public:
   explicit SeriesBudget(const Target& target);
 
-  // Applies the budget to a successful run's snapshot, in place, and returns how many series it
-  // left out (folded into rollups). Remembers the run's series counts for the shares.
-  std::size_t apply(const std::string& collector, Snapshot& snapshot);
+  // Applies the budget to a run's series before they become objects (SnapshotBuilder::take with
+  // a SeriesCut), in place, and returns how many it left out (folded into rollups). Remembers the
+  // run's series counts for the shares.
+  std::size_t apply(const std::string& collector,
+                    const std::vector<prometheus::MetricFamily>& families, SeriesTable& table);
+  // Counts the `series` of a run that was not cut (a collector outside kBudgetedCollectors that
+  // builds its snapshot without the cut) against the budget.
+  void count(const std::string& collector, std::size_t series);
 
   std::size_t budget() const { return budget_; }
 
@@ -57,10 +64,14 @@ class SeriesBudget {
   struct Counts {
     std::size_t fixed = 0;     // never cut
     std::size_t cuttable = 0;  // per-relation series the budget may cut
+    std::size_t kept = 0;      // of those, exported (rollups included)
   };
 
   std::size_t share(const std::string& collector) const;
-  void learn_ranking(const std::string& collector, const Snapshot& snapshot);
+  // `keys`: the relation key of each label set of `table` ("" for none).
+  void learn_ranking(const std::string& collector,
+                     const std::vector<prometheus::MetricFamily>& families,
+                     const SeriesTable& table, const std::vector<std::string>& keys);
   void rebuild_priority();
 
   std::size_t budget_;

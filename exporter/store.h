@@ -33,6 +33,9 @@ struct CollectorStatus {
   std::string last_error;  // password-free
   // Age of the last success after which its snapshot is no longer served (set by declare()).
   double staleness_limit_seconds = 0;
+  // The interval the scheduler runs the collector at: the configured one, or longer when the
+  // target's collectors would keep its connection busy beyond exporter.duty_cycle.
+  double effective_interval_seconds = 0;
   bool stale = false;  // computed by view(): last success older than the limit (or none yet)
   std::size_t series_dropped = 0;  // left out of the last successful run by the series budget
 };

@@ -34,6 +34,7 @@ CollectorStatus succeeded(std::size_t series) {
   CollectorStatus ok;
   ok.ran = ok.success = true;
   ok.duration_seconds = 0.25;
+  ok.effective_interval_seconds = 30;
   ok.last_success_unix = kNow;
   ok.series = series;
   return ok;
@@ -209,6 +210,7 @@ TEST(Exposition, WholeOutputGolden) {
   store.put("main", "activity", std::make_shared<const Snapshot>(activity.take()), ok);
   CollectorStatus failed;
   failed.ran = true;
+  failed.effective_interval_seconds = 30;
   failed.errors_total = 2;
   failed.last_error = "connection lost";
   store.put("replica", "tables", nullptr, failed);
@@ -230,6 +232,11 @@ pg_evolution_exporter_client_deadline_exceeded_total{action="disconnect",target=
 pg_evolution_exporter_collector_duration_seconds{collector="activity",target="main"} 0.25
 pg_evolution_exporter_collector_duration_seconds{collector="tables",target="main"} 0.25
 pg_evolution_exporter_collector_duration_seconds{collector="tables",target="replica"} 0
+# HELP pg_evolution_exporter_collector_effective_interval_seconds Interval the collector runs at: the configured one, or longer when the target's collectors would keep its connection busy beyond exporter.duty_cycle.
+# TYPE pg_evolution_exporter_collector_effective_interval_seconds gauge
+pg_evolution_exporter_collector_effective_interval_seconds{collector="activity",target="main"} 30
+pg_evolution_exporter_collector_effective_interval_seconds{collector="tables",target="main"} 30
+pg_evolution_exporter_collector_effective_interval_seconds{collector="tables",target="replica"} 30
 # HELP pg_evolution_exporter_collector_errors_total Failed runs of the collector since the exporter started.
 # TYPE pg_evolution_exporter_collector_errors_total counter
 pg_evolution_exporter_collector_errors_total{collector="activity",target="main"} 0
@@ -265,7 +272,7 @@ pg_evolution_exporter_collector_series{collector="tables",target="replica"} 0
 pg_evolution_exporter_collector_stale{collector="activity",target="main"} 0
 pg_evolution_exporter_collector_stale{collector="tables",target="main"} 0
 pg_evolution_exporter_collector_stale{collector="tables",target="replica"} 1
-# HELP pg_evolution_exporter_collector_staleness_limit_seconds Age of the collector's last success after which its snapshot is no longer served (3 x interval + timeout).
+# HELP pg_evolution_exporter_collector_staleness_limit_seconds Age of the collector's last success after which its snapshot is no longer served (3 x effective interval + timeout).
 # TYPE pg_evolution_exporter_collector_staleness_limit_seconds gauge
 pg_evolution_exporter_collector_staleness_limit_seconds{collector="activity",target="main"} 90
 pg_evolution_exporter_collector_staleness_limit_seconds{collector="tables",target="main"} 90

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
+#include <thread>
 
 #include "tests/support/test_support.h"
 
@@ -113,6 +115,70 @@ TEST_F(SchedulerStep, AfterAStallRunsOnceAndStartsANewIntervalInsteadOfCatchingU
   EXPECT_EQ(runs_["fast"], 2);
   step(seconds(105));
   EXPECT_EQ(runs_["fast"], 3);
+}
+
+// A collector that sleeps 20 ms per run while `slow` is set.
+test::ScriptedCollector::Run sleeping(const bool& slow) {
+  return [&slow](Session&, CollectContext&) -> Snapshot {
+    if (slow) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return {};
+  };
+}
+
+TEST_F(SchedulerStep, ACollectorBeyondTheDutyCycleSpreadsOutAndComesBackWhenCheapAgain) {
+  bool slow = true;
+  add("tables", Seconds{10}, sleeping(slow));
+  config_.duty_cycle = 0.001;  // 10 ms per 10 s
+  step(seconds(0));
+  const CollectorStatus st = store_.status("main", "tables");
+  EXPECT_GE(st.effective_interval_seconds, 20);  // at least 20 ms / 0.001
+  EXPECT_DOUBLE_EQ(st.effective_interval_seconds, st.duration_seconds / 0.001);
+  // A spread-out collector is not stale: its limit follows the effective interval.
+  EXPECT_DOUBLE_EQ(store_.view().at("main").collectors.at("tables").staleness_limit_seconds,
+                   3 * st.effective_interval_seconds + 5);
+  const auto next = seconds(static_cast<long>(std::ceil(st.effective_interval_seconds)));
+  for (auto t = seconds(10); t < next; t += seconds(10)) step(t);
+  EXPECT_EQ(runs_["tables"], 1);
+  slow = false;
+  step(next);
+  EXPECT_EQ(runs_["tables"], 2);
+  EXPECT_EQ(store_.status("main", "tables").effective_interval_seconds, 10);
+  EXPECT_EQ(store_.view().at("main").collectors.at("tables").staleness_limit_seconds, 3 * 10 + 5);
+  step(next + seconds(10));
+  EXPECT_EQ(runs_["tables"], 3);
+}
+
+TEST_F(SchedulerStep, OnlyTheExpensiveCollectorsSpreadOutTheCheapOnesKeepTheirInterval) {
+  const bool slow = true;
+  add("cheap", Seconds{10});
+  add("tables", Seconds{10}, sleeping(slow));
+  add("indexes", Seconds{10}, sleeping(slow));
+  config_.duty_cycle = 0.002;
+  step(seconds(0));
+  EXPECT_EQ(store_.status("main", "cheap").effective_interval_seconds, 10);
+  // The two expensive ones share what the cheap one leaves, about 0.001 each. (The stored status
+  // of `tables` shows the interval set at its own run, before `indexes` had run; its staleness
+  // limit and schedule follow at once.)
+  const CollectorStatus indexes = store_.status("main", "indexes");
+  EXPECT_GE(indexes.effective_interval_seconds, 20);
+  EXPECT_NEAR(indexes.effective_interval_seconds, indexes.duration_seconds / 0.001,
+              0.01 * indexes.effective_interval_seconds);
+  const double tables_interval = store_.status("main", "tables").duration_seconds / 0.001;
+  EXPECT_NEAR(store_.view().at("main").collectors.at("tables").staleness_limit_seconds,
+              3 * tables_interval + 5, 0.03 * tables_interval);
+  step(seconds(10));
+  EXPECT_EQ(runs_["cheap"], 2);
+  EXPECT_EQ(runs_["tables"], 1);
+}
+
+TEST_F(SchedulerStep, WithinTheDutyCycleEveryCollectorKeepsItsConfiguredInterval) {
+  const bool slow = true;
+  add("tables", Seconds{10}, sleeping(slow));
+  config_.duty_cycle = 1;
+  step(seconds(0));
+  step(seconds(10));
+  EXPECT_EQ(runs_["tables"], 2);
+  EXPECT_EQ(store_.status("main", "tables").effective_interval_seconds, 10);
 }
 
 TEST_F(SchedulerStep, LeavesOutDisabledCollectors) {

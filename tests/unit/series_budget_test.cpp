@@ -13,7 +13,7 @@ struct Table {
 };
 
 // What the tables collector would export for these tables: 4 series per table.
-Snapshot tables_snapshot(const std::vector<Table>& tables) {
+SnapshotBuilder tables_builder(const std::vector<Table>& tables) {
   SnapshotBuilder b;
   for (const auto& t : tables) {
     const Labels l{{"datname", "db"}, {"schemaname", t.schema}, {"relname", t.name}};
@@ -23,7 +23,20 @@ Snapshot tables_snapshot(const std::vector<Table>& tables) {
     b.gauge("pg_stat_user_tables_last_vacuum", "timestamp", l, 1000);
   }
   b.gauge("pg_database_size_bytes", "not per relation", {{"datname", "db"}}, 1);
-  return b.take();
+  return b;
+}
+
+// The snapshot of a run of `collector` that built `b`, cut by the budget as the scheduler has it
+// done (SnapshotBuilder::take with the run's SeriesCut); `dropped` gets what the cut left out.
+Snapshot apply(SeriesBudget& budget, const std::string& collector, SnapshotBuilder b,
+               std::size_t* dropped = nullptr) {
+  std::size_t n = 0;
+  Snapshot s =
+      b.take([&](const std::vector<prometheus::MetricFamily>& families, SeriesTable& table) {
+        return n = budget.apply(collector, families, table);
+      });
+  if (dropped) *dropped = n;
+  return s;
 }
 
 Target budget_target(std::size_t budget) {
@@ -42,16 +55,17 @@ std::vector<Table> twelve_tables() {
 
 TEST(SeriesBudget, UnderTheBudgetNothingIsCut) {
   SeriesBudget budget(budget_target(1000));
-  Snapshot s = tables_snapshot(twelve_tables());
-  EXPECT_EQ(budget.apply("tables", s), 0u);
+  std::size_t dropped = 1;
+  Snapshot s = apply(budget, "tables", tables_builder(twelve_tables()), &dropped);
+  EXPECT_EQ(dropped, 0u);
   EXPECT_EQ(s.series(), 12u * 4 + 1);
 }
 
 TEST(SeriesBudget, OverTheBudgetKeepsTheLargestAndRollsUpTheRestPerSchemaWithExactSums) {
   SeriesBudget budget(budget_target(25));
   std::vector<Table> tables = twelve_tables();
-  Snapshot s = tables_snapshot(tables);
-  const std::size_t dropped = budget.apply("tables", s);
+  std::size_t dropped = 0;
+  Snapshot s = apply(budget, "tables", tables_builder(tables), &dropped);
   EXPECT_LE(s.series(), 25u);
   EXPECT_EQ(dropped,
             12u * 4 + 1 - s.series() + 2 * 3);  // 2 schemas x 3 summable families of rollups
@@ -82,8 +96,7 @@ TEST(SeriesBudget, TakesTheRankingsInTurnSoTheMostActiveAndMostBloatedStay) {
   std::vector<Table> tables = twelve_tables();
   tables[0].inserts = 1e6;  // smallest, busiest
   tables[1].dead = 1e6;     // second smallest, most dead rows
-  Snapshot s = tables_snapshot(tables);
-  budget.apply("tables", s);
+  Snapshot s = apply(budget, "tables", tables_builder(tables));
   for (const char* kept : {"t0", "t1", "t11", "t10"}) {
     EXPECT_TRUE(test::find_value(s, "pg_stat_user_tables_last_vacuum", {{"relname", kept}}))
         << kept;
@@ -95,8 +108,7 @@ TEST(SeriesBudget, ConfiguredTablesAndInvalidIndexesAreNeverCut) {
   Target target = budget_target(10);
   target.table_thresholds.push_back({"audit", "t0", 1.0, std::nullopt});
   SeriesBudget budget(target);
-  Snapshot tables = tables_snapshot(twelve_tables());
-  budget.apply("tables", tables);
+  Snapshot tables = apply(budget, "tables", tables_builder(twelve_tables()));
   EXPECT_TRUE(test::find_value(tables, "pg_stat_user_tables_last_vacuum", {{"relname", "t0"}}));
 
   SnapshotBuilder b;
@@ -106,18 +118,20 @@ TEST(SeriesBudget, ConfiguredTablesAndInvalidIndexesAreNeverCut) {
     b.gauge("pg_stat_user_indexes_size_bytes", "size", l, 100.0 + i);
     b.gauge("pg_index_valid", "valid", l, i == 3 ? 0 : 1);
   }
-  Snapshot indexes = b.take();
-  EXPECT_GT(budget.apply("indexes", indexes), 0u);
+  std::size_t dropped = 0;
+  Snapshot indexes = apply(budget, "indexes", b, &dropped);
+  EXPECT_GT(dropped, 0u);
   EXPECT_EQ(test::value(indexes, "pg_index_valid", {{"indexrelname", "i3"}}), 0);
 }
 
 TEST(SeriesBudget, CollectorsOutsideTheBudgetAreNeverCutButCountAgainstIt) {
   SeriesBudget budget(budget_target(30));
-  Snapshot partitions = tables_snapshot(twelve_tables());
-  EXPECT_EQ(budget.apply("partitions", partitions), 0u);
+  std::size_t dropped = 1;
+  Snapshot partitions = apply(budget, "partitions", tables_builder(twelve_tables()), &dropped);
+  EXPECT_EQ(dropped, 0u);
   EXPECT_EQ(partitions.series(), 49u);
-  Snapshot tables = tables_snapshot(twelve_tables());
-  EXPECT_EQ(budget.apply("tables", tables), 48u);  // nothing left: every table rolled up
+  Snapshot tables = apply(budget, "tables", tables_builder(twelve_tables()), &dropped);
+  EXPECT_EQ(dropped, 48u);  // nothing left: every table rolled up
   EXPECT_EQ(test::value(tables, "pg_stat_user_tables_total_size_bytes",
                         {{"schemaname", "app"}, {"relname", ""}}),
             2000 + 4000 + 6000 + 8000 + 10000 + 12000);
@@ -125,21 +139,29 @@ TEST(SeriesBudget, CollectorsOutsideTheBudgetAreNeverCutButCountAgainstIt) {
 
 TEST(SeriesBudget, BudgetedCollectorsShareWhatIsLeftInProportion) {
   SeriesBudget budget(budget_target(50));
-  Snapshot tables = tables_snapshot(twelve_tables());
-  budget.apply("tables", tables);
-  Snapshot growth = tables_snapshot(twelve_tables());
-  budget.apply("growth", growth);
-  tables = tables_snapshot(twelve_tables());
-  budget.apply("tables", tables);
-  // 2 series never cut, 48 left, shared 24 / 24.
+  apply(budget, "tables", tables_builder(twelve_tables()));
+  apply(budget, "growth", tables_builder(twelve_tables()));
+  const Snapshot tables = apply(budget, "tables", tables_builder(twelve_tables()));
+  const Snapshot growth = apply(budget, "growth", tables_builder(twelve_tables()));
+  // 2 series never cut, 48 left, shared 24 / 24 once each has run twice.
   EXPECT_LE(tables.series() + growth.series(), 50u);
   EXPECT_EQ(tables.series(), growth.series());
 }
 
+TEST(SeriesBudget, WhileTheSharesSettleALaterCollectorGetsOnlyWhatTheEarlierOnesLeft) {
+  SeriesBudget budget(budget_target(50));
+  const Snapshot tables = apply(budget, "tables", tables_builder(twelve_tables()));
+  EXPECT_EQ(tables.series(), 49u);  // alone, it fits
+  const Snapshot growth = apply(budget, "growth", tables_builder(twelve_tables()));
+  EXPECT_LE(tables.series() + growth.series(), 50u + 6);  // at most its 6 rollups beyond
+  EXPECT_FALSE(test::find_value(growth, "pg_stat_user_tables_last_vacuum", {{"relname", "t11"}}));
+}
+
 TEST(SeriesBudget, ZeroMeansNoBudget) {
   SeriesBudget budget(budget_target(0));
-  Snapshot s = tables_snapshot(twelve_tables());
-  EXPECT_EQ(budget.apply("tables", s), 0u);
+  std::size_t dropped = 1;
+  Snapshot s = apply(budget, "tables", tables_builder(twelve_tables()), &dropped);
+  EXPECT_EQ(dropped, 0u);
   EXPECT_EQ(s.series(), 49u);
 }
 
