@@ -94,6 +94,10 @@ struct TargetWorker::Scheduled {
   std::unique_ptr<Collector> collector;
   Clock::time_point next_run;
   CollectorStatus status;
+  // The duration of its last successful run: what spreading out goes by. A run that failed (a
+  // frozen or unreachable server, a timeout) says nothing of the work, and counting it would keep
+  // the collector spread out long after the server is back.
+  double cost_seconds = 0;
 
   Seconds interval() const { return Seconds{status.effective_interval_seconds}; }
   void set_interval(Seconds interval) { status.effective_interval_seconds = interval.count(); }
@@ -131,17 +135,15 @@ void TargetWorker::declare() {
 }
 
 // After a run: every collector's interval is its configured one, or longer when that would keep the
-// connection busy beyond the duty cycle (a collector's cost is its last run's duration). A changed
-// interval moves the collector's next run and its staleness limit at once.
+// connection busy beyond the duty cycle (a collector's cost is its last successful run's duration).
+// A changed interval moves the collector's next run and its staleness limit at once.
 void TargetWorker::spread_out() {
   std::vector<double> duties;
-  for (const auto& s : scheduled_)
-    duties.push_back(s.status.duration_seconds / s.settings->interval.count());
+  for (const auto& s : scheduled_) duties.push_back(s.cost_seconds / s.settings->interval.count());
   const double cap = duty_cap(duties, config_->duty_cycle);
   for (std::size_t i = 0; i < scheduled_.size(); ++i) {
     Scheduled& s = scheduled_[i];
-    const Seconds interval =
-        duties[i] > cap ? Seconds{s.status.duration_seconds / cap} : s.settings->interval;
+    const Seconds interval = duties[i] > cap ? Seconds{s.cost_seconds / cap} : s.settings->interval;
     if (interval == s.interval()) continue;
     if (s.status.ran)
       s.next_run += std::chrono::duration_cast<Clock::duration>(interval - s.interval());
@@ -219,6 +221,7 @@ void TargetWorker::record(Scheduled& s, RunResult&& result, const Cut& cut) {
   st.ran = true;
   st.last_run_unix = finished - result.duration.count();
   st.duration_seconds = result.duration.count();
+  if (result.ok()) s.cost_seconds = st.duration_seconds;
   spread_out();  // before the status is stored: it shows the interval the next run is due at
   st.lock_skips_total += result.lock_skips;
   for (const auto& [reason, n] : result.relations_skipped) st.relations_skipped_total[reason] += n;
