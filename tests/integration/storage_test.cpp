@@ -678,8 +678,11 @@ TEST(FunctionsCollector, UpdatedAtColumnIsConfigurable) {
 // collectors stay fresh and the skipped relations are counted.
 TEST(LockSafety, ExporterNeverQueuesBehindAnAccessExclusiveLock) {
   TestDatabase db;
-  std::string config = "[exporter]\nlock_timeout = \"500ms\"\n[[target]]\nname = \"db\"\ndsn = \"" +
-                       db.dsn("pge_exporter") + "\"\n";
+  // duty_cycle 1: eight collectors every second must all run while the lock is held, not be
+  // spread out (spreading out has tests of its own, SchedulerStep).
+  std::string config =
+      "[exporter]\nlock_timeout = \"500ms\"\nduty_cycle = 1\n[[target]]\nname = \"db\"\ndsn = \"" +
+      db.dsn("pge_exporter") + "\"\n";
   for (const char* c : {"tables", "indexes", "database", "activity", "bloat", "maintenance",
                         "write_amplification", "functions"}) {
     config += std::string("[collectors.") + c + "]\ninterval = \"1s\"\n";
