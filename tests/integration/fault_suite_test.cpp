@@ -104,8 +104,9 @@ class FaultCluster {
                    "/scripts/create-role.sql >/dev/null"),
                 0);
     }
-    // pg_local.sh trusts loopback; pge_fault must give its password (the rotation fault).
-    const std::string hba = dir_ + "/pg_hba.conf";
+    // pg_local.sh trusts loopback; pge_fault must give its password (the rotation fault). The
+    // cluster's files are where pg_local.sh says: on 17, inside the Debian 13 root.
+    const std::string hba = "\"$(" + script("pg_local.sh") + " datadir " + dir_ + ")/pg_hba.conf\"";
     if (sh("grep -q '^host all pge_fault' " + hba) != 0) {
       ASSERT_EQ(sh("sed -i '1i host all pge_fault 127.0.0.1/32 scram-sha-256' " + hba), 0);
       exec("SELECT pg_reload_conf()");
